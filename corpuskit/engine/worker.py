@@ -1,0 +1,215 @@
+"""One work unit, start to finish: read, run the stage's steps, write shards, record completion.
+
+Executor-agnostic: the local process pool calls `process_unit`, and a distributed
+executor can call the same function on its own workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from corpuskit import registry
+from corpuskit.engine.ledger import Ledger
+from corpuskit.engine.stages import step_key
+from corpuskit.output.shards import ShardWriter
+from corpuskit.readers.base import READ_STEP, Unit
+from corpuskit.recipe import InputSpec, StepEntry
+from corpuskit.schema import (
+    DETAIL_COLUMN,
+    DOCUMENT_SCHEMA,
+    REASON_COLUMN,
+    REJECTED_SCHEMA,
+    conform,
+    to_rejected,
+)
+
+
+class StepFailed(RuntimeError):
+    """A step raised or broke the contract; the message names the step and the unit."""
+
+
+@dataclass
+class UnitTask:
+    stage: int
+    key: str
+    final: bool
+    entries: tuple[StepEntry, ...]
+    schema_out: dict[str, pl.DataType]
+    kept_dir: str
+    rejected_dir: str
+    marker: str
+    max_shard_bytes: int
+    compression_level: int = 3
+    reader: tuple[str, InputSpec, int] | None = None
+    unit: Unit | None = None
+    inputs: tuple[str, ...] = ()
+    global_state: str | None = None
+    describe: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_STATE_CACHE: dict[str, Any] = {}
+
+
+def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run one unit and return its result record (also written to `task.marker`)."""
+    started = time.perf_counter()
+    ledger = Ledger()
+    kept = ShardWriter(
+        Path(task.kept_dir),
+        f"part-{task.key}",
+        task.schema_out,
+        task.max_shard_bytes,
+        task.compression_level,
+    )
+    rejected = ShardWriter(
+        Path(task.rejected_dir),
+        f"part-s{task.stage}-{task.key}",
+        REJECTED_SCHEMA,
+        task.max_shard_bytes,
+        task.compression_level,
+    )
+    counts = {"read": 0, "kept": 0, "rejected": 0}
+    state = _load_state(task)
+    try:
+        for batch, n_records in _source_batches(task, ledger, rejected, counts):
+            out = run_steps(batch, task.entries, state, ledger, rejected, counts, task.describe)
+            kept.write(conform(out, task.schema_out))
+            counts["kept"] += out.height
+            if progress is not None:
+                progress(n_records)
+        shards = kept.commit()
+        rejected_shards = rejected.commit()
+    except BaseException:
+        kept.abort()
+        rejected.abort()
+        raise
+    result = {
+        "stage": task.stage,
+        "unit": task.key,
+        **counts,
+        "ledger": ledger.to_list(),
+        "shards": [s.__dict__ for s in shards],
+        "rejected_shards": [s.__dict__ for s in rejected_shards],
+        "seconds": round(time.perf_counter() - started, 4),
+    }
+    write_json_atomic(Path(task.marker), result)
+    return result
+
+
+def _load_state(task: UnitTask) -> Any:
+    if task.global_state is None:
+        return None
+    if task.global_state not in _STATE_CACHE:
+        step = task.entries[0].step
+        _STATE_CACHE.clear()
+        _STATE_CACHE[task.global_state] = step.load_state(Path(task.global_state))
+    return _STATE_CACHE[task.global_state]
+
+
+def _source_batches(
+    task: UnitTask, ledger: Ledger, rejected: ShardWriter, counts: dict[str, int]
+) -> Iterator[tuple[pl.DataFrame, int]]:
+    if task.reader is not None:
+        fmt, spec, index = task.reader
+        reader = registry.get_reader(fmt)(spec, index)
+        stats = ledger.get(READ_STEP)
+        for batch in reader.read(task.unit):
+            docs, rej = batch.documents, batch.rejected
+            if docs.width == 0:
+                docs = pl.DataFrame(schema=DOCUMENT_SCHEMA)
+            n = docs.height + rej.height
+            stats.docs_in += n
+            stats.docs_out += docs.height
+            stats.rejected += rej.height
+            counts["read"] += n
+            counts["rejected"] += rej.height
+            if rej.height:
+                stats.reasons.update(dict(rej.group_by("reason").len().iter_rows()))
+                rejected.write(rej)
+            yield docs, n
+        return
+    for path in task.inputs:
+        f = pq.ParquetFile(path)
+        for g in range(f.metadata.num_row_groups):
+            batch = pl.from_arrow(f.read_row_group(g))
+            counts["read"] += batch.height
+            yield batch, batch.height
+
+
+def run_steps(
+    batch: pl.DataFrame,
+    entries: tuple[StepEntry, ...],
+    state: Any,
+    ledger: Ledger,
+    rejected: ShardWriter,
+    counts: dict[str, int],
+    where: str = "",
+) -> pl.DataFrame:
+    """Apply steps in order; rows a step rejects go to `rejected` with its reason."""
+    for entry in entries:
+        stats = ledger.get(step_key(entry))
+        stats.docs_in += batch.height
+        if batch.height == 0:
+            continue
+        step = entry.step
+        label = f"steps[{entry.index}] ({entry.name})"
+        t0 = time.perf_counter()
+        try:
+            step.ensure_ready()
+            result = step.apply(batch, state) if step.kind == "global" else step.process(batch)
+        except Exception as e:
+            raise StepFailed(f"{label} failed on {where}: {type(e).__name__}: {e}") from e
+        out = _check_columns(result.batch, batch, entry, label, where)
+        stats.seconds += time.perf_counter() - t0
+        stats.counters.update(result.counters)
+        if REASON_COLUMN in out.columns:
+            keep = out[REASON_COLUMN].is_null()
+            dropped = out.filter(~keep)
+            if dropped.height:
+                detail = pl.col(DETAIL_COLUMN) if DETAIL_COLUMN in out.columns else None
+                rejected.write(to_rejected(dropped, entry.name, pl.col(REASON_COLUMN), detail))
+                stats.reasons.update(dict(dropped.group_by(REASON_COLUMN).len().iter_rows()))
+                stats.rejected += dropped.height
+                counts["rejected"] += dropped.height
+            out = out.filter(keep).drop(REASON_COLUMN, DETAIL_COLUMN, strict=False)
+        stats.docs_out += out.height
+        batch = out
+    # The first-stage steps' time was counted before this batch came out of the reader.
+    return batch
+
+
+def _check_columns(
+    out: pl.DataFrame, before: pl.DataFrame, entry: StepEntry, label: str, where: str
+) -> pl.DataFrame:
+    if out.height != before.height:
+        raise StepFailed(
+            f"{label} returned {out.height} rows for {before.height} on {where}; "
+            "steps drop rows by giving a reason, never by removing them"
+        )
+    allowed = set(before.columns) | set(entry.step.columns) | {REASON_COLUMN, DETAIL_COLUMN}
+    extra = [c for c in out.columns if c not in allowed]
+    if extra:
+        raise StepFailed(
+            f"{label} added undeclared columns {extra} on {where}; declare them in `columns`"
+        )
+    missing = [c for c in DOCUMENT_SCHEMA if c not in out.columns]
+    if missing:
+        raise StepFailed(f"{label} removed document columns {missing} on {where}")
+    return out
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Where a run's results go: Parquet shards, rejected documents, the manifest."""

@@ -1,0 +1,157 @@
+"""Raw bytes from input files: decompression, line-aligned work units, truncation."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+_OPENERS: dict[str, Callable[[Path], BinaryIO]] = {
+    ".gz": lambda p: gzip.open(p, "rb"),
+    ".zst": lambda p: zstandard.ZstdDecompressor().stream_reader(open(p, "rb"), closefd=True),
+    ".zstd": lambda p: zstandard.ZstdDecompressor().stream_reader(open(p, "rb"), closefd=True),
+    ".bz2": lambda p: bz2.open(p, "rb"),
+    ".xz": lambda p: lzma.open(p, "rb"),
+}
+_READ_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError, lzma.LZMAError)
+HASH_BLOCK = 8 << 20
+
+
+def compression_of(path: Path | str) -> str | None:
+    suffix = Path(path).suffix.lower()
+    return suffix if suffix in _OPENERS else None
+
+
+def strip_compression(name: str) -> str:
+    for suffix in _OPENERS:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """The file's content, decompressed according to its suffix."""
+    comp = compression_of(path)
+    return _OPENERS[comp](path) if comp else open(path, "rb")
+
+
+class TruncatedInput(Exception):
+    """The input ended early or is corrupt; what was read before it is still good."""
+
+    def __init__(self, line: int, partial: bytes, detail: str) -> None:
+        super().__init__(detail)
+        self.line = line
+        self.partial = partial
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class LineRange:
+    """A line-aligned byte range of an uncompressed file, and its first line number (1-based)."""
+
+    start: int
+    end: int
+    first_line: int
+    lines: int
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def split_lines(path: Path, unit_bytes: int) -> tuple[str, list[LineRange]]:
+    """Checksum a plain file and cut it into ranges of about `unit_bytes` that end on a newline.
+
+    Ranges depend only on the file and unit size, so the shard layout is reproducible.
+    """
+    h = hashlib.sha256()
+    ranges: list[LineRange] = []
+    range_start, line, count, pos = 0, 1, 0, 0
+    last = b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            h.update(block)
+            i = 0
+            while True:
+                need = range_start + unit_bytes - (pos + i)
+                j = block.find(b"\n", i + max(need - 1, 0)) if need <= len(block) - i else -1
+                if j < 0:
+                    count += block.count(b"\n", i)
+                    break
+                count += block.count(b"\n", i, j + 1)
+                ranges.append(LineRange(range_start, pos + j + 1, line, count))
+                line += count
+                count, range_start, i = 0, pos + j + 1, j + 1
+            pos += len(block)
+            last = block[-1:]
+    if pos > range_start or not ranges:
+        ranges.append(LineRange(range_start, pos, line, count + (last != b"\n")))
+    return h.hexdigest(), ranges
+
+
+def iter_line_blocks(
+    path: Path,
+    start: int = 0,
+    end: int | None = None,
+    block_bytes: int = 32 << 20,
+    first_line: int = 1,
+) -> Iterator[tuple[bytes, int]]:
+    """Blocks of complete lines and the line number of each block's first line.
+
+    Plain files are read within [start, end); compressed files are streamed whole.
+    A truncated or corrupt stream yields every complete line before the damage,
+    then raises TruncatedInput with the partial line.
+    """
+    line = first_line
+    pending: list[bytes] = []
+    pending_bytes = 0
+    compressed = compression_of(path) is not None
+    try:
+        with open_binary(path) as f:
+            if not compressed and start:
+                f.seek(start)
+            remaining = None if end is None or compressed else end - start
+            # Small reads from compressed streams, so damage loses as little as possible.
+            read = f.read1 if compressed else f.read
+            piece = 1 << 20 if compressed else block_bytes
+            while remaining is None or remaining > 0:
+                chunk = read(piece if remaining is None else min(piece, remaining))
+                if not chunk:
+                    break
+                if remaining is not None:
+                    remaining -= len(chunk)
+                pending.append(chunk)
+                pending_bytes += len(chunk)
+                if pending_bytes < block_bytes:
+                    continue
+                data = b"".join(pending)
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    pending = [data]
+                    continue
+                block, rest = data[: cut + 1], data[cut + 1 :]
+                pending, pending_bytes = [rest], len(rest)
+                yield block, line
+                line += block.count(b"\n")
+    except _READ_ERRORS as e:
+        data = b"".join(pending)
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            yield data[: cut + 1], line
+            line += data.count(b"\n", 0, cut + 1)
+        raise TruncatedInput(line, data[cut + 1 :], f"{type(e).__name__}: {e}") from None
+    data = b"".join(pending)
+    if data:
+        yield data, line
