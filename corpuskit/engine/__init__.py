@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from corpuskit.engine.local import LocalExecutor
@@ -11,7 +13,12 @@ from corpuskit.engine.plan import RunPlan, plan_run
 from corpuskit.output.layout import OutputLayout
 from corpuskit.output.manifest import build_manifest, read_manifest, write_manifest
 from corpuskit.progress import Progress
+from corpuskit.readers.sources import sha256_of
 from corpuskit.recipe import Recipe
+
+
+def checksum_files(paths: list[str]) -> dict[str, str]:
+    return {p: sha256_of(Path(p)) for p in paths}
 
 
 @dataclass
@@ -37,10 +44,13 @@ def run_recipe(
     if status == "complete":
         return RunOutcome(read_manifest(layout.root), status)
     executor = LocalExecutor(recipe.executor.workers)
-    results = executor.run(plan, layout, progress)
-    manifest = build_manifest(
-        plan, results, layout.root, time.perf_counter() - started, recipe_path
-    )
+    # Checksums for the manifest are computed beside the work, not before it.
+    with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hasher:
+        checksums = hasher.submit(checksum_files, [f.path for _, f in plan.inputs])
+        results = executor.run(plan, layout, progress)
+        manifest = build_manifest(
+            plan, results, checksums.result(), time.perf_counter() - started, recipe_path
+        )
     write_manifest(layout.manifest, manifest)
     layout.finish()
     return RunOutcome(manifest, status)

@@ -31,34 +31,36 @@ class RunPlan:
         return schema_after(self.entries)
 
     def fingerprint(self) -> str:
-        """Changes whenever the result could change: recipe, inputs, limit, version."""
+        """Changes whenever the result could change: recipe, inputs, limit, version.
+
+        Inputs are identified by path, size and modification time (as make and rsync
+        do), so a resume check costs no pass over the data; the manifest records the
+        full SHA-256 of each file.
+        """
         payload = {
             "recipe": self.recipe.model_dump(mode="json", exclude={"executor": {"workers"}}),
-            "inputs": [(f.path, f.sha256) for _, f in self.inputs],
+            "inputs": [(f.path, f.size, f.mtime_ns) for _, f in self.inputs],
             "limit": self.limit,
             "version": __version__,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "inputs": [
-                {
-                    "path": f.path,
-                    "source": f.source,
-                    "format": s.format,
-                    "size": f.size,
-                    "sha256": f.sha256,
-                    "encoding": f.encoding,
-                }
-                for s, f in self.inputs
-            ],
-            "units": len(self.units),
-        }
+    def describe_inputs(self, checksums: dict[str, str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "path": f.path,
+                "source": f.source,
+                "format": s.format,
+                "size": f.size,
+                "sha256": checksums.get(f.path),
+                "encoding": f.encoding,
+            }
+            for s, f in self.inputs
+        ]
 
 
 def plan_run(recipe: Recipe, limit: int | None = None, base: Path | None = None) -> RunPlan:
-    """Resolve globs, checksum inputs and cut them into units; the result depends on data only."""
+    """Resolve globs and cut inputs into units; the units depend on the data only."""
     entries = recipe.build_steps()
     unit_bytes = int(recipe.executor.unit_mb * (1 << 20))
     inputs: list[tuple[InputSpec, InputFile]] = []

@@ -123,7 +123,13 @@ def _source_batches(
         fmt, spec, index = task.reader
         reader = registry.get_reader(fmt)(spec, index)
         stats = ledger.get(READ_STEP)
-        for batch in reader.read(task.unit):
+        batches = reader.read(task.unit)
+        while True:
+            t0 = time.perf_counter()
+            batch = next(batches, None)
+            stats.seconds += time.perf_counter() - t0
+            if batch is None:
+                break
             docs, rej = batch.documents, batch.rejected
             if docs.width == 0:
                 docs = pl.DataFrame(schema=DOCUMENT_SCHEMA)
@@ -184,7 +190,6 @@ def run_steps(
             out = out.filter(keep).drop(REASON_COLUMN, DETAIL_COLUMN, strict=False)
         stats.docs_out += out.height
         batch = out
-    # The first-stage steps' time was counted before this batch came out of the reader.
     return batch
 
 

@@ -25,7 +25,7 @@ class LedgerMismatch(RuntimeError):
 def build_manifest(
     plan: RunPlan,
     results: list[dict[str, Any]],
-    layout_root: Path,
+    checksums: dict[str, str],
     seconds: float,
     recipe_path: str | None,
 ) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def build_manifest(
         "seconds": round(seconds, 3),
         "ledger": ledger.to_list(),
         "rejected_by_reason": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "inputs": plan.describe()["inputs"],
+        "inputs": plan.describe_inputs(checksums),
         "units": len(plan.units),
         "stages": [[e.name for e in s.entries] for s in plan.stages],
         "schema": _schema(plan.output_schema),

@@ -19,13 +19,18 @@ READ_STEP = "read"
 
 @dataclass(frozen=True)
 class InputFile:
-    """An input file as the manifest records it."""
+    """An input file as planned: its identity for resume checks, and its encoding."""
 
     path: str
     source: str
     size: int
-    sha256: str
+    mtime_ns: int
     encoding: str | None = None
+
+    @classmethod
+    def of(cls, path: Path, encoding: str | None = None) -> InputFile:
+        st = path.stat()
+        return cls(str(path), source_name(path), st.st_size, st.st_mtime_ns, encoding)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from corpuskit.readers.base import (
     to_documents,
 )
 from corpuskit.readers.lines import DECODE_FLAG
-from corpuskit.readers.sources import TruncatedInput, open_binary, sha256_of
+from corpuskit.readers.sources import TruncatedInput, open_binary
 
 BATCH_ROWS = 50_000
 _ESCAPED = re.compile("[\udc80-\udcff]")
@@ -41,9 +41,7 @@ class CsvReader(Reader):
         infos, units = [], []
         for path in files:
             enc = self.file_encoding(path)
-            infos.append(
-                InputFile(str(path), source_name(path), path.stat().st_size, sha256_of(path), enc)
-            )
+            infos.append(InputFile.of(path, enc))
             units.append(Unit(self.input_index, source_name(path), str(path), enc))
         return infos, units
 

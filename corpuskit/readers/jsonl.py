@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 
 import orjson
 import polars as pl
@@ -11,14 +10,19 @@ import polars as pl
 from corpuskit.readers.base import READ_STEP, ReadBatch, Unit, reject_records, to_documents
 from corpuskit.readers.lines import LineReader, flags_for, split_block
 
-_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*\n")
-
 
 class JsonlReader(LineReader):
     """One JSON object per line; `text_field` is the text, other fields go to meta."""
 
     format = "jsonl"
     extensions = (".jsonl", ".ndjson", ".json")
+
+    def parse_raw(self, data: bytes, first_line: int, unit: Unit) -> ReadBatch | None:
+        raw = self._fast(data)
+        if raw is None:
+            return None
+        positions = pl.int_range(first_line, first_line + raw.height, eager=True)
+        return to_documents(raw, self.spec, unit.source, positions)
 
     def parse(
         self, data: bytes, first_line: int, bad_lines: frozenset[int], unit: Unit
@@ -32,16 +36,19 @@ class JsonlReader(LineReader):
 
     @staticmethod
     def _fast(data: bytes) -> pl.DataFrame | None:
-        """Polars' parser over the whole block, when every line is a non-blank object."""
-        body = data[:-1] if data.endswith(b"\n") else data
-        if not body or _BLANK_LINE.search(body + b"\n") or not body.lstrip().startswith(b"{"):
+        """Polars' parser over the whole block, when every line is a valid UTF-8 JSON object.
+
+        Polars rejects invalid UTF-8 and skips blank lines; either way the row count
+        no longer matches the line count and the block takes the line-by-line path.
+        """
+        lines = data.count(b"\n") + (not data.endswith(b"\n"))
+        if not lines or data[:1] != b"{":
             return None
         try:
             df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
         except Exception:
             return None
-        # A line Polars could not map to an object would shift row numbers: verify.
-        return df if df.height == body.count(b"\n") + 1 else None
+        return df if df.height == lines else None
 
     def _line_by_line(
         self, data: bytes, first_line: int, bad_lines: frozenset[int], unit: Unit

@@ -23,7 +23,6 @@ from corpuskit.readers.sources import (
     compression_of,
     iter_line_blocks,
     open_binary,
-    sha256_of,
     split_lines,
 )
 
@@ -33,13 +32,17 @@ DECODE_FLAG = "decode_replaced"
 class LineReader(Reader):
     """Plans line-aligned byte ranges; subclasses parse a block of complete UTF-8 lines."""
 
+    def parse_raw(self, data: bytes, first_line: int, unit: Unit) -> ReadBatch | None:
+        """A fast path over a block that may not be valid UTF-8; None when it cannot decide."""
+        return None
+
     def plan(self, files: list[Path], unit_bytes: int) -> tuple[list[InputFile], list[Unit]]:
         infos, units = [], []
         for path in files:
             enc = self.file_encoding(path)
             source = source_name(path)
             if compression_of(path) is None and is_ascii_compatible(enc):
-                digest, ranges = split_lines(path, unit_bytes)
+                ranges = split_lines(path, unit_bytes)
                 for r in ranges:
                     units.append(
                         Unit(
@@ -54,9 +57,8 @@ class LineReader(Reader):
                         )
                     )
             else:
-                digest = sha256_of(path)
                 units.append(Unit(self.input_index, source, str(path), enc))
-            infos.append(InputFile(str(path), source, path.stat().st_size, digest, enc))
+            infos.append(InputFile.of(path, enc))
         return infos, units
 
     def parse(
@@ -76,8 +78,10 @@ class LineReader(Reader):
                     budget -= block.count(b"\n") + (not block.endswith(b"\n"))
                 if not block:
                     break
-                decoded = decode_block(block, encoding or "utf-8")
-                yield self._decoded(decoded, first_line, unit)
+                fast = self.parse_raw(block, first_line, unit) if encoding == "utf-8" else None
+                if fast is None:
+                    fast = self._decoded(decode_block(block, encoding or "utf-8"), first_line, unit)
+                yield fast
                 if budget is not None and budget <= 0:
                     break
         except TruncatedInput as t:

@@ -9,7 +9,6 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from corpuskit.readers.base import InputFile, ReadBatch, Reader, Unit, source_name, to_documents
-from corpuskit.readers.sources import sha256_of
 
 
 class ParquetReader(Reader):
@@ -22,7 +21,7 @@ class ParquetReader(Reader):
         infos, units = [], []
         for path in files:
             source = source_name(path)
-            infos.append(InputFile(str(path), source, path.stat().st_size, sha256_of(path)))
+            infos.append(InputFile.of(path))
             meta = pq.ParquetFile(path).metadata
             group_start, size, row = 0, 0, 1
             first = 1

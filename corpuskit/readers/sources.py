@@ -71,18 +71,16 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def split_lines(path: Path, unit_bytes: int) -> tuple[str, list[LineRange]]:
-    """Checksum a plain file and cut it into ranges of about `unit_bytes` that end on a newline.
+def split_lines(path: Path, unit_bytes: int) -> list[LineRange]:
+    """Cut a plain file into ranges of about `unit_bytes` that end on a newline.
 
     Ranges depend only on the file and unit size, so the shard layout is reproducible.
     """
-    h = hashlib.sha256()
     ranges: list[LineRange] = []
     range_start, line, count, pos = 0, 1, 0, 0
     last = b"\n"
     with open(path, "rb") as f:
         while block := f.read(HASH_BLOCK):
-            h.update(block)
             i = 0
             while True:
                 need = range_start + unit_bytes - (pos + i)
@@ -98,7 +96,7 @@ def split_lines(path: Path, unit_bytes: int) -> tuple[str, list[LineRange]]:
             last = block[-1:]
     if pos > range_start or not ranges:
         ranges.append(LineRange(range_start, pos, line, count + (last != b"\n")))
-    return h.hexdigest(), ranges
+    return ranges
 
 
 def iter_line_blocks(

@@ -19,7 +19,7 @@ from corpuskit.readers.base import (
 )
 from corpuskit.readers.encoding import decode_block
 from corpuskit.readers.lines import DECODE_FLAG, LineReader, flags_for, split_block
-from corpuskit.readers.sources import TruncatedInput, open_binary, sha256_of
+from corpuskit.readers.sources import TruncatedInput, open_binary
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n")
 
@@ -39,7 +39,7 @@ class TextReader(LineReader):
         for path in files:
             enc = self.file_encoding(path)
             size = path.stat().st_size
-            infos.append(InputFile(str(path), source_name(path), size, sha256_of(path), enc))
+            infos.append(InputFile.of(path, enc))
             if self.spec.mode == "paragraph":
                 units.append(Unit(self.input_index, source_name(path), str(path), enc))
                 continue
