@@ -71,7 +71,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Run RECIPE; an interrupted run of the same recipe resumes where it stopped."""
-    from corpuskit.engine import run_recipe
+    from corpuskit.engine.run import run_recipe
     from corpuskit.progress import Progress
 
     r = load_recipe(recipe, {"input": list(inputs), "output": output, "workers": workers})

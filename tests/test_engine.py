@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 import yaml
 
-from corpuskit.engine import run_recipe
+from corpuskit.engine.run import run_recipe
 from corpuskit.output.layout import OutputError
 from corpuskit.recipe import recipe_from_dict
 from tests.conftest import corpuskit_cmd, write_jsonl

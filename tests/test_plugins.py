@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from corpuskit import registry
-from corpuskit.engine import run_recipe
+from corpuskit.engine.run import run_recipe
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from tests.conftest import corpuskit_cmd, write_jsonl
 

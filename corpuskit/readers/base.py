@@ -53,11 +53,6 @@ class Unit:
     files: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def with_limit(self, max_records: int | None) -> Unit:
-        from dataclasses import replace
-
-        return replace(self, max_records=max_records)
-
 
 @dataclass
 class ReadBatch:
