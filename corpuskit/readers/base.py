@@ -142,11 +142,12 @@ def to_documents(
             .when(pl.col("text").str.strip_chars().str.len_bytes() == 0)
             .then(pl.lit(f"{READ_STEP}:empty_text"))
         )
-    docs = docs.with_columns(reason.alias("_reason"))
+    docs = docs.with_columns(reason.alias("_reason"), _pos=positions.cast(pl.String))
     bad = docs.filter(pl.col("_reason").is_not_null())
-    good = docs.filter(pl.col("_reason").is_null()).drop("_reason")
-    detail = f"field {spec.text_field!r} at {source}"
-    rejected = reject_frame(bad.drop("_reason"), bad["_reason"], detail)
+    good = docs.filter(pl.col("_reason").is_null()).drop("_reason", "_pos")
+    where = pl.lit(f"{source}:") + pl.col("_pos") if source else pl.col("id")
+    detail = bad.with_columns(_d=where + pl.lit(f": no usable {spec.text_field!r}"))["_d"]
+    rejected = reject_frame(bad.drop("_reason", "_pos"), bad["_reason"], detail)
     return ReadBatch(good.select(list(DOCUMENT_SCHEMA)), rejected)
 
 
