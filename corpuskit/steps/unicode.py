@@ -1,0 +1,183 @@
+"""fix_unicode: repair mojibake, drop invisible characters, normalize Unicode.
+
+Everything runs as Polars expressions over the whole `text` column, except ftfy, which
+is per document in Python: a vectorized regex first picks the few documents that show
+mojibake byte patterns (UTF-8 read as cp1252/latin-1/cp1251, C1 controls, terminal
+escapes), and only those are handed to ftfy.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import ClassVar, Literal
+
+import polars as pl
+
+from corpuskit.steps.base import MapStep, StepConfig, StepResult
+
+NormalForm = Literal["NFC", "NFKC", "NFD", "NFKD", "none"]
+
+# --- mojibake candidates ------------------------------------------------------------------
+# A UTF-8 lead byte (0xC2-0xF4) decoded as cp1252/latin-1 is U+00C2-U+00F4; a continuation
+# byte (0x80-0xBF) becomes U+0080-U+00BF or one of cp1252's substitutes for 0x80-0x9F.
+_CP1252_CONT = (
+    r"\x{80}-\x{BF}\x{152}\x{153}\x{160}\x{161}\x{178}\x{17D}\x{17E}\x{192}\x{2C6}\x{2DC}"
+    r"\x{2013}\x{2014}\x{2018}-\x{201A}\x{201C}-\x{201E}\x{2020}-\x{2022}\x{2026}\x{2030}"
+    r"\x{2039}\x{203A}\x{20AC}\x{2122}"
+)
+# UTF-8 Cyrillic (0xD0/0xD1 lead) read as cp1251: 'Р'/'С' then a cp1251 0x80-0xBF character.
+_CP1251_CONT = (
+    r"\x{400}-\x{40F}\x{450}-\x{45F}\x{490}\x{491}\x{A0}-\x{BB}\x{2018}-\x{201E}"
+    r"\x{2020}-\x{2022}\x{2026}\x{2030}\x{2039}\x{203A}\x{20AC}\x{2116}\x{2122}"
+)
+MOJIBAKE_CANDIDATE = (
+    rf"[\x{{C2}}-\x{{F4}}][{_CP1252_CONT}]"  # cafÃ©, â€™, ä½ , ðŸ˜€, ï»¿
+    r"|[\x{C2}\x{C3}] "  # 'Ã ' where the NBSP byte was turned into a space
+    rf"|[\x{{420}}\x{{421}}][{_CP1251_CONT}]"  # РїСЂРёРІРµС‚
+    r"|[\x{80}-\x{9F}]"  # C1 controls: cp1252 text read as latin-1 (\x93quoted\x94)
+    r"|\x{1B}\["  # terminal colour escapes
+)
+
+# --- invisible characters -----------------------------------------------------------------
+# C0 controls except \t \n (\r, VT and FF become newlines first), DEL, C1 controls.
+_CONTROL = r"\x{00}-\x{08}\x{0E}-\x{1F}\x{7F}-\x{9F}"
+# Soft hyphen, Mongolian vowel separator, ZWSP, word joiner, invisible operators, BOM/ZWNBSP.
+_INVISIBLE = r"\x{AD}\x{180E}\x{200B}\x{2060}-\x{2064}\x{FEFF}"
+_JOINERS = r"\x{200C}\x{200D}"  # ZWNJ, ZWJ
+
+# --- NFKC/NFKD that leaves CJK punctuation alone -----------------------------------------
+# The full-width marks that compatibility normalization would turn into ASCII (，-> ,),
+# plus the ellipsis (…… -> ......) and the ideographic space (U+3000 -> ' ').
+# 。、【】《》「」“” etc. are untouched by NFKC anyway.
+CJK_PROTECTED = "！（），：；？～…\u3000"
+# Stand-ins from Supplementary Private Use Area-B, mapped back after normalization.
+_PUA_BASE = 0x10FF00
+_PUA = [chr(_PUA_BASE + i) for i in range(len(CJK_PROTECTED))]
+_PUA_RANGE = rf"[\x{{{_PUA_BASE:X}}}-\x{{{_PUA_BASE + len(CJK_PROTECTED) - 1:X}}}]"
+_PROTECTED_SPLIT = re.compile(f"([{re.escape(CJK_PROTECTED)}])")
+
+
+class FixUnicodeConfig(StepConfig):
+    form: NormalForm = "NFC"
+    fix_mojibake: bool = True
+    # Remove control characters (but \t \n; \r\n, \r, VT, FF become \n), zero-width
+    # characters, BOMs anywhere, and soft hyphens.
+    remove_control: bool = True
+    # Keep ZWJ/ZWNJ (U+200D/U+200C): needed by emoji sequences, Persian, Indic scripts.
+    keep_joiners: bool = False
+    # With NFKC/NFKD, keep full-width CJK punctuation (，！？：；（）～…) and U+3000.
+    protect_cjk_punct: bool = True
+
+
+def _ftfy_config():
+    from ftfy import TextFixerConfig
+
+    # Only repair what is broken: no HTML unescaping (clean_text does that), no
+    # normalization (this step does that), quotes, widths, ligatures, line breaks left as is.
+    return TextFixerConfig(
+        unescape_html=False,
+        normalization=None,
+        uncurl_quotes=False,
+        fix_character_width=False,
+        fix_latin_ligatures=False,
+        fix_line_breaks=False,
+        explain=False,
+    )
+
+
+def _normalize_protected(text: str, form: str) -> str:
+    """NFKC/NFKD in Python, leaving CJK_PROTECTED characters as they are (rare fallback)."""
+    parts = _PROTECTED_SPLIT.split(text)
+    return "".join(p if i % 2 else unicodedata.normalize(form, p) for i, p in enumerate(parts))
+
+
+class FixUnicode(MapStep):
+    """Repair mojibake (ftfy), remove control/zero-width characters, normalize Unicode."""
+
+    Config = FixUnicodeConfig
+    columns: ClassVar[dict[str, pl.DataType]] = {}
+
+    def setup(self) -> None:
+        c: FixUnicodeConfig = self.config
+        self._ftfy = None
+        if c.fix_mojibake:
+            import ftfy
+
+            config = _ftfy_config()
+            self._ftfy = lambda s: ftfy.fix_text(s, config)
+
+    def _transient(self) -> tuple[str, ...]:
+        return ("_ftfy",)
+
+    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
+        return self.process(batch).batch
+
+    def process(self, batch: pl.DataFrame) -> StepResult:
+        self.ensure_ready()
+        c: FixUnicodeConfig = self.config
+        original = batch.get_column("text").cast(pl.String)
+        text = original
+        counters: dict[str, int] = {}
+
+        if c.fix_mojibake:
+            text, repaired = self._fix_mojibake(text)
+            counters["mojibake_repaired"] = repaired
+        if c.remove_control:
+            text = self._remove_invisible(text)
+        if c.form != "none":
+            text = self._normalize(text, c.form, c.protect_cjk_punct)
+
+        changed = (text != original).fill_null(False).sum()
+        counters["docs_changed"] = int(changed)
+        return StepResult(batch.with_columns(text.alias("text")), counters)
+
+    def _fix_mojibake(self, text: pl.Series) -> tuple[pl.Series, int]:
+        idx = text.str.contains(MOJIBAKE_CANDIDATE).fill_null(False).arg_true()
+        if idx.len() == 0:
+            return text, 0
+        before = text.gather(idx).to_list()
+        after = [self._ftfy(s) for s in before]
+        repaired = sum(a != b for a, b in zip(before, after, strict=True))
+        if not repaired:
+            return text, 0
+        return text.clone().scatter(idx, pl.Series(after, dtype=pl.String())), repaired
+
+    def _remove_invisible(self, text: pl.Series) -> pl.Series:
+        c: FixUnicodeConfig = self.config
+        drop = _CONTROL + _INVISIBLE + ("" if c.keep_joiners else _JOINERS)
+        return (
+            text.to_frame("t")
+            .select(
+                pl.col("t")
+                .str.replace_all(r"\r\n?|[\x{0B}\x{0C}]", "\n")
+                .str.replace_all(f"[{drop}]+", "")
+            )
+            .to_series()
+            .alias(text.name)
+        )
+
+    def _normalize(self, text: pl.Series, form: str, protect: bool) -> pl.Series:
+        # ASCII is invariant under every form: normalize only the rows that are not.
+        idx = text.str.contains(r"[^\x00-\x7F]").fill_null(False).arg_true()
+        if idx.len() == 0:
+            return text
+        sub = text.gather(idx)
+        col = pl.col("t")
+        if protect and form in ("NFKC", "NFKD"):
+            # Map protected marks to private-use stand-ins, normalize, map back. Documents
+            # that already contain a stand-in take the exact Python path instead.
+            expr = (
+                col.str.replace_many(list(CJK_PROTECTED), _PUA)
+                .str.normalize(form)
+                .str.replace_many(_PUA, list(CJK_PROTECTED))
+            )
+        else:
+            expr = col.str.normalize(form)
+        out = sub.to_frame("t").select(expr).to_series()
+        if protect and form in ("NFKC", "NFKD"):
+            clash = sub.str.contains(_PUA_RANGE).fill_null(False).arg_true()
+            if clash.len():
+                slow = [_normalize_protected(s, form) for s in sub.gather(clash).to_list()]
+                out = out.scatter(clash, pl.Series(slow, dtype=pl.String()))
+        return text.clone().scatter(idx, out)

@@ -1,0 +1,125 @@
+"""fix_unicode: mojibake repair, invisible characters, normalization with CJK protection."""
+
+from __future__ import annotations
+
+import pickle
+
+import polars as pl
+import pytest
+from pydantic import ValidationError
+
+from corpuskit.steps.unicode import FixUnicode, FixUnicodeConfig
+
+
+def run(texts: list[str | None], **config) -> tuple[list[str | None], dict[str, int]]:
+    step = FixUnicode(FixUnicodeConfig(**config), name="fix_unicode")
+    df = pl.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
+    result = step.process(df)
+    assert result.batch.columns == ["id", "text"]
+    return result.batch["text"].to_list(), result.counters
+
+
+CASES = [
+    # mojibake: UTF-8 read as cp1252 / latin-1 / cp1251, also twice
+    ("cafÃ©", "café"),
+    ("donâ€™t stop", "don’t stop"),
+    ("He said â€œhiâ€\x9d", "He said “hi”"),
+    ("cafÃƒÂ©", "café"),
+    ("Ã¤Ã¶Ã¼ ÃŸ", "äöü ß"),
+    ("Â£100", "£100"),
+    ("ä½\xa0å¥½ï¼Œä¸–ç•Œ", "你好，世界"),
+    ("ðŸ˜€ ok", "😀 ok"),
+    ("РїСЂРёРІРµС‚", "привет"),
+    ("\x93quoted\x94", "“quoted”"),
+    ("\x1b[31mred\x1b[0m", "red"),
+    # correct text is left alone
+    ("naïve déjà vu, café…", "naïve déjà vu, café…"),
+    ("你好，世界！《三体》【注】", "你好，世界！《三体》【注】"),
+    ("Ölçü ÇĞİÖŞÜ Ñandú", "Ölçü ÇĞİÖŞÜ Ñandú"),
+    ("Привет, мир", "Привет, мир"),
+    # invisible characters
+    ("\ufeffhello", "hello"),
+    ("mid\ufeffdle", "middle"),
+    ("zero\u200bwidth\u200c\u200d\u2060", "zerowidth"),
+    ("soft\u00adhyphen", "softhyphen"),
+    ("a\x00b\x07c\x7fd", "abcd"),
+    ("wait\x85", "wait…"),  # a C1 control is cp1252 read as latin-1: ftfy maps it
+    ("keep\ttab\nline", "keep\ttab\nline"),
+    ("crlf\r\nold mac\rend\x0cpage", "crlf\nold mac\nend\npage"),
+    # NFC composes
+    ("e\u0301", "é"),
+    ("ｆｕｌｌ", "ｆｕｌｌ"),  # width is NFKC's business
+    (None, None),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), CASES)
+def test_default_nfc(before, after):
+    assert run([before])[0] == [after]
+
+
+NFKC_CASES = [
+    ("ｆｕｌｌ ｗｉｄｔｈ １２３", "full width 123"),
+    ("你好，世界！", "你好，世界！"),
+    ("（注）：是吗？好；１～３……", "（注）：是吗？好；1～3……"),
+    ("“引号”、。《》【】「」", "“引号”、。《》【】「」"),
+    ("第一段\u3000第二段", "第一段\u3000第二段"),
+    ("ﬁne ①", "fine 1"),
+    ("half ｶﾀｶﾅ", "half カタカナ"),
+    ("ＡＢＣ，ｄｅｆ！", "ABC，def！"),  # protection is by character, not by context
+    # a document that already holds a private-use stand-in takes the exact slow path
+    ("\U0010ff00 ，ｘ", "\U0010ff00 ，x"),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), NFKC_CASES)
+def test_nfkc_keeps_cjk_punctuation(before, after):
+    assert run([before], form="NFKC")[0] == [after]
+
+
+def test_nfkc_unprotected():
+    assert run(["你好，世界！…"], form="NFKC", protect_cjk_punct=False)[0] == ["你好,世界!..."]
+
+
+def test_nfd_and_none():
+    assert run(["é"], form="NFD")[0] == ["e\u0301"]
+    assert run(["e\u0301"], form="none")[0] == ["e\u0301"]
+    assert run(["ﬁ，"], form="NFKD")[0] == ["fi，"]
+
+
+def test_switches():
+    assert run(["cafÃ©\u200b"], fix_mojibake=False)[0] == ["cafÃ©"]
+    assert run(["cafÃ©\u200b"], remove_control=False)[0] == ["café\u200b"]
+    assert run(["a\x85b\x9f"], fix_mojibake=False)[0] == ["ab"]
+    assert run(["👨\u200d👩\u200d👧 می\u200cخواهم\u200b"], keep_joiners=True)[0] == [
+        "👨\u200d👩\u200d👧 می\u200cخواهم"
+    ]
+
+
+def test_counters_and_batch():
+    texts = ["cafÃ©", "fine", "a\u200bb", "donâ€™t", None]
+    out, counters = run(texts)
+    assert out == ["café", "fine", "ab", "don’t", None]
+    assert counters == {"mojibake_repaired": 2, "docs_changed": 3}
+
+
+def test_other_columns_untouched_and_pickle():
+    step = FixUnicode(FixUnicodeConfig(form="NFKC"), name="fix_unicode")
+    df = pl.DataFrame({"id": ["a", "b"], "text": ["ｘ", "y"], "source": ["s1", "s2"]})
+    out = pickle.loads(pickle.dumps(step)).map(df)
+    assert out.to_dict(as_series=False) == {
+        "id": ["a", "b"],
+        "text": ["x", "y"],
+        "source": ["s1", "s2"],
+    }
+
+
+def test_empty_batch():
+    assert run([])[0] == []
+
+
+def test_config_rejects_unknown():
+    with pytest.raises(ValidationError):
+        FixUnicodeConfig(form="NFX")
+    with pytest.raises(ValidationError):
+        FixUnicodeConfig(normalise="NFC")
