@@ -36,7 +36,9 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 bench: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/bench_identity.py --docs 1000000
+	POLARS_MAX_THREADS=1 $(BIN)/python bench/bench_cleaning.py --docs 100000
 
 clean:
 	rm -rf out .pytest_cache

@@ -1,0 +1,278 @@
+"""normalize_punctuation: table-driven cases, pitfalls, properties (hypothesis), a real corpus."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from corpuskit.steps.punctuation import NormalizePunctuation, PunctuationConfig
+from tests.conftest import needs_shared
+
+
+def norm(texts: list[str | None], lang: list[str | None] | None = None, **config) -> list:
+    data: dict = {"id": [str(i) for i in range(len(texts))], "text": texts}
+    if lang is not None:
+        data["lang"] = lang
+    step = NormalizePunctuation(PunctuationConfig(**config))
+    out = step.process(pl.DataFrame(data, schema_overrides={"text": pl.String})).batch
+    assert out.columns == list(data)
+    return out.get_column("text").to_list()
+
+
+def one(text: str, lang: str | None = None, **config) -> str:
+    return norm([text], None if lang is None else [lang], **config)[0]
+
+
+CASES = [
+    # Chinese context: ASCII -> full-width, quotes paired, ellipsis, dash, CJK spaces.
+    ('他说:"你好!"然后离开了...', "他说：“你好！”然后离开了……"),
+    ("你好,世界.", "你好，世界。"),
+    ("真的吗?是的!", "真的吗？是的！"),
+    ("注意:第一;第二", "注意：第一；第二"),
+    ("见附录(第三章)", "见附录（第三章）"),
+    ("等等。。。好吧", "等等……好吧"),
+    ("等等…好吧", "等等……好吧"),
+    ("等等……好吧", "等等……好吧"),
+    ("他说--好", "他说——好"),
+    ("他说—好", "他说——好"),
+    ("你 好 世界", "你好世界"),
+    ("中文 English 中文", "中文 English 中文"),
+    ("iPhone 15发布了 , 售价5,999元 .", "iPhone 15发布了，售价5,999元。"),
+    ("他说'你好'", "他说‘你好’"),
+    ("“你好”", "“你好”"),
+    ('他说 "Hello" 然后', "他说 “Hello” 然后"),
+    ("你好 (Hello) 世界", "你好（Hello）世界"),
+    # Latin context: full-width -> ASCII with English spacing, curly quotes straight.
+    ("Hello，world", "Hello, world"),
+    ("end。", "end."),
+    ("Really？Yes！", "Really? Yes!"),
+    ("Note：see below；ok", "Note: see below; ok"),
+    ("word（note）more", "word (note) more"),
+    ("Hello ，world", "Hello, world"),
+    ("Wait……what", "Wait...what"),
+    ("“Hello,” she said.", '"Hello," she said.'),
+    ("don’t ‘quote’ me", "don't 'quote' me"),
+    ("Price: ￥１２３，ok？", "Price: ￥123, ok?"),
+    # Everywhere: full-width alnum, repeats collapse, distinct marks stay distinct.
+    ("ＡＢＣ１２３", "ABC123"),
+    ("太好了！！！真的吗???", "太好了！真的吗？"),
+    ("Wow!!! Really???", "Wow! Really?"),
+    ("What?!", "What?!"),
+    ("苹果、香蕉、、橘子", "苹果、香蕉、橘子"),
+    ("《三体》、《球状闪电》", "《三体》、《球状闪电》"),
+    ("「こんにちは」と言った。", "「こんにちは」と言った。"),
+    # Never altered: numbers, times, URLs, e-mails, CLI flags, versions.
+    ("价格为1,000元，时间12:30", "价格为1,000元，时间12:30"),
+    ("圆周率是3.14,不是3.15.", "圆周率是3.14，不是3.15."),
+    ("It costs 1,000.50 at 12:30:45.", "It costs 1,000.50 at 12:30:45."),
+    ("访问https://example.com/a?b=1&c=2,然后", "访问https://example.com/a?b=1&c=2，然后"),
+    ("见www.example.com/x!!y，好", "见www.example.com/x!!y，好"),
+    ("邮箱abc.def@example.com,谢谢", "邮箱abc.def@example.com，谢谢"),
+    (
+        "发邮件到 john.doe+tag@mail.example.org ,谢谢",
+        "发邮件到 john.doe+tag@mail.example.org，谢谢",
+    ),
+    ("使用--help参数", "使用--help参数"),
+    ("请登录:(www.x6game.cn)iPhone 15", "请登录：（www.x6game.cn）iPhone 15"),
+    ("Python3.8版本发布", "Python3.8版本发布"),
+    ("2020-2021年", "2020-2021年"),
+    ("安德鲁-拜纳姆", "安德鲁-拜纳姆"),
+    # Neutral context (digits/line ends only) without a language: left alone.
+    ("增长了5%。", "增长了5%。"),
+    ("(1)第一", "（1）第一"),
+    ("(1) 2", "(1) 2"),
+    ("", ""),
+    # Real-looking lines.
+    (
+        "新浪体育讯北京时间4月12日,在和马刺的比赛中,安德鲁-拜纳姆倒下了!!",
+        "新浪体育讯北京时间4月12日，在和马刺的比赛中，安德鲁-拜纳姆倒下了！",
+    ),
+    (
+        '据ESPN消息 , 湖人方面确认拜纳姆并无大恙. 他说:"我没事."',
+        "据ESPN消息，湖人方面确认拜纳姆并无大恙。他说：“我没事。”",
+    ),
+    (
+        "The company said，“We expect growth。”Shares rose 3.5% to $12.30.",
+        'The company said, "We expect growth." Shares rose 3.5% to $12.30.',
+    ),
+    ("我用的是Mac OS X 10.15,很好用。", "我用的是Mac OS X 10.15，很好用。"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_table(text, expected):
+    assert one(text) == expected
+
+
+def test_table_batched_idempotent_with_nulls():
+    texts = [t for t, _ in CASES] + [None]
+    expected = [e for _, e in CASES] + [None]
+    assert norm(texts) == expected
+    assert norm(expected) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("增长了5%.", "zh", "增长了5%。"),
+        ("增长了5%。", "en", "增长了5%."),
+        ("增长了5%。", None, "增长了5%。"),
+        ('"123"', "zh", "“123”"),
+        ("“123”", "en", '"123"'),
+        ("(1) 2", "zh", "（1）2"),
+        ("3.14!", "ja", "3.14！"),
+        ("12：30", "en", "12:30"),
+        ("价格为1,000元", "zh", "价格为1,000元"),
+        ("圆周率不是3.15.", "zh", "圆周率不是3.15。"),
+        ("Hello world.", "zh", "Hello world."),
+    ],
+)
+def test_language_leaning(text, lang, expected):
+    assert one(text, lang) == expected
+
+
+def test_lang_column_option():
+    assert norm(["增长了5%."], ["zh"], lang_column=None) == ["增长了5%."]
+    assert norm(["增长了5%."], ["zh-Hans"]) == ["增长了5%。"]
+    assert norm(["增长了5%."], ["und"]) == ["增长了5%."]
+
+
+def test_latin_quotes_keep():
+    assert one("“Hello,” she said.", latin_quotes="keep") == "“Hello,” she said."
+    assert one("don’t", latin_quotes="keep") == "don’t"
+    assert one('他说"你好"', latin_quotes="keep") == "他说“你好”"
+
+
+def test_collapse_repeats_off():
+    assert one("太好了!!!", collapse_repeats=False) == "太好了！！！"
+    assert one("Wow！！", collapse_repeats=False) == "Wow!!"
+    assert one("苹果、、香蕉", collapse_repeats=False) == "苹果、、香蕉"
+
+
+def test_config_is_strict():
+    with pytest.raises(ValidationError):
+        PunctuationConfig(latin_quotes="curly")
+    with pytest.raises(ValidationError):
+        PunctuationConfig(nope=1)
+
+
+def test_step_metadata():
+    assert NormalizePunctuation.summary().startswith("Normalize punctuation by script")
+    assert NormalizePunctuation.columns == {}
+
+
+def test_other_columns_untouched():
+    df = pl.DataFrame({"id": ["a"], "text": ["你好,世界"], "title": ["标题,一"]})
+    out = NormalizePunctuation().process(df).batch
+    assert out.get_column("title").to_list() == ["标题,一"]
+    assert out.get_column("text").to_list() == ["你好，世界"]
+
+
+def test_empty_batch():
+    df = pl.DataFrame(schema={"id": pl.String, "text": pl.String})
+    assert NormalizePunctuation().process(df).batch.height == 0
+
+
+# ---------------------------------------------------------------------------------------
+# Properties.
+
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+PROTECTED = [
+    "https://example.com/a?b=1&c=2",
+    "http://www.test.org/path/to.html",
+    "www.example.cn/news",
+    "abc.def@example.com",
+    "user_1@mail.qq.com",
+    "3.14",
+    "1,000",
+    "1,000,000.25",
+    "12:30",
+    "23:59:59",
+]
+ALPHABET = list(
+    "你好世界中文测试汉字说了吗アイ"
+    "abcXYZé"
+    "0123"
+    "  \t"
+    ",.?!:;()-'\""
+    "，。？！：；（）、《》「」"
+    "“”‘’…—"
+    "ＡＢｚ１２＂"
+)
+FRAGMENTS = ["...", "。。。", "……", "--", "——", "!!!", "？？", "http", "://", "@", ".com"]
+pieces = st.one_of(st.sampled_from(ALPHABET), st.sampled_from(FRAGMENTS + PROTECTED))
+texts = st.lists(pieces, max_size=30).map("".join)
+# Each example is a batch of strings: the step is vectorized, a call costs the same for
+# one string as for dozens, and the suite stays fast.
+batches = st.lists(texts, min_size=8, max_size=24)
+langs = st.sampled_from([None, "zh", "en"])
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def letters(s: str) -> int:
+    return sum(ch.isalpha() for ch in s)
+
+
+@SETTINGS
+@given(batches, langs)
+def test_idempotent_and_keeps_letters(batch, lang):
+    once = norm(batch, [lang] * len(batch))
+    assert norm(once, [lang] * len(batch)) == once
+    for before, after in zip(batch, once, strict=True):
+        assert len(CJK_RE.findall(after)) == len(CJK_RE.findall(before))
+        assert letters(after) == letters(before)
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(
+            texts,
+            st.sampled_from([" ", "你", "，", "（", "\n", ":"]),
+            st.sampled_from(PROTECTED),
+            st.sampled_from([" ", "好", "。", "）", "\n", "!!", "..."]),
+            texts,
+        ),
+        min_size=8,
+        max_size=24,
+    ),
+    langs,
+)
+def test_protected_tokens_untouched(parts, lang):
+    out = norm(["".join(p) for p in parts], [lang] * len(parts))
+    for (_, _, token, _, _), after in zip(parts, out, strict=True):
+        assert token in after
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(batches, langs)
+def test_idempotent_options(batch, lang):
+    for config in ({"latin_quotes": "keep"}, {"collapse_repeats": False}):
+        once = norm(batch, [lang] * len(batch), **config)
+        assert norm(once, [lang] * len(batch), **config) == once
+
+
+# ---------------------------------------------------------------------------------------
+# A real corpus, when the shared corpora are present.
+
+
+def test_cnews_subset():
+    path = needs_shared("cnews_subset/cnews.val.txt")
+    lines = []
+    with path.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= 200:
+                break
+            lines.append(line.rstrip("\n").split("\t", 1)[-1])
+    once = norm(lines, ["zh"] * len(lines))
+    assert norm(once, ["zh"] * len(lines)) == once
+    plain = norm(lines)
+    assert norm(plain) == plain
+    for before, after in zip(lines, once, strict=True):
+        assert len(CJK_RE.findall(after)) == len(CJK_RE.findall(before))
+    assert sum(a != b for a, b in zip(lines, once, strict=True)) > 0
