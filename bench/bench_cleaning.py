@@ -1,9 +1,9 @@
 """The cleaning chain against its per-document Python equivalent built from datatrove.
 
-    python bench/bench_cleaning.py --docs 100000
+    POLARS_MAX_THREADS=1 python bench/bench_cleaning.py --docs 100000
 
-corpuskit side (run with POLARS_MAX_THREADS=1 for a per-core figure): fix_unicode -> clean_text -> normalize_punctuation -> mask_pii, each a
-batch-wise step over Polars columns (one process, so the figure is per core).
+corpuskit side: fix_unicode -> clean_text -> normalize_punctuation -> mask_pii, each a
+batch-wise step over Polars columns (one process and one Polars thread: per core).
 Peer side, same documents, same process: datatrove's FTFYFormatter (mojibake, like
 fix_unicode), html.unescape plus the whitespace regexes clean_text applies, the
 widely used per-character punctuation map (CCNet's UNICODE_PUNCT, applied with
