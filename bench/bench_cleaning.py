@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import DEFAULT_CORPORA, ROOT, measure, python, table
+from harness import DEFAULT_CORPORA, generated_corpus, table
 
 from corpuskit import registry
 
@@ -84,23 +84,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
     args = ap.parse_args()
-    data = ROOT / "bench" / "data" / f"gen-{args.docs}.jsonl"
-    if not data.exists():
-        gen = measure(
-            "generate",
-            [
-                python(),
-                str(ROOT / "bench" / "generate_corpus.py"),
-                "--docs",
-                str(args.docs),
-                "--out",
-                str(data),
-                "--corpora",
-                str(args.corpora),
-            ],
-        )
-        if gen.returncode != 0:
-            sys.exit(gen.output)
+    data = generated_corpus(args.docs, args.corpora)
     docs = pl.read_ndjson(data).select("id", "text", "lang")
     mb = docs["text"].str.len_bytes().sum() / 2**20
 

@@ -22,7 +22,7 @@ import polars as pl
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import DEFAULT_CORPORA, ROOT, measure, python, table
+from harness import DEFAULT_CORPORA, generated_corpus, measure, python, table
 
 POLARS_SIDE = """
 import sys, polars as pl
@@ -39,23 +39,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="write the results here too")
     args = ap.parse_args()
 
-    data = args.data or ROOT / "bench" / "data" / f"gen-{args.docs}.jsonl"
-    if not data.exists():
-        gen = measure(
-            "generate",
-            [
-                python(),
-                str(ROOT / "bench" / "generate_corpus.py"),
-                "--docs",
-                str(args.docs),
-                "--out",
-                str(data),
-                "--corpora",
-                str(args.corpora),
-            ],
-        )
-        if gen.returncode != 0:
-            sys.exit(f"generating {data} failed:\n{gen.output}")
+    data = generated_corpus(args.docs, args.corpora, args.data)
     size_mb = data.stat().st_size / 2**20
     work = Path(tempfile.mkdtemp(prefix="bench-identity-"))
     try:

@@ -62,6 +62,18 @@ def python() -> str:
     return sys.executable
 
 
+def generated_corpus(docs: int, corpora: Path, data: Path | None = None) -> Path:
+    """The generated JSONL of `docs` documents, made by generate_corpus.py on first use."""
+    data = data or ROOT / "bench" / "data" / f"gen-{docs}.jsonl"
+    if not data.exists():
+        script = ROOT / "bench" / "generate_corpus.py"
+        cmd = [python(), str(script), "--docs", str(docs), "--out", str(data)]
+        gen = measure("generate", [*cmd, "--corpora", str(corpora)])
+        if gen.returncode != 0:
+            sys.exit(f"generating {data} failed:\n{gen.output}")
+    return data
+
+
 def table(rows: list[dict]) -> str:
     cols = list(rows[0])
     widths = [max(len(str(c)), *(len(str(r[c])) for r in rows)) for c in cols]
