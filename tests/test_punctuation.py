@@ -10,7 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from corpuskit.steps.punctuation import NormalizePunctuation, PunctuationConfig
+from corpuskit.steps.punctuation import (
+    NormalizePunctuation,
+    PunctuationConfig,
+    _lean,
+    normalize_text,
+)
 from tests.conftest import needs_shared
 
 
@@ -276,3 +281,37 @@ def test_cnews_subset():
     for before, after in zip(lines, once, strict=True):
         assert len(CJK_RE.findall(after)) == len(CJK_RE.findall(before))
     assert sum(a != b for a, b in zip(lines, once, strict=True)) > 0
+
+
+# ---------------------------------------------------------------------------------------
+# The row gates: every pass skips rows that cheap regexes say it cannot change. The
+# exhaustive path runs every pass on every row; both must agree everywhere.
+
+
+def both_paths(texts: list[str], lang: str | None, **config) -> tuple[list[str], list[str]]:
+    c = PunctuationConfig(**config)
+    series = pl.Series("text", texts, dtype=pl.String)
+    lean = _lean(pl.Series([lang] * len(texts), dtype=pl.String)) if lang else None
+    fast = normalize_text(series, lean, c).to_list()
+    slow = normalize_text(series, lean, c, exhaustive=True).to_list()
+    return fast, slow
+
+
+@SETTINGS
+@given(batches, langs, st.sampled_from([{}, {"latin_quotes": "keep"}, {"collapse_repeats": False}]))
+def test_gated_equals_exhaustive(batch, lang, config):
+    fast, slow = both_paths(batch, lang, **config)
+    assert fast == slow
+
+
+@pytest.mark.parametrize("lang", [None, "zh", "en"])
+def test_gated_equals_exhaustive_on_real_corpora(lang):
+    cnews = needs_shared("cnews_subset/cnews.val.txt")
+    ag = needs_shared("ag_news/test.csv")
+    texts = [line.split("\t", 1)[-1] for line in cnews.read_text(encoding="utf-8").splitlines()]
+    rows = pl.read_csv(ag, has_header=False, new_columns=["label", "title", "description"])
+    texts += rows["title"].to_list() + rows["description"].to_list()
+    fast, slow = both_paths(texts, lang)
+    diffs = [(t, a, b) for t, a, b in zip(texts, fast, slow, strict=True) if a != b]
+    assert diffs == []
+    assert sum(a != t for t, a in zip(texts, fast, strict=True)) > 100

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pickle
+import unicodedata
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from corpuskit.steps.unicode import FixUnicode, FixUnicodeConfig
+from corpuskit.steps.unicode import CJK_PROTECTED, FixUnicode, FixUnicodeConfig, unstable_class
 
 
 def run(texts: list[str | None], **config) -> tuple[list[str | None], dict[str, int]]:
@@ -123,3 +126,31 @@ def test_config_rejects_unknown():
         FixUnicodeConfig(form="NFX")
     with pytest.raises(ValidationError):
         FixUnicodeConfig(normalise="NFC")
+
+
+# Text without a character of `unstable_class(form)` is skipped by the normalizer, so it
+# must already be in that form. Characters drawn near the interesting ranges.
+_CHARS = st.one_of(
+    st.characters(max_codepoint=0x24F),
+    st.characters(min_codepoint=0x300, max_codepoint=0x36F),  # combining marks
+    st.characters(min_codepoint=0x1100, max_codepoint=0x11FF),  # Hangul jamo
+    st.characters(min_codepoint=0x3000, max_codepoint=0x30FF),
+    st.characters(min_codepoint=0xAC00, max_codepoint=0xAC40),  # Hangul syllables
+    st.characters(min_codepoint=0xF900, max_codepoint=0xFB4F),  # compatibility, ligatures
+    st.characters(min_codepoint=0xFF00, max_codepoint=0xFFEF),  # full width
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x4E80),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(_CHARS, max_size=12).map("".join), st.sampled_from(["NFC", "NFKC", "NFD"]))
+def test_unstable_class_flags_every_text_the_form_changes(text, form):
+    flagged = pl.Series([text]).str.contains(unstable_class(form)).item()
+    if unicodedata.normalize(form, text) != text:
+        assert flagged
+
+
+def test_unstable_class_leaves_out_kept_characters():
+    cls = unstable_class("NFKC", CJK_PROTECTED)
+    series = pl.Series(["你好，世界！（一）", "ｆｕｌｌ", "ﬁ"])
+    assert series.str.contains(cls).to_list() == [False, True, True]

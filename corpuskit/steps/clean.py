@@ -15,6 +15,7 @@ from typing import ClassVar
 import polars as pl
 
 from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.steps.subset import rewrite_matching
 
 # --- entities -----------------------------------------------------------------------------
 # Well-formed references, semicolon required: "&not" in a URL ("?a=1&notify=2") stays.
@@ -110,6 +111,8 @@ def _decode_common(col: pl.Expr) -> pl.Expr:
 
 
 _LEFTOVER = f"{_ENTITY_PATTERN}|{_BARE_NUMERIC_PATTERN}"
+# Every reference `_decode_common` rewrites holds '&' or '#', or is a bare name.
+_ENTITY_CANDIDATE = rf"[&#]|(?:{'|'.join(_BARE_NAMES)});"
 
 
 # --- tags ---------------------------------------------------------------------------------
@@ -137,6 +140,19 @@ _DROP_BLOCKS = r"(?is)<script\b[^>]*>.*?</script\s*>|<style\b[^>]*>.*?</style\s*
 _DROP_MARKUP = r"(?s:<!--.*?-->)|(?i:<!doctype[^<>]*>)"
 
 
+def _other_spaces(keep_ideographic: bool) -> str:
+    """Spaces other than ' ' that become ' ' (a character-class body)."""
+    other = r"\t\x{A0}\x{1680}\x{2000}-\x{200A}\x{202F}\x{205F}"
+    return other if keep_ideographic else other + r"\x{3000}"
+
+
+def _whitespace_candidates(keep_ideographic: bool) -> str:
+    """Rows where `_whitespace` can change something: line breaks to unify, other or
+    doubled spaces, spaces at line ends, blank-line runs, leading/trailing space."""
+    other = _other_spaces(keep_ideographic)
+    return rf"[\r\x{{0B}}\x{{0C}}\x{{2028}}\x{{2029}}{other}]|  | \n|\n |\n\n\n|^[ \n]|[ \n]$"
+
+
 class CleanTextConfig(StepConfig):
     entities: bool = True
     tags: bool = True
@@ -161,21 +177,21 @@ class CleanText(MapStep):
         text = original
         if c.entities:
             text = self._entities(text)
-        frame = text.to_frame("text")
-        exprs = []
         if c.tags:
-            exprs.append(self._tags(pl.col("text")))
+            text = rewrite_matching(text, "<", self._tags)
         if c.whitespace:
-            exprs.append(self._whitespace(pl.col("text"), c.keep_ideographic_space))
-        for expr in exprs:
-            frame = frame.select(expr)
-        text = frame.get_column("text")
+            ideographic = c.keep_ideographic_space
+            text = rewrite_matching(
+                text,
+                _whitespace_candidates(ideographic),
+                lambda col: self._whitespace(col, ideographic),
+            )
         changed = int((text != original).fill_null(False).sum())
         return StepResult(batch.with_columns(text), {"docs_changed": changed})
 
     @staticmethod
     def _entities(text: pl.Series) -> pl.Series:
-        text = text.to_frame("t").select(_decode_common(pl.col("t"))).to_series().alias("text")
+        text = rewrite_matching(text, _ENTITY_CANDIDATE, _decode_common).alias("text")
         # Rare forms (unknown code points, "&#0039;", unusual bare numbers) in Python.
         idx = text.str.contains(_LEFTOVER).fill_null(False).arg_true()
         if idx.len() == 0:
@@ -195,9 +211,7 @@ class CleanText(MapStep):
 
     @staticmethod
     def _whitespace(col: pl.Expr, keep_ideographic: bool) -> pl.Expr:
-        other = r"\t\x{A0}\x{1680}\x{2000}-\x{200A}\x{202F}\x{205F}"
-        if not keep_ideographic:
-            other += r"\x{3000}"
+        other = _other_spaces(keep_ideographic)
         # Only runs that change: a lone ' ' is no match (each match costs a replacement).
         runs = rf"[{other}][ {other}]*| [ {other}]+"
         return (

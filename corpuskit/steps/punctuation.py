@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 import polars as pl
 
 from corpuskit.steps.base import MapStep, StepConfig
+from corpuskit.steps.subset import rewrite_frame_rows, rewrite_matching
 
 # ---------------------------------------------------------------------------------------
 # Character classes (Rust regex syntax, for use inside [...]).
@@ -45,14 +46,6 @@ _URL_END = rf"[^\s{_CJK}{_TAGS}\"“”'‘’<>()，。？！：；（）.,;:!?
 _URL = rf"(?:(?:https?|ftp)://|www\.){_URL_BODY}*{_URL_END}"
 _EMAIL = r"[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
 _PROT = rf"{_URL}|{_EMAIL}"
-# Segmentation covers every character: (1) Latin words, numbers, URLs, e-mails joined by
-# single spaces, (2) runs, (3) everything else (CJK, digits, symbols, newlines). Only runs
-# are rewritten, so a URL or e-mail can never be touched.
-_SEGMENT = (
-    rf"(?:{_PROT}|[A-Za-z0-9]+)(?: (?:{_PROT}|[A-Za-z0-9]+))*"
-    rf"|[{_RUN}]+"
-    rf"|[^{_RUN}A-Za-z]+"
-)
 
 
 _FULLWIDTH_ALNUM = {
@@ -81,6 +74,42 @@ _COLLAPSE_TO = "".join(f"${{{i + 1}}}" for i in range(len(_COLLAPSIBLE)))
 
 # A run outside Chinese context changes only if it holds one of these.
 _NEEDS_OTHER = r"[，。？！：；（）]|…{2}|" + "|".join(re.escape(c * 2) for c in _COLLAPSIBLE)
+
+# Rows whose runs may change (supersets; other rows skip segmentation). Any row: a
+# full-width mark in a run without a CJK anchor (so it may be in Latin context), an
+# ellipsis, a repeat. Rows with CJK or a zh/ja
+# language: also any ASCII mark, space, dash or ellipsis, or two marks in a row.
+_ANY_ROW_CANDIDATE = rf"(?:^|[^{_CJK}{_RUN}])[{_RUN}]*[，。？！：；（）][{_RUN}]*(?:$|[^{_CJK}{_RUN}])|[…⋯]|" + "|".join(
+    re.escape(c * 2) for c in _COLLAPSIBLE + "。"
+)
+_NOT_WORD = rf"[^A-Za-z0-9{_LATIN}{_RUN}]"  # a CJK/symbol anchor, or a newline
+_ZH_MARK = r"(?:[,.?!:;()…⋯—―]|--)"  # what a run in Chinese context may rewrite
+_RUN_NOT_ASCII = rf" \t\x{{3000}}，。？！：；（）“”‘’…⋯—―{_TAGS}"
+_ZH_ROW_CANDIDATE = "|".join(
+    [
+        # a mark whose run touches a CJK/symbol anchor or a line end (so not Latin context)
+        rf"(?:^|{_NOT_WORD})[{_RUN}]*{_ZH_MARK}",
+        rf"{_ZH_MARK}[{_RUN}]*(?:$|{_NOT_WORD})",
+        # a run between two digits that is not glued (1, 2 in a zh/ja text)
+        rf"[0-9][{_RUN}]*[{_RUN_NOT_ASCII}][{_RUN}]*[0-9]",
+        # spaces between CJK, or in a run with a full-width mark
+        rf"[{_CJK}][{_RUN}]*[ \t][{_RUN}]*[{_CJK}]",
+        rf"[ \t][{_RUN}]*[，。？！：；（）…⋯—―{_TAGS}]|[，。？！：；（）…⋯—―{_TAGS}][{_RUN}]*[ \t]",
+    ]
+)
+# A mark (with at most one quote) right before a CJK character is in Chinese context
+# and already full-width: segmentation keeps it inside the surrounding text.
+_NOOP_RUN = "(?:[，。？！：；]|[，。？！：；]?[“”‘’][，。？！：；]?)"
+# ASCII marks glued between ASCII letters/digits (3.14, 2020-01-02) are never rewritten.
+_GLUED = r"[A-Za-z0-9]+(?:[,.?!:;()\"'\-]+[A-Za-z0-9]+)*"
+# Segmentation covers every character: (1) Latin words, numbers, URLs, e-mails joined by
+# single spaces, (2) runs, (3) everything else (CJK, digits, symbols, newlines). Only runs
+# are rewritten, so a URL or e-mail can never be touched. No-op runs stay inside (3).
+_SEGMENT = (
+    rf"(?:{_PROT}|{_GLUED})(?: (?:{_PROT}|{_GLUED}))*"
+    rf"|[{_RUN}]+"
+    rf"|[^{_RUN}A-Za-z]+(?:{_NOOP_RUN}[{_CJK}][^{_RUN}A-Za-z]*)*"
+)
 
 _LANG_ZH = r"^(zh|ja|cmn|yue|wuu|zho|chi|jpn)([-_].*)?$"
 _LANG_UNKNOWN = ["", "und", "unknown", "xx", "zxx"]
@@ -181,9 +210,16 @@ def _lean(lang: pl.Series) -> pl.Series:
 
 
 def normalize_text(
-    text: pl.Series, lean: pl.Series | None = None, config: PunctuationConfig | None = None
+    text: pl.Series,
+    lean: pl.Series | None = None,
+    config: PunctuationConfig | None = None,
+    exhaustive: bool = False,
 ) -> pl.Series:
-    """Normalize a String Series (see NormalizePunctuation); `lean` is an Int8 per row."""
+    """Normalize a String Series (see NormalizePunctuation); `lean` is an Int8 per row.
+
+    Each pass skips the rows that cheap regexes show it cannot change. `exhaustive`
+    runs every pass on every row instead: slower, same output (the tests check it).
+    """
     c = config or PunctuationConfig()
     if lean is None:
         lean = pl.Series([_KEEP] * len(text), dtype=pl.Int8)
@@ -193,26 +229,83 @@ def normalize_text(
     if len(idx) == 0:
         return text
     df = pl.DataFrame({"t": text.gather(idx), "lean": lean.gather(idx).cast(pl.Int8)})
-    df = df.with_columns(_prepass(c))
-    new = _segments(df, c)
-    df = df.with_columns(t=_finish(pl.lit(new)))
+    df = _prepass(df, c, exhaustive)
+    t = df.get_column("t")
+    if exhaustive:
+        t = _segments(df, c)
+        df = df.with_columns(_finish(pl.lit(t)).alias("t"))
+    else:
+        may_change = t.str.contains(_ANY_ROW_CANDIDATE) | (
+            ((df.get_column("lean") == _ZH) | t.str.contains(f"[{_CJK}]"))
+            & t.str.contains(_ZH_ROW_CANDIDATE)
+        )
+        sub = may_change.fill_null(False).arg_true()
+        if sub.len():
+            t = t.clone().scatter(sub, _segments(df[sub], c))
+        df = df.with_columns(rewrite_matching(t, f"[{_TAGS}]", _finish))
     out = text.clone()
     out.scatter(idx, df.get_column("t"))
     return out.alias(name)
 
 
-def _prepass(c: PunctuationConfig) -> pl.Expr:
-    """Full-width letters/digits, then quote pairs (double, then single)."""
-    t = pl.col("t").str.replace_many(_FULLWIDTH_ALNUM)
+def _prepass(df: pl.DataFrame, c: PunctuationConfig, exhaustive: bool = False) -> pl.DataFrame:
+    """Full-width letters/digits, then quote pairs (double, then single), then parentheses.
+
+    Each pass runs only on the rows holding a character it rewrites. Pairs in a zh/ja
+    row are all decided Chinese, and in a row of another language without CJK all
+    Latin, so those rows take one regex pass instead of the sequence of decisions.
+    """
+
+    def on(mask: pl.Series, expr: pl.Expr) -> None:
+        nonlocal df
+        df = rewrite_frame_rows(df, "t", mask, expr)
+
+    def has(pattern: str) -> pl.Series:
+        return df.get_column("t").str.contains(pattern)
+
+    t = pl.col("t")
+    if exhaustive:
+        df = df.with_columns(t.str.replace_many(_FULLWIDTH_ALNUM))
+        if c.collapse_repeats:
+            df = df.with_columns(t.str.replace_all("、{2,}", "、", literal=False))
+        return (
+            df.with_columns(_double_quotes(c))
+            .with_columns(_single_quotes(c))
+            .with_columns(_parentheses())
+        )
+    on(has(f"[{''.join(_FULLWIDTH_ALNUM)}]"), t.str.replace_many(_FULLWIDTH_ALNUM))
     if c.collapse_repeats:
-        t = t.str.replace_all("、{2,}", "、", literal=False)
+        on(has("、、"), t.str.replace_all("、{2,}", "、", literal=False))
+    lean = df.get_column("lean")
+    zh_row = lean == _ZH
+    cjk = has(f"[{_CJK}]")
+    latin_row = (lean == _LAT) & ~cjk
+    other = ~zh_row & ~latin_row
+
+    on(zh_row & has('"'), t.str.replace_all(_DQ_PAIR, "“${2}”"))
+    if c.latin_quotes == "straight":
+        on(latin_row & has("[“”]"), t.str.replace_all(_DQ_PAIR, '"${2}"'))
+    # ASCII pairs can only turn curly with CJK about; curly pairs only turn straight.
+    on(other & ((has('"') & cjk) | has("[“”]")), _double_quotes(c))
+    on(has("['‘’]"), _single_quotes(c))
+    on(zh_row & has("[(（]"), t.str.replace_all(_PAREN_PAIR, f"{_FO}${{1}}${{2}}{_FC}${{3}}"))
+    on(latin_row & has("[(（]"), t.str.replace_all(_PAREN_PAIR, f"{_LO}${{1}}${{2}}{_LC}${{3}}"))
+    on(other & has("[(（]"), _parentheses())
+    return df
+
+
+_DQ_PAIR = r"([\"“])([^\"“”\n]*)([\"”])"
+_PAREN_PAIR = r"([(（])([^()（）\n]*)([)）])"
+
+
+def _double_quotes(c: PunctuationConfig) -> pl.Expr:
+    """Mark each pair (opener " or “, closer " or ”) on one line, keeping the original
+    characters after the markers, then decide pair by pair."""
+    t = pl.col("t")
     straight = c.latin_quotes == "straight"
     zh_row = pl.col("lean") == _ZH
     lat_row = pl.col("lean") == _LAT
-
-    # Double quotes: mark each pair (opener " or “, closer " or ”) on one line, keeping
-    # the original characters after the markers, then decide pair by pair.
-    t = t.str.replace_all(r"([\"“])([^\"“”\n]*)([\"”])", f"{_MO}${{1}}${{2}}{_MC}${{3}}")
+    t = t.str.replace_all(_DQ_PAIR, f"{_MO}${{1}}${{2}}{_MC}${{3}}")
     pair = f"{_MO}.([^{_MC}]*){_MC}."
     t = t.str.replace_all(f"{_MO}.([^{_MC}]*?[{_CJK}][^{_MC}]*){_MC}.", "“${1}”")
     t = t.str.replace_all(f"([{_CJK}])([{_SKIP}]*){pair}", "${1}${2}“${3}”")
@@ -223,16 +316,24 @@ def _prepass(c: PunctuationConfig) -> pl.Expr:
         t = t.str.replace_all(f"{_MO}.([^{_MC}]*?[{_LATIN}][^{_MC}]*){_MC}.", '"${1}"')
         t = t.str.replace_all(f"([{_LATIN}])([{_SKIP}]*){pair}", '${1}${2}"${3}"')
         t = t.str.replace_all(f"{pair}([{_SKIP}]*)([{_LATIN}])", '"${1}"${2}${3}')
-    t = t.str.replace_many({_MO: "", _MC: ""})
+    return t.str.replace_many({_MO: "", _MC: ""})
 
-    # Single quotes: curly -> straight first (Latin), then '...' starting with CJK -> ‘…’.
-    if straight:
+
+def _single_quotes(c: PunctuationConfig) -> pl.Expr:
+    """Curly -> straight first (Latin), then '...' starting with CJK -> ‘…’."""
+    t = pl.col("t")
+    if c.latin_quotes == "straight":
         t = t.str.replace_all(f"‘([^‘’\\n{_CJK}]*[{_LATIN}][^‘’\\n{_CJK}]*)’", "'${1}'")
         t = t.str.replace_all(f"([{_LATIN}])’([{_LATIN}])", "${1}'${2}")
-    t = t.str.replace_all(f"'([{_CJK}][^'\\n]*[^'\\n{_LATIN}]|[{_CJK}])'", "‘${1}’")
+    return t.str.replace_all(f"'([{_CJK}][^'\\n]*[^'\\n{_LATIN}]|[{_CJK}])'", "‘${1}’")
 
-    # Parentheses: pairs on one line decided like quotes; the decision is tagged.
-    t = t.str.replace_all(r"([(（])([^()（）\n]*)([)）])", f"{_MO}${{1}}${{2}}{_MC}${{3}}")
+
+def _parentheses() -> pl.Expr:
+    """Pairs on one line, decided like double quotes; the decision is tagged."""
+    t = pl.col("t")
+    zh_row = pl.col("lean") == _ZH
+    lat_row = pl.col("lean") == _LAT
+    t = t.str.replace_all(_PAREN_PAIR, f"{_MO}${{1}}${{2}}{_MC}${{3}}")
     ppair = f"{_MO}(.)([^{_MC}]*){_MC}(.)"
     fw = f"{_FO}${{1}}${{2}}{_FC}${{3}}"
     t = t.str.replace_all(f"{_MO}(.)([^{_MC}]*?[{_CJK}][^{_MC}]*){_MC}(.)", fw)
@@ -252,8 +353,7 @@ def _prepass(c: PunctuationConfig) -> pl.Expr:
     t = t.str.replace_all(
         f"{ppair}([{_SKIP}]*)([{_LATIN}])", f"{_LO}${{1}}${{2}}{_LC}${{3}}${{4}}${{5}}"
     )
-    t = t.str.replace_many({_MO: "", _MC: ""})
-    return t.alias("t")
+    return t.str.replace_many({_MO: "", _MC: ""})
 
 
 def _finish(t: pl.Expr) -> pl.Expr:

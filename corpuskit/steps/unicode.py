@@ -8,6 +8,7 @@ escapes), and only those are handed to ftfy.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import ClassVar, Literal
@@ -15,6 +16,7 @@ from typing import ClassVar, Literal
 import polars as pl
 
 from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.steps.subset import rewrite_matching
 
 NormalForm = Literal["NFC", "NFKC", "NFD", "NFKD", "none"]
 
@@ -56,6 +58,46 @@ _PUA_BASE = 0x10FF00
 _PUA = [chr(_PUA_BASE + i) for i in range(len(CJK_PROTECTED))]
 _PUA_RANGE = rf"[\x{{{_PUA_BASE:X}}}-\x{{{_PUA_BASE + len(CJK_PROTECTED) - 1:X}}}]"
 _PROTECTED_SPLIT = re.compile(f"([{re.escape(CJK_PROTECTED)}])")
+
+
+_HANGUL_VT = [*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)]  # compose with a syllable
+
+
+@functools.cache
+def unstable_class(form: str, keep: str = "") -> str:
+    """A regex class of every character that normalizing to `form` may change.
+
+    A text without any of them is already in `form`: each character is stable alone
+    (quick check "yes"), and none is a combining mark or the second half of a
+    composition. Unassigned code points are included, since Polars may know a newer
+    Unicode than Python. Characters in `keep` are left out. Built once per process
+    (about half a second).
+    """
+    second = set(_HANGUL_VT)
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):
+            parts = d.split()
+            if len(parts) == 2:
+                second.add(int(parts[1], 16))
+    skip = {ord(c) for c in keep}
+    ranges: list[list[int]] = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF or cp in skip:
+            continue
+        ch = chr(cp)
+        if (
+            cp in second
+            or unicodedata.combining(ch)
+            or unicodedata.category(ch) == "Cn"
+            or not unicodedata.is_normalized(form, ch)
+        ):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    body = "".join(rf"\x{{{a:X}}}" if a == b else rf"\x{{{a:X}}}-\x{{{b:X}}}" for a, b in ranges)
+    return f"[{body}]"
 
 
 class FixUnicodeConfig(StepConfig):
@@ -146,25 +188,23 @@ class FixUnicode(MapStep):
     def _remove_invisible(self, text: pl.Series) -> pl.Series:
         c: FixUnicodeConfig = self.config
         drop = _CONTROL + _INVISIBLE + ("" if c.keep_joiners else _JOINERS)
-        return (
-            text.to_frame("t")
-            .select(
-                pl.col("t")
-                .str.replace_all(r"\r\n?|[\x{0B}\x{0C}]", "\n")
-                .str.replace_all(f"[{drop}]+", "")
-            )
-            .to_series()
-            .alias(text.name)
+        return rewrite_matching(
+            text,
+            rf"[\r\x{{0B}}\x{{0C}}{drop}]",
+            lambda col: col.str.replace_all(r"\r\n?|[\x{0B}\x{0C}]", "\n").str.replace_all(
+                f"[{drop}]+", ""
+            ),
         )
 
     def _normalize(self, text: pl.Series, form: str, protect: bool) -> pl.Series:
-        # ASCII is invariant under every form: normalize only the rows that are not.
-        idx = text.str.contains(r"[^\x00-\x7F]").fill_null(False).arg_true()
+        # Only rows holding a character the form may change; the others are invariant.
+        keep = CJK_PROTECTED if protect and form in ("NFKC", "NFKD") else ""
+        idx = text.str.contains(unstable_class(form, keep)).fill_null(False).arg_true()
         if idx.len() == 0:
             return text
         sub = text.gather(idx)
         col = pl.col("t")
-        if protect and form in ("NFKC", "NFKD"):
+        if keep:
             # Map protected marks to private-use stand-ins, normalize, map back. Documents
             # that already contain a stand-in take the exact Python path instead.
             expr = (
@@ -175,7 +215,7 @@ class FixUnicode(MapStep):
         else:
             expr = col.str.normalize(form)
         out = sub.to_frame("t").select(expr).to_series()
-        if protect and form in ("NFKC", "NFKD"):
+        if keep:
             clash = sub.str.contains(_PUA_RANGE).fill_null(False).arg_true()
             if clash.len():
                 slow = [_normalize_protected(s, form) for s in sub.gather(clash).to_list()]
