@@ -37,12 +37,13 @@ _RUN = rf"{_SPACES}{_ASCII_MARKS}{_FW_MARKS}{_QUOTES}…⋯\-—―{_TAGS}"
 # Skipped when looking for the anchor outside a quote pair (everything in a run but "“”).
 _SKIP = rf"{_SPACES}{_ASCII_MARKS}{_FW_MARKS}'‘’…⋯\-—―"
 
-# Never altered: URLs (stop at whitespace, quotes, parentheses, CJK and CJK punctuation;
-# a trailing .,;:!? is left out) and e-mail addresses. Numbers and times need no pattern
+# Never altered: URLs (stop at whitespace, quotes, parentheses, ellipses, dashes, CJK and
+# CJK punctuation; a trailing .,;:!?- is left out, so that a mark made ASCII next to a URL
+# never joins it on a second pass) and e-mail addresses. Numbers and times need no pattern
 # of their own: ASCII marks glued between two ASCII letters/digits (3.14, 1,000, 12:30,
 # v1.2, a.com) are never touched.
-_URL_BODY = rf"[^\s{_CJK}{_TAGS}\"“”'‘’<>()，。？！：；（）]"
-_URL_END = rf"[^\s{_CJK}{_TAGS}\"“”'‘’<>()，。？！：；（）.,;:!?]"
+_URL_BODY = rf"[^\s{_CJK}{_TAGS}…⋯—―\"“”'‘’<>()，。？！：；（）]"
+_URL_END = rf"[^\s{_CJK}{_TAGS}…⋯—―\"“”'‘’<>()，。？！：；（）.,;:!?\-]"
 _URL = rf"(?:(?:https?|ftp)://|www\.){_URL_BODY}*{_URL_END}"
 _EMAIL = r"[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
 _PROT = rf"{_URL}|{_EMAIL}"
@@ -79,8 +80,9 @@ _NEEDS_OTHER = r"[，。？！：；（）]|…{2}|" + "|".join(re.escape(c * 2)
 # full-width mark in a run without a CJK anchor (so it may be in Latin context), an
 # ellipsis, a repeat. Rows with CJK or a zh/ja
 # language: also any ASCII mark, space, dash or ellipsis, or two marks in a row.
-_ANY_ROW_CANDIDATE = rf"(?:^|[^{_CJK}{_RUN}])[{_RUN}]*[，。？！：；（）][{_RUN}]*(?:$|[^{_CJK}{_RUN}])|[…⋯]|" + "|".join(
-    re.escape(c * 2) for c in _COLLAPSIBLE + "。"
+_ANY_ROW_CANDIDATE = (
+    rf"(?:^|[^{_CJK}{_RUN}])[{_RUN}]*[，。？！：；（）][{_RUN}]*(?:$|[^{_CJK}{_RUN}])|[…⋯]|"
+    + "|".join(re.escape(c * 2) for c in _COLLAPSIBLE + "。")
 )
 _NOT_WORD = rf"[^A-Za-z0-9{_LATIN}{_RUN}]"  # a CJK/symbol anchor, or a newline
 _ZH_MARK = r"(?:[,.?!:;()…⋯—―]|--)"  # what a run in Chinese context may rewrite
