@@ -1,0 +1,354 @@
+"""remove_boilerplate_lines: drop lines, sentences and tags that match maintained pattern lists.
+
+The lists are data files (corpuskit/data/boilerplate/<language>.txt), one regular expression
+per line, extendable from a recipe. Two kinds of pattern:
+
+- a plain pattern removes the *unit* it matches in: a whole line when the line is short (up
+  to `whole_line_bytes`), else the sentence of the longer line that holds the match. Long lines
+  are common: scraped Chinese news often arrives as one line per article, with the widget
+  text ("我要评论"), the hotline or the "声明：...转载请注明出处" notice as its last sentence;
+  removing the whole line there would remove the article.
+- a "cut:" pattern removes only the text it matches, for tags inside sentences such as a
+  bracketed source tag "【ZOL-七天在线 it7t.com】" or Sina's link markers "(微博)".
+
+Everything runs batch-wide in Polars (Rust regex), with one combined regex per list (split
+by anchoring, see `combine_groups`):
+documents are exploded into lines (`str.split("\\n")` + explode), long lines into sentences
+(a sentinel is inserted after sentence ends and before 【/[ fields, then split), units are
+matched, and the survivors are joined back with `str.join` in group_by order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import ClassVar
+
+import polars as pl
+from pydantic import Field
+
+from corpuskit.schema import REASON_COLUMN
+from corpuskit.steps.base import FilterStep, StepConfig, StepResult
+
+CUT_PREFIX = "cut:"
+_SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
+# Units of a long line end after a sentence end, a run of spaces (where scraped Chinese news
+# had its paragraph breaks) or a URL/domain (contact blocks glue the next sentence to it).
+_URL_PATH = r"(?:/[A-Za-z0-9\-._~/?#=&%+:]*)?"
+_SPLIT_AFTER = (
+    r"[。！？!?…]+[”’」』\"'）)\]]*|\.[”’\"'）)\]]*\s+|\s{2,}"
+    rf"|(?i:(?:https?://)?[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org){_URL_PATH})"
+)
+# ... and start at a bracketed field ("...售价1690元【联系电话】0531-..."), a ">>" link, a
+# "点击进入" link, or a Sina dateline ("新浪娱乐讯"), which often follow a link glued to them.
+_SPLIT_BEFORE = r"[【\[]|>{2,}|点击(?:进入|查看|观看|阅读|收看|浏览)|新浪\p{Han}{2}讯"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One pattern of a list: its regex, whether it cuts only the match, and where it is from."""
+
+    regex: str
+    cut: bool
+    origin: str
+
+
+def shipped_lists(kind: str) -> dict[str, Traversable]:
+    """The pattern lists shipped under corpuskit/data/<kind>/, by name ("zh", "en")."""
+    root = resources.files("corpuskit") / "data" / kind
+    return {
+        p.name.removesuffix(".txt"): p
+        for p in root.iterdir()
+        if p.is_file() and p.name.endswith(".txt")
+    }
+
+
+def parse_patterns(text: str, origin: str, allow_cut: bool = True) -> list[Pattern]:
+    """Patterns of a list file: one per line, '#' comments and blank lines skipped."""
+    out = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        out.append(pattern_from(line, f"{origin}:{n}", allow_cut))
+    return out
+
+
+def pattern_from(line: str, origin: str, allow_cut: bool = True) -> Pattern:
+    cut = allow_cut and line.startswith(CUT_PREFIX)
+    regex = line[len(CUT_PREFIX) :].strip() if cut else line
+    if not regex:
+        raise ValueError(f"empty pattern at {origin}")
+    return Pattern(regex, cut, origin)
+
+
+def check_pattern(p: Pattern) -> None:
+    """Compile with the engine that will run it (Polars' Rust regex); errors name the pattern."""
+    try:
+        empty = pl.Series([""]).str.contains(ascii_boundaries(p.regex)).item()
+    except pl.exceptions.PolarsError as e:
+        detail = str(e).split("\n\nThis error occurred")[0].strip()
+        raise ValueError(f"invalid regex {p.regex!r} at {p.origin}: {detail}") from None
+    if empty:
+        raise ValueError(
+            f"pattern {p.regex!r} at {p.origin} matches the empty string, "
+            "so it would remove everything"
+        )
+
+
+def read_pattern_file(path: str, allow_cut: bool = True) -> list[Pattern]:
+    full = Path(os.path.expanduser(path))
+    try:
+        text = full.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"pattern file {path!r} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"pattern file {path!r} cannot be read: {e}") from None
+    return parse_patterns(text, str(path), allow_cut)
+
+
+_WORD_BOUNDARY = re.compile(r"(?<!\\)((?:\\\\)*)\\([bB])")
+
+
+def ascii_boundaries(regex: str) -> str:
+    """\\b and \\B as ASCII word boundaries: Rust regex's fast DFA gives up on a Unicode \\b
+    as soon as the text is not ASCII (Chinese), which made one list 40x slower."""
+    return _WORD_BOUNDARY.sub(r"\1(?-u:\\\2)", regex)
+
+
+def collect_patterns(
+    kind: str,
+    languages: tuple[str, ...],
+    exclude: tuple[str, ...],
+    extra: tuple[str, ...],
+    files: tuple[str, ...],
+    allow_cut: bool,
+    keys: tuple[str, str] = ("exclude_patterns", "extra_patterns"),
+) -> list[Pattern]:
+    """Shipped lists `languages` of corpuskit/data/<kind>/, minus `exclude` (exact pattern
+    text), plus the `extra` patterns and the patterns of `files`, in that order."""
+    available = shipped_lists(kind)
+    out: list[Pattern] = []
+    for lang in languages:
+        if lang not in available:
+            raise ValueError(
+                f"languages: no shipped {kind} list {lang!r}; "
+                f"available: {', '.join(sorted(available))}"
+            )
+        text = available[lang].read_text(encoding="utf-8")
+        out.extend(parse_patterns(text, f"{kind}/{lang}.txt", allow_cut))
+    if exclude:
+        by_text = {(f"{CUT_PREFIX} {p.regex}" if p.cut else p.regex): p for p in out}
+        wanted = {e.strip() for e in exclude}
+        missing = sorted(wanted - set(by_text))
+        if missing:
+            raise ValueError(
+                f"{keys[0]}: {missing[0]!r} is in none of the shipped lists "
+                f"{list(languages)}; give a pattern's exact text as in the file"
+            )
+        out = [p for key, p in by_text.items() if key not in wanted]
+    for i, line in enumerate(extra):
+        out.append(pattern_from(line.strip(), f"{keys[1]}[{i}]", allow_cut))
+    for path in files:
+        out.extend(read_pattern_file(path, allow_cut))
+    return out
+
+
+def combine(patterns: list[Pattern], ignore_case: bool) -> str | None:
+    """One alternation of all patterns, each in its own group so inline flags stay local."""
+    if not patterns:
+        return None
+    body = "|".join(f"(?:{ascii_boundaries(p.regex)})" for p in patterns)
+    return f"(?i:{body})" if ignore_case else body
+
+
+def combine_groups(patterns: list[Pattern], ignore_case: bool) -> list[str]:
+    """One combined regex per list file and anchoring (patterns with "^" apart).
+
+    A single alternation of every list is 2-3x slower on Chinese text than these few: Rust
+    regex's lazy DFA runs out of cache on one big Unicode alternation, and the unanchored
+    patterns keep their literal prefilter when the "^\\W*..." ones are not mixed in.
+    """
+    groups: dict[tuple[str, bool], list[Pattern]] = {}
+    for p in patterns:
+        source = p.origin.rsplit(":", 1)[0].split("[", 1)[0]
+        groups.setdefault((source, "^" in p.regex), []).append(p)
+    return [r for g in groups.values() if (r := combine(g, ignore_case)) is not None]
+
+
+def free_sentinel(texts: pl.Series) -> str:
+    """A character that occurs in none of `texts`, to mark split points."""
+    for s in _SENTINELS:
+        if not texts.str.contains(s, literal=True).any():
+            return s
+    raise ValueError("no free sentinel character in this batch")
+
+
+@dataclass
+class Removal:
+    """What `remove_units` did, per document."""
+
+    text: pl.Series
+    lines_removed: pl.Series
+    units_removed: pl.Series
+    chars_removed: pl.Series
+
+
+def remove_units(
+    text: pl.Series,
+    unit_regexes: list[str],
+    cut_regexes: list[str],
+    whole_line_bytes: int,
+) -> Removal:
+    """Cut `cut_regexes` matches from lines, then drop the units a `unit_regexes` matches.
+
+    Lines up to `whole_line_bytes` UTF-8 bytes are one unit; longer ones are split into
+    sentences. Lines emptied by either are dropped; other lines keep their text exactly,
+    except that a changed line is stripped of the spaces the removal left at its ends.
+    """
+    text = text.fill_null("")
+    n = text.len()
+    zeros = pl.Series([0] * n, dtype=pl.Int32)
+    if n == 0 or not (unit_regexes or cut_regexes):
+        return Removal(text, zeros, zeros, zeros)
+    sentinel = free_sentinel(text)
+    lines = (
+        pl.DataFrame({"text": text})
+        .with_row_index("doc")
+        .select("doc", line=pl.col("text").str.split("\n"))
+        .explode("line")
+        .with_row_index("lid")
+    )
+    line = pl.col("line")
+    cut = line
+    for regex in cut_regexes:
+        cut = cut.str.replace_all(regex, "")
+    lines = lines.with_columns(cut=cut, blank=line.str.strip_chars() == "")
+    if not unit_regexes:
+        joined = lines.with_columns(new=pl.col("cut"), units=pl.lit(0, dtype=pl.UInt32))
+    else:
+        long = pl.col("cut").str.len_bytes() > whole_line_bytes
+        marked = (
+            pl.col("cut")
+            .str.replace_all(_SPLIT_AFTER, "${0}" + sentinel)
+            .str.replace_all(_SPLIT_BEFORE, sentinel + "${0}")
+        )
+        units = (
+            lines.select(
+                "lid", unit=pl.when(long).then(marked).otherwise(pl.col("cut")).str.split(sentinel)
+            )
+            .explode("unit")
+            .with_columns(
+                drop=pl.any_horizontal([pl.col("unit").str.contains(r) for r in unit_regexes])
+                & (pl.col("unit") != "")
+            )
+        )
+        per_line = units.group_by("lid", maintain_order=True).agg(
+            new=pl.col("unit").filter(~pl.col("drop")).str.join(""),
+            units=pl.col("drop").sum(),
+        )
+        joined = lines.join(per_line, on="lid", how="left", maintain_order="left")
+    changed = pl.col("new") != pl.col("line")
+    new = pl.when(changed).then(pl.col("new").str.strip_chars()).otherwise(pl.col("line"))
+    joined = joined.with_columns(new=new).with_columns(
+        gone=~pl.col("blank") & (pl.col("new").str.strip_chars() == "")
+    )
+    docs = joined.group_by("doc", maintain_order=True).agg(
+        text=pl.col("new").filter(~pl.col("gone")).str.join("\n"),
+        lines_removed=pl.col("gone").sum().cast(pl.Int32),
+        units_removed=pl.col("units").sum().cast(pl.Int32),
+    )
+    new_text = docs["text"]
+    return Removal(
+        new_text,
+        docs["lines_removed"],
+        docs["units_removed"],
+        (text.str.len_chars() - new_text.str.len_chars()).cast(pl.Int32),
+    )
+
+
+class BoilerplateConfig(StepConfig):
+    # shipped lists to use (corpuskit/data/boilerplate/<name>.txt); [] turns them all off
+    languages: tuple[str, ...] = ("zh", "en")
+    # more patterns, same syntax as the files ("cut:" prefix for tag-only removal)
+    extra_patterns: tuple[str, ...] = ()
+    # more list files (paths relative to the working directory), same format
+    pattern_files: tuple[str, ...] = ()
+    # shipped patterns to leave out, by their exact text in the file (with "cut: ")
+    exclude_patterns: tuple[str, ...] = ()
+    ignore_case: bool = True
+    # lines up to this many UTF-8 bytes are removed whole when they match, longer lines
+    # lose only the matching sentence: 80 bytes is an English line of 80 characters or a
+    # Chinese one of 26 (3 bytes a character), about one sentence either way
+    whole_line_bytes: int = Field(80, ge=0)
+
+
+class RemoveBoilerplateLines(FilterStep):
+    """Remove boilerplate lines, sentences and tags (zh/en pattern lists); reject emptied docs."""
+
+    Config = BoilerplateConfig
+    columns: ClassVar[dict[str, pl.DataType]] = {
+        "boilerplate_lines_removed": pl.Int32(),
+        "boilerplate_units_removed": pl.Int32(),
+        "boilerplate_chars_removed": pl.Int32(),
+    }
+
+    def __init__(self, config: StepConfig | None = None, name: str | None = None) -> None:
+        super().__init__(config, name)
+        self._unit_regexes: list[str] = []
+        self._cut_regexes: list[str] = []
+
+    def patterns(self) -> list[Pattern]:
+        """Every pattern in force: shipped lists, minus exclusions, plus the recipe's own."""
+        c: BoilerplateConfig = self.config
+        return collect_patterns(
+            "boilerplate",
+            c.languages,
+            c.exclude_patterns,
+            c.extra_patterns,
+            c.pattern_files,
+            allow_cut=True,
+        )
+
+    def validate(self) -> None:
+        for p in self.patterns():
+            check_pattern(p)
+
+    def setup(self) -> None:
+        patterns = self.patterns()
+        for p in patterns:
+            check_pattern(p)
+        c: BoilerplateConfig = self.config
+        self._unit_regexes = combine_groups([p for p in patterns if not p.cut], c.ignore_case)
+        self._cut_regexes = combine_groups([p for p in patterns if p.cut], c.ignore_case)
+
+    def process(self, batch: pl.DataFrame) -> StepResult:
+        self.ensure_ready()
+        c: BoilerplateConfig = self.config
+        r = remove_units(batch["text"], self._unit_regexes, self._cut_regexes, c.whole_line_bytes)
+        # a document left empty is rejected with its original text, for review
+        emptied = (r.text.str.strip_chars() == "") & (r.chars_removed > 0)
+        out = batch.with_columns(
+            pl.when(emptied).then(pl.col("text")).otherwise(r.text).alias("text"),
+            r.lines_removed.alias("boilerplate_lines_removed"),
+            r.units_removed.alias("boilerplate_units_removed"),
+            r.chars_removed.alias("boilerplate_chars_removed"),
+            pl.when(emptied)
+            .then(pl.lit(f"{self.name}:empty"))
+            .otherwise(pl.lit(None, dtype=pl.String))
+            .alias(REASON_COLUMN),
+        )
+        counters = {
+            "lines_removed": int(r.lines_removed.sum() or 0),
+            "units_removed": int(r.units_removed.sum() or 0),
+            "chars_removed": int(r.chars_removed.sum() or 0),
+            "docs_changed": int((r.chars_removed > 0).sum()),
+        }
+        return StepResult(out, counters)
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        return []  # `process` decides: only documents this step emptied are rejected
