@@ -94,3 +94,129 @@ def decode_block(block: bytes, encoding: str) -> Decoded:
     bad = frozenset(i for i, line in enumerate(lines) if _ESCAPED.search(line))
     fixed = _ESCAPED.sub("\ufffd", text)
     return Decoded(fixed.encode("utf-8"), bad)
+
+
+# --- HTML pages: the declared charset (HTTP header, then <meta>), then detection ---------
+
+# Labels as browsers read them (WHATWG Encoding Standard): a declared legacy charset
+# means its Windows superset, which is what servers actually send.
+_HTML_LABELS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "csgb2312": "gb18030",
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "l1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso-8859-9": "cp1254",
+    "latin5": "cp1254",
+    "tis-620": "cp874",
+    "iso-8859-11": "cp874",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "ms_kanji": "cp932",
+    "windows-31j": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "big5": "big5hkscs",
+    "x-euc-jp": "euc_jp",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-8": "utf-8",
+}
+_META_CHARSET = re.compile(rb"""<meta\b[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_:.+-]+)""", re.I)
+# How far into a page a <meta charset> is looked for; browsers look at 1 KiB, but
+# many pages declare it after long inline scripts.
+META_SCAN_BYTES = 16 << 10
+_ASCII_BYTES = bytes(range(0x80))
+
+
+@dataclass(frozen=True)
+class DecodedPage:
+    """A page's text, the codec used, where it came from, and how many bytes were replaced."""
+
+    text: str
+    encoding: str
+    source: str  # "bom", "http", "meta", "utf-8" (valid UTF-8 overriding a declaration), "detected"
+    replaced: int
+
+
+def html_codec(label: str | None) -> str | None:
+    """The Python codec for a declared charset label, or None when it names no known codec."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    name = _HTML_LABELS.get(name, name)
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return None
+    return _ALIASES.get(codec, codec) if codec != "ascii" else "cp1252"
+
+
+def meta_charset(body: bytes) -> str | None:
+    """The charset a page declares in <meta charset> or <meta http-equiv content=...>."""
+    m = _META_CHARSET.search(body, 0, META_SCAN_BYTES)
+    if m is None:
+        return None
+    codec = html_codec(m.group(1).decode("ascii", "replace"))
+    # A <meta> read as ASCII cannot be UTF-16/32; browsers read it as UTF-8.
+    if codec is not None and codec.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return codec
+
+
+def decode_html(body: bytes, http_charset: str | None = None) -> DecodedPage:
+    """Decode an HTML page: BOM, HTTP charset, <meta> charset, then detection.
+
+    A declared codec is used when the bytes decode under it with at most 1% bad
+    bytes (replaced by U+FFFD); otherwise the next source is tried. Bytes that are
+    valid UTF-8 with non-ASCII characters are read as UTF-8 whatever a legacy
+    declaration says: servers often transcode pages without fixing the <meta>, and
+    real legacy text (GBK, windows-1251, EUC-JP) is practically never valid UTF-8.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            text, bad = _decode_counting(body, name)
+            return DecodedPage(text, name, "bom", bad)
+    declared = [(html_codec(http_charset), "http"), (meta_charset(body), "meta")]
+    declared = [(c, s) for c, s in declared if c is not None]
+    if not body.isascii():
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            source = next((s for c, s in declared if c == "utf-8"), "utf-8")
+            return DecodedPage(text, "utf-8", source, 0)
+    for codec, source in declared:
+        text, bad = _decode_counting(body, codec)
+        if bad == 0 or bad * 100 <= len(body.translate(None, _ASCII_BYTES)):
+            return DecodedPage(text, codec, source, bad)
+    codec = detect_encoding(body[:SAMPLE_BYTES])
+    text, bad = _decode_counting(body, codec)
+    return DecodedPage(text, codec, "detected", bad)
+
+
+def _decode_counting(data: bytes, codec: str) -> tuple[str, int]:
+    """Decode, replacing undecodable bytes with U+FFFD; returns the text and their count."""
+    try:
+        return data.decode(codec), 0
+    except UnicodeDecodeError:
+        pass
+    text = data.decode(codec, errors="surrogateescape")
+    fixed, bad = _ESCAPED.subn("\ufffd", text)
+    return fixed, bad
+
+
+def decode_forced(body: bytes, encoding: str) -> DecodedPage:
+    """Decode a page with the codec a recipe names, whatever the page declares."""
+    codec = normalize_name(encoding)
+    text, bad = _decode_counting(body, codec)
+    return DecodedPage(text, codec, "configured", bad)
