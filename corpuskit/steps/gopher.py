@@ -1,0 +1,562 @@
+"""gopher_quality and gopher_repetition: the Gopher (Rae et al. 2021) heuristics, batch-wide.
+
+Same rules, defaults and order as datatrove 0.10.1's GopherQualityFilter and
+GopherRepetitionFilter; words are spaCy's English tokens (or jieba's for unspaced scripts, see
+corpuskit.segment), computed once per batch as a (document, word) table that every statistic
+is a Polars aggregation of.
+
+Unspaced (Chinese) documents keep the same rules with these changes, so that clean Chinese news
+is kept: jieba words; `unspaced_min_avg_word_length` / `unspaced_max_avg_word_length` (Chinese
+words average 1.5-2 characters); the shipped Chinese stop words (`unspaced_stop_words`); the
+end-ellipsis ratio over sentence units rather than lines (flattened Chinese news is one line
+whose last sentence may end with "……"); the alphabetic-word share over non-symbol words (jieba
+makes every punctuation mark a word); and n-gram character lengths without the joining spaces.
+
+gopher_quality reasons, in rule order (datatrove's name in brackets): short_doc
+(gopher_short_doc), long_doc, short_avg_word (gopher_below_avg_threshold), long_avg_word
+(gopher_above_avg_threshold), hash_ratio (gopher_too_many_hashes), ellipsis_ratio
+(gopher_too_many_ellipsis), bullet_lines (gopher_too_many_bullets), ellipsis_lines
+(gopher_too_many_end_ellipsis), alpha_words (gopher_below_alpha_threshold), stop_words
+(gopher_enough_stop_words).
+
+gopher_repetition reasons, datatrove's names: empty, dup_para_frac, dup_para_char_frac,
+dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams. Its
+`gopher_dup_ngram_frac` column is exact where it decides a document and otherwise an upper bound
+(the characters covered by repeated n-grams), see _NGrams.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+from pydantic import Field
+
+from corpuskit.segment import (
+    ALPHA,
+    HASH_SEED,
+    NON_WS,
+    NONSYM,
+    duplicate_stats,
+    normalize_line_breaks,
+    per_row,
+    py_strip,
+    segmenter,
+    unit_counts,
+    unspaced_mask,
+    word_hashes,
+    zh_stop_words,
+)
+from corpuskit.steps.base import FilterStep, StepConfig, StepResult, reason_from_rules
+
+# datatrove's default Gopher stop words (gopher_quality_filter.STOP_WORDS)
+STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+# mixes a document's row into a 64-bit n-gram hash, so one is_first_distinct covers the batch
+_ROW_MIX = 0x9E3779B97F4A7C15
+_GRAM_MUL = 0x100000001B3
+
+
+class UnspacedConfig(StepConfig):
+    """How unspaced (CJK) documents are recognised when there is no `lang` column."""
+
+    unspaced_cjk_ratio: float = Field(0.3, ge=0, le=1)
+
+
+def _on(value: float | None) -> bool:
+    """datatrove disables a rule whose threshold is None or 0."""
+    return bool(value)
+
+
+# --------------------------------------------------------------------------- gopher_quality
+
+
+class GopherQualityConfig(UnspacedConfig):
+    min_doc_words: int | None = Field(50, ge=0)
+    max_doc_words: int | None = Field(100_000, ge=0)
+    min_avg_word_length: float | None = Field(3, ge=0)
+    max_avg_word_length: float | None = Field(10, ge=0)
+    max_symbol_word_ratio: float | None = Field(0.1, ge=0)
+    max_bullet_lines_ratio: float | None = Field(0.9, ge=0)
+    max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0)
+    # datatrove's name; it is the minimum share of words with an alphabetic character
+    max_non_alpha_words_ratio: float | None = Field(0.8, ge=0)
+    min_stop_words: int | None = Field(2, ge=0)
+    stop_words: list[str] | None = None  # None: datatrove's eight English stop words
+    unspaced_min_avg_word_length: float | None = Field(1.2, ge=0)
+    unspaced_max_avg_word_length: float | None = Field(4.0, ge=0)
+    unspaced_stop_words: list[str] | None = None  # None: corpuskit/data/quality/zh_stopwords.txt
+
+
+class GopherQuality(FilterStep):
+    """Gopher quality rules: words, word length, symbols, bullets, ellipses, stop words."""
+
+    Config = GopherQualityConfig
+    columns: ClassVar[dict[str, pl.DataType]] = {
+        "gopher_words": pl.Int64(),
+        "gopher_nonsym_words": pl.Int64(),
+        "gopher_avg_word_length": pl.Float64(),
+        "gopher_hash_ratio": pl.Float64(),
+        "gopher_ellipsis_ratio": pl.Float64(),
+        "gopher_bullet_lines_ratio": pl.Float64(),
+        "gopher_ellipsis_lines_ratio": pl.Float64(),
+        "gopher_alpha_words_ratio": pl.Float64(),
+        "gopher_stop_words": pl.Int64(),
+    }
+
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
+        c: GopherQualityConfig = self.config
+        unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
+        tokens = segmenter().tokens(batch["text"], unspaced)
+        stop_en = word_hashes(STOP_WORDS if c.stop_words is None else c.stop_words)
+        stop_zh = word_hashes(
+            zh_stop_words() if c.unspaced_stop_words is None else c.unspaced_stop_words
+        )
+        tokens = tokens.with_columns(uns=unspaced.gather(tokens["row"]))
+        nonsym = (pl.col("flags") & NONSYM) > 0
+        stop = (
+            pl.when(pl.col("uns"))
+            .then(pl.col("h").is_in(stop_zh.implode()))
+            .otherwise(pl.col("h").is_in(stop_en.implode()))
+        )
+        stats = per_row(
+            tokens,
+            batch.height,
+            pl.len().alias("n"),
+            nonsym.sum().alias("ns"),
+            pl.col("len").filter(nonsym).sum().alias("ns_len"),
+            ((pl.col("flags") & ALPHA) > 0).sum().alias("alpha"),
+            pl.col("h").filter(stop).n_unique().alias("stop"),
+        ).fill_null(0)
+        text = pl.col("text").fill_null("")
+        norm = normalize_line_breaks(text)
+        n_lines = (
+            pl.when(norm == "")
+            .then(0)
+            .otherwise(
+                norm.str.count_matches("\n", literal=True)
+                + 1
+                - norm.str.ends_with("\n").cast(pl.UInt32)
+            )
+        )
+        inline_ws = r"(?:[^\S\n]|\x1f)"
+        bullets = norm.str.count_matches(rf"(?m)^{inline_ws}*[•\-]")
+        end_ellipsis = norm.str.count_matches(rf"(?m)(?:\.\.\.|…){inline_ws}*$")
+        normalized = batch.select(norm.alias("t"))["t"]
+        n_units, unit_ellipsis = unit_counts(normalized, unspaced, r"(?:\.\.\.|…)[^\p{L}\p{N}]*$")
+        ellipsis_lines = (
+            pl.when(pl.col("_uns"))
+            .then(pl.when(pl.lit(n_units) > 0).then(pl.lit(unit_ellipsis) / pl.lit(n_units)))
+            .otherwise(end_ellipsis / n_lines)
+        )
+        n = pl.col("_n")
+        return (
+            batch.with_columns(
+                _uns=unspaced,
+                _n=stats["n"],
+                _ns=stats["ns"],
+                _ns_len=stats["ns_len"],
+                _alpha=stats["alpha"],
+                _stop=stats["stop"],
+            )
+            .with_columns(
+                gopher_words=n.cast(pl.Int64),
+                gopher_nonsym_words=pl.col("_ns").cast(pl.Int64),
+                gopher_avg_word_length=pl.when(pl.col("_ns") > 0).then(
+                    pl.col("_ns_len") / pl.col("_ns")
+                ),
+                gopher_hash_ratio=pl.when(n > 0).then(
+                    text.str.count_matches("#", literal=True) / n
+                ),
+                gopher_ellipsis_ratio=pl.when(n > 0).then(
+                    (
+                        text.str.count_matches("...", literal=True)
+                        + text.str.count_matches("…", literal=True)
+                    )
+                    / n
+                ),
+                gopher_bullet_lines_ratio=pl.when(n_lines > 0).then(bullets / n_lines),
+                gopher_ellipsis_lines_ratio=pl.when(n_lines > 0).then(ellipsis_lines),
+                # unspaced: over non-symbol words, since jieba makes every punctuation mark
+                # a word (about one word in six of Chinese text) where whitespace words do not
+                gopher_alpha_words_ratio=pl.when(pl.col("_uns"))
+                .then(pl.when(pl.col("_ns") > 0).then(pl.col("_alpha") / pl.col("_ns")))
+                .otherwise(pl.when(n > 0).then(pl.col("_alpha") / n)),
+                gopher_stop_words=pl.col("_stop").cast(pl.Int64),
+            )
+            .drop("_uns", "_n", "_ns", "_ns_len", "_alpha", "_stop")
+            .with_columns(_uns=unspaced)
+        )
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        c: GopherQualityConfig = self.config
+        words = pl.col("gopher_nonsym_words")
+        avg = pl.col("gopher_avg_word_length")
+        rules: list[tuple[str, pl.Expr]] = []
+        if _on(c.min_doc_words):
+            rules.append(("short_doc", words < c.min_doc_words))
+        if _on(c.max_doc_words):
+            rules.append(("long_doc", words > c.max_doc_words))
+        lo = _per_script(c.min_avg_word_length, c.unspaced_min_avg_word_length)
+        if lo is not None:
+            rules.append(("short_avg_word", avg < lo))
+        hi = _per_script(c.max_avg_word_length, c.unspaced_max_avg_word_length)
+        if hi is not None:
+            rules.append(("long_avg_word", avg > hi))
+        if _on(c.max_symbol_word_ratio):
+            rules.append(("hash_ratio", pl.col("gopher_hash_ratio") > c.max_symbol_word_ratio))
+            rules.append(
+                ("ellipsis_ratio", pl.col("gopher_ellipsis_ratio") > c.max_symbol_word_ratio)
+            )
+        if _on(c.max_bullet_lines_ratio):
+            rules.append(
+                ("bullet_lines", pl.col("gopher_bullet_lines_ratio") > c.max_bullet_lines_ratio)
+            )
+        if _on(c.max_ellipsis_lines_ratio):
+            rules.append(
+                (
+                    "ellipsis_lines",
+                    pl.col("gopher_ellipsis_lines_ratio") > c.max_ellipsis_lines_ratio,
+                )
+            )
+        if _on(c.max_non_alpha_words_ratio):
+            rules.append(
+                ("alpha_words", pl.col("gopher_alpha_words_ratio") < c.max_non_alpha_words_ratio)
+            )
+        if _on(c.min_stop_words):
+            rules.append(("stop_words", pl.col("gopher_stop_words") < c.min_stop_words))
+        return rules
+
+    def process(self, batch: pl.DataFrame) -> StepResult:
+        annotated = self.annotate(batch)
+        out = annotated.with_columns(reason_from_rules(self.name, self.rules()))
+        return StepResult(out.drop("_uns"))
+
+
+def _per_script(spaced: float | None, unspaced: float | None) -> pl.Expr | None:
+    """A threshold that differs for unspaced documents; None where both are off."""
+    if not _on(spaced) and not _on(unspaced):
+        return None
+    a = pl.lit(spaced if _on(spaced) else None, dtype=pl.Float64)
+    b = pl.lit(unspaced if _on(unspaced) else None, dtype=pl.Float64)
+    return pl.when(pl.col("_uns")).then(b).otherwise(a)
+
+
+# --------------------------------------------------------------------------- gopher_repetition
+
+
+class GopherRepetitionConfig(UnspacedConfig):
+    dup_line_frac: float | None = Field(0.3, ge=0)
+    dup_para_frac: float | None = Field(0.3, ge=0)
+    dup_line_char_frac: float | None = Field(0.2, ge=0)
+    dup_para_char_frac: float | None = Field(0.2, ge=0)
+    top_n_grams: tuple[tuple[int, float], ...] = ((2, 0.2), (3, 0.18), (4, 0.16))
+    dup_n_grams: tuple[tuple[int, float], ...] = (
+        (5, 0.15),
+        (6, 0.14),
+        (7, 0.13),
+        (8, 0.12),
+        (9, 0.11),
+        (10, 0.10),
+    )
+
+
+class GopherRepetition(FilterStep):
+    """Gopher repetition rules: duplicate lines and paragraphs, top and duplicated word n-grams."""
+
+    Config = GopherRepetitionConfig
+    columns: ClassVar[dict[str, pl.DataType]] = {
+        "gopher_dup_para_frac": pl.Float64(),
+        "gopher_dup_para_char_frac": pl.Float64(),
+        "gopher_dup_line_frac": pl.Float64(),
+        "gopher_dup_line_char_frac": pl.Float64(),
+        # the largest top-n-gram / duplicated-n-gram character fraction over the configured n
+        "gopher_top_ngram_frac": pl.Float64(),
+        "gopher_dup_ngram_frac": pl.Float64(),
+    }
+
+    def validate(self) -> None:
+        c: GopherRepetitionConfig = self.config
+        for key in ("top_n_grams", "dup_n_grams"):
+            for n, _frac in getattr(c, key):
+                if n < 1:
+                    raise ValueError(f"{key}: n-gram sizes must be >= 1, got {n}")
+
+    def process(self, batch: pl.DataFrame) -> StepResult:
+        c: GopherRepetitionConfig = self.config
+        text = batch["text"].fill_null("")
+        length = text.str.len_chars().cast(pl.Float64)
+        frame = pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
+        para, line = _paragraph_line_stats(text)
+        frame = frame.with_columns(
+            length=length,
+            para_frac=para["dup"] / para["n"],
+            para_char=para["dup_chars"] / length,
+            line_frac=line["dup"] / line["n"],
+            line_char=line["dup_chars"] / length,
+        )
+        rules: list[tuple[str, pl.Expr]] = [("empty", pl.col("length") == 0)]
+        if _on(c.dup_para_frac):
+            rules.append(("dup_para_frac", pl.col("para_frac") > c.dup_para_frac))
+        if _on(c.dup_para_char_frac):
+            rules.append(("dup_para_char_frac", pl.col("para_char") > c.dup_para_char_frac))
+        if _on(c.dup_line_frac):
+            rules.append(("dup_line_frac", pl.col("line_frac") > c.dup_line_frac))
+        if _on(c.dup_line_char_frac):
+            rules.append(("dup_line_char_frac", pl.col("line_char") > c.dup_line_char_frac))
+        # n-gram rules only matter for documents the cheaper rules keep
+        undecided = frame.select(~pl.any_horizontal([r.fill_null(False) for _, r in rules]))
+        undecided = undecided.to_series()
+        unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
+        tokens = segmenter().tokens(batch["text"], unspaced)
+        ngram = _NGrams.build(tokens, batch.height, unspaced, length, undecided)
+        ngram.dup_fracs = [frac for n, frac in c.dup_n_grams if n > 5]
+        for n, frac in c.top_n_grams:
+            frame = frame.with_columns(ngram.top(n).alias(f"top_{n}"))
+            rules.append((f"top_{n}_gram", pl.col(f"top_{n}") > frac))
+        for n, frac in c.dup_n_grams:
+            frame = frame.with_columns(ngram.duplicated(n, frac).alias(f"dup_{n}"))
+            rules.append((f"duplicated_{n}_n_grams", pl.col(f"dup_{n}") > frac))
+        tops = [pl.col(f"top_{n}") for n, _ in c.top_n_grams]
+        dups = [pl.col(f"dup_{n}") for n, _ in c.dup_n_grams]
+        frame = frame.with_columns(
+            reason_from_rules(self.name, rules),
+            gopher_top_ngram_frac=pl.max_horizontal(tops) if tops else pl.lit(None, pl.Float64),
+            gopher_dup_ngram_frac=pl.max_horizontal(dups) if dups else pl.lit(None, pl.Float64),
+        )
+        out = batch.with_columns(
+            gopher_dup_para_frac=frame["para_frac"],
+            gopher_dup_para_char_frac=frame["para_char"],
+            gopher_dup_line_frac=frame["line_frac"],
+            gopher_dup_line_char_frac=frame["line_char"],
+            gopher_top_ngram_frac=frame["gopher_top_ngram_frac"],
+            gopher_dup_ngram_frac=frame["gopher_dup_ngram_frac"],
+        ).with_columns(frame.get_column(_reason_col()))
+        return StepResult(out)
+
+
+def _reason_col() -> str:
+    from corpuskit.schema import REASON_COLUMN
+
+    return REASON_COLUMN
+
+
+def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """datatrove's paragraph (text.strip() split at 2+ newlines) and line (split at newline
+    runs, keeping the empty first/last piece of a text that starts/ends with one) duplicates."""
+    height = len(text)
+    docs = pl.DataFrame({"text": text}).with_row_index("row")
+    paras = docs.select(
+        "row", s=py_strip(pl.col("text")).str.extract_all(r"[^\n]+(?:\n[^\n]+)*")
+    ).explode("s")
+    paras = paras.drop_nulls("s")
+    p = per_row(
+        duplicate_stats(paras, ""),
+        height,
+        pl.len().alias("n"),
+        pl.col("dup").sum(),
+        pl.col("dup_chars").sum(),
+    ).fill_null(0)
+    # a text without paragraphs still has one: ""
+    p = p.with_columns(n=pl.max_horizontal(pl.col("n"), pl.lit(1)))
+    lines = docs.select("row", s=pl.col("text").str.extract_all(r"[^\n]+")).explode("s")
+    lines = lines.drop_nulls("s")
+    ln = per_row(
+        duplicate_stats(lines, ""),
+        height,
+        pl.len().alias("n"),
+        pl.col("dup").sum(),
+        pl.col("dup_chars").sum(),
+    ).fill_null(0)
+    starts = text.str.starts_with("\n").cast(pl.UInt32)
+    ends = text.str.ends_with("\n").cast(pl.UInt32)
+    ln = ln.with_columns(
+        n=pl.col("n") + starts + ends + (text == "").cast(pl.UInt32),
+        dup=pl.col("dup") + (starts & ends),
+    )
+    return p, ln
+
+
+class _NGrams:
+    """Word n-gram statistics of a token table, exact for every document it decides.
+
+    top(n): datatrove's find_top_duplicate (count x length of the most frequent n-gram, ties to
+    the first seen) over the text length, from a group_by over the repeated n-grams only (a
+    document without one has its first n-gram on top, once).
+    duplicated(n): datatrove's find_all_duplicate, a greedy left-to-right scan that skips n
+    words after each repeated n-gram. Its upper bound is the characters covered by repeated
+    n-grams, and repeated 5-grams cover every repeated longer n-gram, so one Polars pass settles
+    almost every document; those over the threshold by the bound get the exact scan (Python,
+    over their n-gram hashes).
+    """
+
+    def __init__(
+        self, t: pl.DataFrame, height: int, length: pl.Series, undecided: pl.Series
+    ) -> None:
+        self.t = t  # row, h (row mixed in), len, pos, left, sep; in document order
+        self.height = height
+        self.length = length
+        self.undecided = undecided
+        self.lengths = pl.DataFrame(
+            {"row": pl.int_range(height, dtype=pl.UInt32, eager=True), "L": length}
+        )
+        self._raw: dict[int, tuple[pl.Series, pl.Series]] = {}
+        self._cover: dict[int, pl.DataFrame] = {}
+        self._subsets: dict[tuple[int, ...], _NGrams] = {}
+        self.dup_fracs: list[float] = []
+
+    @classmethod
+    def build(
+        cls,
+        tokens: pl.DataFrame,
+        height: int,
+        unspaced: pl.Series,
+        length: pl.Series,
+        undecided: pl.Series,
+    ) -> _NGrams:
+        t = tokens.filter(undecided.gather(tokens["row"])) if tokens.height else tokens
+        t = t.select("row", "h", "len")
+        # position of each word in its document, and words from it to the document's end
+        counts = per_row(t, height, pl.len().alias("n")).fill_null(0)["n"].cast(pl.UInt32)
+        offsets = counts.cum_sum() - counts
+        pos = pl.int_range(t.height, dtype=pl.UInt32, eager=True) - offsets.gather(t["row"])
+        t = t.with_columns(
+            h=pl.col("h") + pl.col("row").cast(pl.UInt64) * _ROW_MIX,
+            len=pl.col("len").cast(pl.Int64),
+            pos=pos,
+            left=counts.gather(t["row"]) - pos,
+            sep=1 - unspaced.gather(t["row"]).cast(pl.Int64),
+        )
+        return cls(t, height, length, undecided)
+
+    def subset(self, rows: pl.Series) -> _NGrams:
+        """The same statistics for some documents only (their words stay in order)."""
+        key = tuple(rows.sort().to_list())
+        if key not in self._subsets:
+            t = self.t.filter(pl.col("row").is_in(rows.implode()))
+            self._subsets[key] = _NGrams(t, self.height, self.length, self.undecided)
+        return self._subsets[key]
+
+    def _gram(self, n: int) -> tuple[pl.Series, pl.Series]:
+        """n-gram hash (row mixed in) and characters without separators, at every position
+        (meaningful where `left >= n`)."""
+        if n not in self._raw:
+            if n == 1:
+                self._raw[1] = (self.t["h"], self.t["len"])
+            else:
+                g, w = self._gram(n - 1)
+                h = self.t["h"].shift(-(n - 1)).fill_null(0)
+                ln = self.t["len"].shift(-(n - 1)).fill_null(0)
+                self._raw[n] = (g * _GRAM_MUL + h, w + ln)
+        return self._raw[n]
+
+    def top(self, n: int) -> pl.Series:
+        if self.t.height == 0:
+            return self._full(pl.DataFrame(schema={"row": pl.UInt32, "v": pl.Float64}))
+        g, w = self._gram(n)
+        f = pl.DataFrame(
+            {"row": self.t["row"], "pos": self.t["pos"], "g": g, "sl": w + (n - 1) * self.t["sep"]}
+        ).filter(self.t["left"] >= n)
+        repeated = (
+            f.filter(pl.col("g").is_duplicated())
+            .group_by("g")
+            .agg(
+                pl.col("row").first(),
+                pl.col("pos").first(),
+                pl.col("sl").first(),
+                cnt=pl.len(),
+            )
+            .with_columns(key=pl.col("cnt").cast(pl.Int64) * (1 << 32) - pl.col("pos"))
+            .group_by("row")
+            .agg(top=(pl.col("sl") * pl.col("cnt")).get(pl.col("key").arg_max()))
+        )
+        single = (
+            f.filter(pl.col("pos") == 0)
+            .select("row", top="sl")
+            .join(repeated.select("row"), on="row", how="anti")
+        )
+        both = pl.concat([repeated.cast({"top": pl.Int64}), single.cast({"top": pl.Int64})])
+        v = both.join(self.lengths, on="row").select("row", v=pl.col("top") / pl.col("L"))
+        return self._full(v)
+
+    def covered(self, n: int) -> pl.DataFrame:
+        """Per document: characters covered by repeated n-grams over the text length, an
+        upper bound of datatrove's duplicated n-gram fraction for this n and every larger one."""
+        if n not in self._cover:
+            g, _ = self._gram(n)
+            valid = self.t["left"] >= n
+            dup = (~g.is_first_distinct()) & valid
+            cover = dup.cast(pl.UInt8).rolling_max(window_size=n, min_samples=1) > 0
+            got = (
+                self.t.select("row", c=pl.when(cover).then(pl.col("len")).otherwise(0))
+                .group_by("row")
+                .agg(pl.col("c").sum())
+            )
+            self._cover[n] = got.join(self.lengths, on="row").select(
+                "row", v=pl.col("c") / pl.col("L")
+            )
+        return self._cover[n]
+
+    def duplicated(self, n: int, frac: float) -> pl.Series:
+        if self.t.height == 0:
+            return self._full(pl.DataFrame(schema={"row": pl.UInt32, "v": pl.Float64}))
+        base = self.covered(min(n, 5))
+        settled = base.filter(pl.col("v") <= frac)
+        open_rows = base.filter(pl.col("v") > frac)["row"]
+        if n > 5 and open_rows.len():
+            # one subset for every n > 5: the documents over the lowest threshold by the bound
+            lowest = min(self.dup_fracs) if self.dup_fracs else frac
+            candidates = base.filter(pl.col("v") > lowest)["row"]
+            cover_n = (
+                self.subset(candidates).covered(n).filter(pl.col("row").is_in(open_rows.implode()))
+            )
+            settled = pl.concat([settled, cover_n.filter(pl.col("v") <= frac)])
+            open_rows = cover_n.filter(pl.col("v") > frac)["row"]
+        exact = self._greedy(n, open_rows)
+        return self._full(pl.concat([settled.select("row", "v"), exact]))
+
+    def _greedy(self, n: int, rows: pl.Series) -> pl.DataFrame:
+        """datatrove's find_all_duplicate, exactly, for a few documents."""
+        if rows.len() == 0:
+            return pl.DataFrame(schema={"row": pl.UInt32, "v": pl.Float64})
+        sub = self.subset(rows)
+        g, w = sub._gram(n)
+        f = pl.DataFrame({"row": sub.t["row"], "g": g, "w": w}).filter(sub.t["left"] >= n)
+        out_rows: list[int] = []
+        values: list[float] = []
+        for (row,), part in f.group_by(["row"], maintain_order=True):
+            grams = part["g"].to_list()
+            wlen = part["w"].to_list()
+            seen: set[int] = set()
+            idx, repeated = 0, 0
+            while idx < len(grams):
+                if grams[idx] in seen:
+                    repeated += wlen[idx]
+                    idx += n
+                else:
+                    seen.add(grams[idx])
+                    idx += 1
+            out_rows.append(row)
+            values.append(repeated / self.length[row])
+        return pl.DataFrame(
+            {"row": pl.Series(out_rows, dtype=pl.UInt32), "v": pl.Series(values, dtype=pl.Float64)}
+        )
+
+    def _full(self, part: pl.DataFrame) -> pl.Series:
+        """Values for every document: computed ones, 0 for documents without n-grams, null
+        for documents an earlier rule already rejected."""
+        rows = pl.DataFrame({"row": pl.int_range(self.height, dtype=pl.UInt32, eager=True)})
+        got = rows.join(part.cast({"row": pl.UInt32}), on="row", how="left", maintain_order="left")
+        return got.select(
+            pl.when(pl.lit(self.undecided)).then(pl.col("v").fill_null(0.0)).otherwise(None)
+        ).to_series()
+
+
+__all__ = [
+    "HASH_SEED",
+    "NON_WS",
+    "STOP_WORDS",
+    "GopherQuality",
+    "GopherQualityConfig",
+    "GopherRepetition",
+    "GopherRepetitionConfig",
+]

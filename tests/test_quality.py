@@ -1,0 +1,536 @@
+"""gopher_quality, gopher_repetition, c4_quality, fineweb_quality: rules, Chinese, datatrove parity.
+
+- table-driven cases, one per rule, English and Chinese;
+- the word segmenter against spaCy's English tokenizer (what datatrove uses);
+- side by side with datatrove 0.10.1 on real English documents of ../shared/corpora (ag_news,
+  article_extraction_html articles, tinyshakespeare chunks): >= 99% same decisions per filter;
+- ../shared/corpora/cnews_subset: >= 95% of the clean news pass all four steps;
+- a real recipe run whose rejects carry `gopher_quality:...` style reasons.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import re
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from corpuskit import registry
+from corpuskit.engine.run import run_recipe
+from corpuskit.recipe import recipe_from_dict
+from corpuskit.schema import REASON_COLUMN
+from corpuskit.segment import EnglishRules, Segmenter, sentence_units, unspaced_mask
+from tests.conftest import needs_shared, write_jsonl
+
+STEPS = ("gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality")
+
+PROSE = (
+    "The city council approved the new budget on Tuesday after a long debate. "
+    "Members said that the plan would have to balance spending with the need to keep taxes low. "
+    "The mayor thanked residents for their patience and promised to publish the details online. "
+    "Several groups with an interest in public transport welcomed the decision. "
+    "Others warned that the cost of repairs to the old bridge was still unclear. "
+    "A final vote on the transport plan is expected next month."
+)
+PROSE_LINES = PROSE.replace(". ", ".\n")
+ZH = (
+    "新华社北京3月5日电 国务院总理今天在人民大会堂作政府工作报告。"
+    "报告指出，过去一年我国经济保持平稳增长，就业和物价总体稳定，人民生活水平继续提高。"
+    "报告提出，今年将继续实施积极的财政政策和稳健的货币政策，加大对中小企业的支持力度。"
+    "代表们认为，报告实事求是，目标明确，措施有力，对做好今年的工作具有重要的指导意义。"
+    "会议还审议了其他议程，各地代表团将在接下来的几天里分组讨论报告的内容。"
+)
+
+
+def run_step(name: str, texts: list[str], lang: list[str] | None = None, **config) -> pl.DataFrame:
+    cls = registry.steps()[name]
+    step = cls(cls.Config(**config), name=name)
+    step.validate()
+    step.ensure_ready()
+    data = {"id": [str(i) for i in range(len(texts))], "text": texts}
+    if lang is not None:
+        data["lang"] = lang
+    return step.process(pl.DataFrame(data)).batch
+
+
+def reasons(name: str, texts: list[str], lang: list[str] | None = None, **config) -> list:
+    return run_step(name, texts, lang, **config)[REASON_COLUMN].to_list()
+
+
+def lines_of(*parts: str) -> str:
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------- rule tables
+
+GOPHER_QUALITY_CASES = [
+    ("prose", PROSE, None),
+    ("short_doc", "The vote is on Tuesday and the budget has passed.", "short_doc"),
+    ("long_doc", PROSE, "long_doc", {"max_doc_words": 40}),
+    ("short_avg_word", " ".join(["a", "to", "of", "an", "it", "is", "be"] * 10), "short_avg_word"),
+    (
+        "long_avg_word",
+        " ".join(["internationalization", "characteristically", "the"] * 20),
+        "long_avg_word",
+    ),
+    ("hash_ratio", PROSE + " #news" * 12, "hash_ratio"),
+    ("ellipsis_ratio", PROSE + " etc…" * 12, "ellipsis_ratio"),
+    ("bullet_lines", "\n".join("- " + s for s in PROSE.split(". ")), "bullet_lines"),
+    (
+        "ellipsis_lines",
+        "\n".join(s + ("…" if i % 2 else ".") for i, s in enumerate(PROSE.split(". "))),
+        "ellipsis_lines",
+    ),
+    ("alpha_words", PROSE + " " + " ".join(str(i) for i in range(40)), "alpha_words"),
+    (
+        "stop_words",
+        " ".join(
+            "Council approved budget Tuesday after debate members said plan would balance".split()
+            * 6
+        ),
+        "stop_words",
+    ),
+    ("rule_off", PROSE + " #news" * 12, None, {"max_symbol_word_ratio": None}),
+]
+
+GOPHER_REPETITION_CASES = [
+    ("prose", PROSE_LINES, None),
+    ("empty", "", "empty"),
+    ("dup_para_frac", "\n\n".join(["Same paragraph here."] * 3 + [PROSE]), "dup_para_frac"),
+    (
+        "dup_para_char_frac",
+        "\n\n".join([PROSE, "Another paragraph.", "One more paragraph.", "The end.", PROSE]),
+        "dup_para_char_frac",
+    ),
+    ("dup_line_frac", lines_of("Same line.", "Same line.", "Same line.", PROSE), "dup_line_frac"),
+    (
+        "dup_line_char_frac",
+        lines_of(PROSE, *[f"Line number {i} is here." for i in range(8)], PROSE),
+        "dup_line_char_frac",
+    ),
+    ("top_2_gram", "buy now " * 30 + PROSE, "top_2_gram"),
+    ("duplicated_5_n_grams", PROSE + " " + PROSE, "duplicated_5_n_grams"),
+    ("top_n_grams_off", "buy now " * 30 + PROSE, "duplicated_5_n_grams", {"top_n_grams": []}),
+]
+
+C4_CASES = [
+    ("prose", PROSE_LINES, None),
+    ("lorem_ipsum", PROSE_LINES + "\nLorem ipsum dolor sit amet, consectetur.", "lorem_ipsum"),
+    ("curly_bracket", PROSE_LINES + "\nfunction f() { return the value; }.", "curly_bracket"),
+    (
+        "curly_bracket_off",
+        PROSE_LINES + "\nA set {a, b} is here.",
+        None,
+        {"filter_curly_bracket": False},
+    ),
+    ("too_few_sentences", "One sentence here is fine.\nAnd a second one too.", "too_few_sentences"),
+    (
+        "lines_removed_first",
+        "Menu Home About\nPlease enable JavaScript to view this page.\n" + PROSE_LINES,
+        None,
+    ),
+]
+
+FINEWEB_CASES = [
+    ("prose", PROSE_LINES, None),
+    ("empty", "  \n \n", "empty"),
+    (
+        "line_punct_ratio",
+        "\n".join(f"Menu entry number {i} without a stop" for i in range(12)),
+        "line_punct_ratio",
+    ),
+    (
+        "short_line_ratio",
+        "\n".join(f"Item {i}." for i in range(12)) + "\n" + PROSE,
+        "short_line_ratio",
+    ),
+    ("char_dup_ratio", PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0], "char_dup_ratio"),
+    (
+        "list_ratio",
+        "\n".join(f"Supercalifragilisticexpialidociousness{i:02d}." for i in range(12)),
+        "list_ratio",
+    ),
+    (
+        "exclude_zero",
+        "\n".join(f"Menu entry number {i} without a stop" for i in range(12)),
+        None,
+        {"line_punct_exclude_zero": True},
+    ),
+]
+
+
+def _cases(table: list) -> list:
+    return [pytest.param(c[1], c[2], c[3] if len(c) > 3 else {}, id=c[0]) for c in table]
+
+
+@pytest.mark.parametrize(("text", "expected", "config"), _cases(GOPHER_QUALITY_CASES))
+def test_gopher_quality_rules(text, expected, config):
+    got = reasons("gopher_quality", [text], **config)[0]
+    assert got == (f"gopher_quality:{expected}" if expected else None)
+
+
+@pytest.mark.parametrize(("text", "expected", "config"), _cases(GOPHER_REPETITION_CASES))
+def test_gopher_repetition_rules(text, expected, config):
+    got = reasons("gopher_repetition", [text], **config)[0]
+    assert got == (f"gopher_repetition:{expected}" if expected else None)
+
+
+@pytest.mark.parametrize(("text", "expected", "config"), _cases(C4_CASES))
+def test_c4_quality_rules(text, expected, config):
+    got = reasons("c4_quality", [text], **config)[0]
+    assert got == (f"c4_quality:{expected}" if expected else None)
+
+
+@pytest.mark.parametrize(("text", "expected", "config"), _cases(FINEWEB_CASES))
+def test_fineweb_quality_rules(text, expected, config):
+    got = reasons("fineweb_quality", [text], **config)[0]
+    assert got == (f"fineweb_quality:{expected}" if expected else None)
+
+
+def test_gopher_quality_signals():
+    out = run_step("gopher_quality", [PROSE + " #news #more", "word"])
+    row = out.row(0, named=True)
+    # spaCy tokens (what datatrove counts): words and punctuation, "#" split off
+    assert row["gopher_words"] == 90
+    assert row["gopher_nonsym_words"] == 82
+    assert row["gopher_hash_ratio"] == pytest.approx(2 / 90)
+    assert row["gopher_stop_words"] == 7  # and, have, of, that, the, to, with
+    assert row["gopher_bullet_lines_ratio"] == 0.0
+    assert out.row(1, named=True)["gopher_words"] == 1
+    assert "_uns" not in out.columns
+
+
+def test_c4_removes_lines_and_citations_and_counts_them():
+    cls = registry.steps()["c4_quality"]
+    step = cls(cls.Config(), name="c4_quality")
+    step.ensure_ready()
+    text = (
+        "Menu Home About\n"
+        "Please enable JavaScript to view this page.\n"
+        "We use cookies. See our privacy policy for details.\n"
+        + PROSE_LINES.replace("debate.", "debate[1].")
+    )
+    res = step.process(pl.DataFrame({"id": ["a"], "text": [text]}))
+    assert res.batch[REASON_COLUMN][0] is None
+    assert res.batch["text"][0] == PROSE_LINES
+    assert res.batch["c4_lines_removed"][0] == 3
+    assert res.counters["lines_removed"] == 3
+    assert res.counters["chars_removed"] == len(text) - len(PROSE_LINES)
+    assert res.counters["lines_no_terminal_punct"] == 1
+    assert res.counters["lines_javascript"] == 1 and res.counters["lines_policy"] == 1
+
+
+def test_c4_counts_sentences_like_spacy():
+    out = run_step(
+        "c4_quality", ["Dr. Smith arrived. He said hello! Then he left... or not? Fine."]
+    )
+    # spaCy's sentencizer: "Dr." is one token, so 4 sentences; fewer than 5 -> rejected
+    assert out["c4_sentences"][0] == 4
+    assert out[REASON_COLUMN][0] == "c4_quality:too_few_sentences"
+
+
+# --------------------------------------------------------------------------- Chinese
+
+
+def test_unspaced_detection_from_lang_or_ratio():
+    batch = pl.DataFrame(
+        {
+            "text": [ZH, ZH, PROSE, "中文 mixed with a lot of English words here"],
+            "lang": ["zh", "en", None, None],
+        }
+    )
+    assert unspaced_mask(batch).to_list() == [True, False, False, False]
+    assert unspaced_mask(batch.drop("lang")).to_list() == [True, True, False, False]
+
+
+def test_sentence_units_split_chinese_at_terminal_punctuation():
+    got = pl.select(
+        sentence_units(pl.lit("他说：“好的！”然后走了…… 最后(记者：张三)\n第二行。"))
+    ).item()
+    assert got.to_list() == ["他说：“好的！”", "然后走了……", " 最后(记者：张三)", "第二行。"]
+
+
+ZH_CASES = [
+    ("gopher_quality", ZH, None),
+    ("gopher_quality", "中国经济保持平稳增长。", "gopher_quality:short_doc"),
+    (
+        "gopher_quality",
+        ZH.replace("的", "").replace("和", "").replace("在", "").replace("对", ""),
+        None,
+    ),
+    ("gopher_repetition", ZH, None),
+    ("gopher_repetition", ZH + ZH, "gopher_repetition:duplicated_5_n_grams"),
+    ("c4_quality", ZH + "（记者 张三）", None),
+    ("c4_quality", "报告指出，经济平稳增长。", "c4_quality:too_few_sentences"),
+    ("fineweb_quality", ZH + "（记者 张三）", None),
+    (
+        "fineweb_quality",
+        "\n".join(["首页", "新闻", "体育", "财经", "娱乐", "科技"]),
+        "fineweb_quality:line_punct_ratio",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), ZH_CASES)
+def test_chinese_rules(name, text, expected):
+    assert reasons(name, [text], lang=["zh"])[0] == expected
+
+
+def test_chinese_words_are_jieba_words():
+    out = run_step("gopher_quality", [ZH], lang=["zh"])
+    row = out.row(0, named=True)
+    # jieba words average under two characters; the English bounds (3..10) would reject this
+    assert 1.2 < row["gopher_avg_word_length"] < 2.5
+    assert row["gopher_stop_words"] >= 5
+    assert row["gopher_alpha_words_ratio"] > 0.9
+    # the same text read as English (one "word" per clause) is rejected
+    assert reasons("gopher_quality", [ZH], lang=["en"])[0] == "gopher_quality:short_doc"
+
+
+def test_c4_drops_chinese_byline_unit_and_keeps_the_rest():
+    out = run_step("c4_quality", [ZH + "（记者 张三）"], lang=["zh"])
+    assert out[REASON_COLUMN][0] is None
+    assert out["text"][0] == ZH
+    assert out["c4_sentences"][0] == 5
+
+
+# --------------------------------------------------------------------------- segmenter
+
+
+TOKEN_CASES = [
+    ("don't", ["do", "n't"]),
+    ("U.S.", ["U.S."]),
+    ("(D-Minn.),", ["(", "D", "-", "Minn.", ")", ","]),
+    ("$3.50", ["$", "3.50"]),
+    ("http://x.com/a?b=1", ["http://x.com/a?b=1"]),
+    ("co-operate.", ["co", "-", "operate", "."]),
+    ("election.’’", ["election", ".", "’’"]),
+    ("B):", ["B", "):"]),
+    ("1,000", ["1,000"]),
+    ("Smith...", ["Smith", "..."]),
+]
+
+
+@pytest.mark.parametrize(("chunk", "tokens"), TOKEN_CASES)
+def test_english_rules_tokenize_like_spacy(chunk, tokens):
+    assert EnglishRules().tokenize(chunk) == tokens
+
+
+def test_english_rules_match_spacy_on_tricky_chunks():
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.blank("en")
+    rules = EnglishRules()
+    chunks = [c for c, _ in TOKEN_CASES] + [
+        "can't", "I'm", "Mr.", "a.m.,", "(AP)--", "9/11", "e-mail:", "#39;)", "St.Laurent,",
+        "km/h.", "“Quoted”", "'90s", "O'Neill's", "well-known.", "—and", "5km", "C++", ":-)",
+    ]  # fmt: skip
+    for chunk in chunks:
+        assert rules.tokenize(chunk) == [t.text for t in nlp.tokenizer(chunk)], chunk
+
+
+def test_token_table_lines_and_reuse():
+    seg = Segmenter()
+    texts = pl.Series(["one two\nthree", "", "a\r\nb\x1cc", "x y"])
+    t = seg.tokens(texts)
+    assert t["row"].to_list() == [0, 0, 0, 2, 2, 2, 3, 3]
+    # lines are numbered batch-wide with str.splitlines semantics: 2 + 1 + 3 + 1
+    assert t["line"].to_list() == [0, 0, 1, 3, 4, 5, 6, 6]
+    again = seg.tokens(texts.gather([3, 0]))  # taken from the kept table
+    assert again.equals(Segmenter().tokens(texts.gather([3, 0])))
+
+
+# --------------------------------------------------------------------------- datatrove parity
+
+CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def english_corpus() -> list[str]:
+    """Real English documents: ag_news (title + description, and descriptions alone), the
+    articles of article_extraction_html, tinyshakespeare in 2,500- and 600-character chunks."""
+    ag = needs_shared("ag_news/test.csv")
+    articles = needs_shared("article_extraction_html/ground-truth.json")
+    shakespeare = needs_shared("tinyshakespeare/input.txt")
+    with ag.open(encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    texts = [r[1] + ". " + r[2] for r in rows[:400]] + [r[2] for r in rows[400:700]]
+    texts += [
+        v["articleBody"]
+        for v in json.loads(articles.read_text(encoding="utf-8")).values()
+        if len(CJK.findall(v["articleBody"])) < 20
+    ]
+    sh = shakespeare.read_text(encoding="utf-8")
+    texts += [sh[i : i + 2500] for i in range(0, 250_000, 2500)]
+    texts += [sh[i : i + 600] for i in range(300_000, 360_000, 600)]
+    return texts
+
+
+def peer_filter(name: str):
+    pytest.importorskip("datatrove")
+    pytest.importorskip("spacy", reason="datatrove's English word tokenizer needs spaCy")
+    from datatrove.pipeline.filters import (
+        C4QualityFilter,
+        FineWebQualityFilter,
+        GopherQualityFilter,
+        GopherRepetitionFilter,
+    )
+
+    return {
+        "gopher_quality": GopherQualityFilter,
+        "gopher_repetition": GopherRepetitionFilter,
+        "c4_quality": C4QualityFilter,
+        "fineweb_quality": FineWebQualityFilter,
+    }[name]()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", STEPS)
+def test_agrees_with_datatrove(name):
+    from datatrove.data import Document
+
+    peer = peer_filter(name)
+    texts = english_corpus()
+    peer_keep, peer_reason, peer_text = [], [], []
+    for i, text in enumerate(texts):
+        doc = Document(text=text, id=str(i))
+        res = peer.filter(doc)
+        peer_keep.append(res is True)
+        peer_reason.append(None if res is True else res[1])
+        peer_text.append(doc.text)
+    out = run_step(name, texts, lang=["en"] * len(texts))
+    ours = out[REASON_COLUMN].to_list()
+    same = sum((r is None) == k for r, k in zip(ours, peer_keep, strict=True))
+    same_reason = sum(
+        (r is None and k) or (r is not None and not k and r.split(":", 1)[1] == _our_name(p))
+        for r, k, p in zip(ours, peer_keep, peer_reason, strict=True)
+    )
+    kept = sum(peer_keep)
+    print(
+        f"{name}: {len(texts)} docs, datatrove keeps {kept}, corpuskit keeps "
+        f"{ours.count(None)}, same decision {same / len(texts):.4f}, same reason "
+        f"{same_reason / len(texts):.4f}"
+    )
+    assert 0.1 * len(texts) < kept < 0.9 * len(texts), "the test set needs kept and dropped docs"
+    assert same / len(texts) >= 0.99
+    assert same_reason / len(texts) >= 0.99
+    if name == "c4_quality":
+        both = [i for i, r in enumerate(ours) if r is None and peer_keep[i]]
+        equal = sum(out["text"][i] == peer_text[i] for i in both)
+        print(f"c4_quality: kept text identical for {equal}/{len(both)}")
+        assert equal / len(both) >= 0.99
+
+
+def _our_name(peer_reason: str | None) -> str | None:
+    """datatrove's reason names -> corpuskit's."""
+    names = {
+        "gopher_short_doc": "short_doc",
+        "gopher_long_doc": "long_doc",
+        "gopher_below_avg_threshold": "short_avg_word",
+        "gopher_above_avg_threshold": "long_avg_word",
+        "gopher_too_many_hashes": "hash_ratio",
+        "gopher_too_many_ellipsis": "ellipsis_ratio",
+        "gopher_too_many_bullets": "bullet_lines",
+        "gopher_too_many_end_ellipsis": "ellipsis_lines",
+        "gopher_below_alpha_threshold": "alpha_words",
+        "gopher_enough_stop_words": "stop_words",
+    }
+    return names.get(peer_reason, peer_reason)
+
+
+# --------------------------------------------------------------------------- cnews
+
+ZH_MARKERS = re.compile(
+    r"我要评论|客服|联系电话|咨询电话|商家电话|参考价格|参考报价|产品价格|联系方式|联系地址"
+    r"|官方网站|官网|WAP|QQ|it7t|ZOL|https?://|www\.|\.com|\.cn|@|下载"
+)
+
+
+def repeats_itself(text: str, width: int = 20, probes: int = 10) -> bool:
+    """Some 20-character span, of 10 probed along the text, occurs twice in it."""
+    n = len(text)
+    if n < 2 * width:
+        return False
+    starts = [(n - width) * j // (probes - 1) for j in range(probes)]
+    return any(text.count(text[s : s + width]) >= 2 for s in starts)
+
+
+def test_clean_chinese_news_passes():
+    path = needs_shared("cnews_subset/cnews.val.txt")
+    rows = [line.rstrip("\n").split("\t", 1) for line in path.open(encoding="utf-8")]
+    texts = [r[1] for r in rows]
+    # what a reader calls clean news: no ad/contact/boilerplate markers, no sentence or body
+    # repeated, at least 80 characters
+    clean = [not ZH_MARKERS.search(t) and not repeats_itself(t) and len(t) >= 80 for t in texts]
+    rejected: dict[int, str] = {}
+    per_step = {}
+    for name in STEPS:  # no lang column: detected from the CJK share
+        got = reasons(name, texts)
+        per_step[name] = sum(1 for r in got if r)
+        for i, r in enumerate(got):
+            if r and i not in rejected:
+                rejected[i] = r
+    n_clean = sum(clean)
+    passed = sum(1 for i, c in enumerate(clean) if c and i not in rejected)
+    by_reason = collections.Counter(r for i, r in rejected.items() if clean[i])
+    print(f"cnews: {passed}/{n_clean} clean documents pass all four steps ({passed / n_clean:.1%})")
+    print(f"clean ones rejected, by first reason: {dict(by_reason.most_common())}")
+    print(f"all documents rejected per step: {per_step}")
+    assert n_clean > 600
+    assert passed / n_clean >= 0.95
+    # the documents whose body is there twice are what gopher_repetition is for
+    doubled = [i for i, t in enumerate(texts) if body_doubled(t)]
+    assert len(doubled) > 20 and all(i in rejected for i in doubled)
+
+
+def body_doubled(text: str) -> bool:
+    """A 40-character span of the first half comes back more than 0.4 of the text later."""
+    n = len(text)
+    probe = text[n // 4 : n // 4 + 40]
+    a = text.find(probe)
+    b = text.find(probe, a + 1)
+    return n > 300 and b > 0 and b - a > 0.4 * n
+
+
+# --------------------------------------------------------------------------- recipe
+
+
+def test_recipe_run_rejects_with_step_reasons(tmp_path):
+    rows = [
+        {"id": "good", "text": PROSE_LINES},
+        {"id": "short", "text": "Too short to judge."},
+        {"id": "repeated", "text": PROSE_LINES + "\n" + PROSE_LINES},
+        {"id": "menu", "text": PROSE_LINES + "\nfunction f() { return the value; }."},
+        {"id": "zh", "text": ZH + "（记者 张三）", "lang": "zh"},
+    ]
+    src = write_jsonl(tmp_path / "in.jsonl", rows)
+    raw = {
+        "input": {"path": str(src), "id_field": "id"},
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"workers": 1},
+        "steps": [
+            {"gopher_repetition": {}},
+            {"gopher_quality": {}},
+            {"c4_quality": {}},
+            {"fineweb_quality": {}},
+        ],
+    }
+    manifest = run_recipe(recipe_from_dict(raw)).manifest
+    out = Path(tmp_path / "out")
+    kept = pl.concat([pl.read_parquet(p) for p in sorted((out / "data").glob("*.parquet"))])
+    rejected = pl.concat([pl.read_parquet(p) for p in sorted((out / "rejected").glob("*.parquet"))])
+    got = dict(zip(rejected["id"], rejected["reason"], strict=True))
+    assert got == {
+        "short": "gopher_repetition:top_2_gram",
+        "repeated": "gopher_repetition:dup_line_frac",
+        "menu": "c4_quality:curly_bracket",
+    }
+    assert sorted(kept["id"]) == ["good", "zh"]
+    assert kept.filter(pl.col("id") == "zh")["text"][0] == ZH  # byline unit removed by c4
+    ledger = {row["step"]: row for row in manifest["ledger"]}
+    assert ledger["2:c4_quality"]["counters"]["lines_removed"] == 1
+    assert {"gopher_words", "gopher_dup_line_frac", "c4_sentences", "fineweb_list_ratio"} <= set(
+        kept.columns
+    )
