@@ -317,6 +317,9 @@ def _flags(tok: pl.Expr) -> pl.Expr:
     return flags.cast(pl.UInt8)
 
 
+_SIMPLE_SUFFIXES = frozenset(",;:!?")
+
+
 class Segmenter:
     """Per-process segmentation with memo tables; get it with `segmenter()`."""
 
@@ -470,13 +473,20 @@ class Segmenter:
         if len(memo) > self.MAX_CHUNKS:
             memo.clear()
         tokenize = self.rules.tokenize
+        specials = self.rules.specials
         idx: list[int] = []
         toks: list[str] = []
         for i, c in enumerate(uniq["c"].to_list()):
             got = memo.get(c, False)
             if got is False:
-                t = tokenize(c)
-                got = None if len(t) == 1 and t[0] == c else tuple(t)
+                # ASCII letters, maybe then one of , ; : ! ?: only the special cases and
+                # that suffix apply (tests check this against the full rules)
+                word = c[:-1] if c[-1:] in _SIMPLE_SUFFIXES else c
+                if word.isascii() and word.isalpha() and c not in specials:
+                    got = None if word is c else (*specials.get(word, (word,)), c[-1])
+                else:
+                    t = tokenize(c)
+                    got = None if len(t) == 1 and t[0] == c else tuple(t)
                 memo[c] = got
             if got is None:
                 idx.append(i)
