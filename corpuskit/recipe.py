@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from corpuskit import registry
 from corpuskit.steps.base import Step
@@ -53,18 +61,53 @@ class OutputSpec(_Strict):
 
 
 class ExecutorSpec(_Strict):
-    kind: Literal["local"] = "local"
-    workers: int | None = Field(None, ge=1, description="processes; default: CPU count")
+    kind: Literal["local", "ray"] = "local"
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="local: processes (default: CPU count); ray: units in flight at once",
+    )
     unit_mb: float = Field(
         32, gt=0, description="input bytes per work unit; fixes the shard layout, not the result"
     )
+    # --- kind: ray only ---------------------------------------------------------------------
+    # where the cluster is: "auto" (a cluster started with `ray start` on this machine, or
+    # RAY_ADDRESS), "local" (a fresh single-machine instance), "ray://host:10001" (Ray Client)
+    # or "host:6379"; unset: Ray's own choice (RAY_ADDRESS, else a running cluster, else local)
+    address: str | None = None
+    # CPUs of the instance corpuskit starts itself (address "local" or unset); default: all
+    num_cpus: int | None = Field(None, ge=1)
+    # CPUs reserved by each unit task (also the Polars threads of a task)
+    cpus_per_task: float = Field(1, gt=0)
+    # how often Ray retries a failed unit or fit task (worker crash or exception)
+    max_retries: int = Field(3, ge=0)
+    # passed to ray.init, e.g. {"pip": ["corpuskit"]} or {"py_modules": [...]} on a cluster
+    # whose nodes lack corpuskit or a plugin
+    runtime_env: dict[str, Any] | None = None
 
     @field_validator("kind", mode="before")
     @classmethod
     def _known_kind(cls, v: Any) -> Any:
-        if v not in ("local",):
-            raise ValueError(f"unknown executor kind {v!r}; available: local")
+        if v not in ("local", "ray"):
+            raise ValueError(f"unknown executor kind {v!r}; available: local, ray")
+        if v == "ray" and importlib.util.find_spec("ray") is None:
+            raise ValueError(RAY_MISSING)
         return v
+
+    @model_validator(mode="after")
+    def _ray_keys_need_ray(self) -> ExecutorSpec:
+        if self.kind != "ray":
+            ray_only = ("address", "num_cpus", "runtime_env")
+            given = [k for k in ray_only if getattr(self, k) is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for kind: ray")
+        return self
+
+
+RAY_MISSING = (
+    "the ray executor needs Ray, which is not installed; install it with "
+    "pip install 'corpuskit[ray]'"
+)
 
 
 @dataclass(frozen=True)
@@ -198,6 +241,10 @@ def recipe_from_dict(
         raw["output"] = {**(raw.get("output") or {}), "path": overrides["output"]}
     if overrides.get("workers"):
         raw["executor"] = {**(raw.get("executor") or {}), "workers": overrides["workers"]}
+    if overrides.get("executor"):
+        raw["executor"] = _executor_override(raw.get("executor") or {}, overrides["executor"])
+    if overrides.get("ray_address"):
+        raw["executor"] = {**(raw.get("executor") or {}), "address": overrides["ray_address"]}
     for key in ("input", "output"):
         if key not in raw:
             raise RecipeError(f"{origin}: missing required key {key!r}")
@@ -207,3 +254,12 @@ def recipe_from_dict(
         raise RecipeError(f"{origin}: {_describe(e)}") from None
     recipe.build_steps()
     return recipe
+
+
+def _executor_override(spec: dict[str, Any], kind: str) -> dict[str, Any]:
+    """`--executor KIND`: switch executors; keys the new kind does not know are dropped."""
+    spec = {**spec, "kind": kind}
+    if kind == "local":
+        for key in ("address", "num_cpus", "cpus_per_task", "max_retries", "runtime_env"):
+            spec.pop(key, None)
+    return spec

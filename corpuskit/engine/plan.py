@@ -38,7 +38,10 @@ class RunPlan:
         full SHA-256 of each file.
         """
         payload = {
-            "recipe": self.recipe.model_dump(mode="json", exclude={"executor": {"workers"}}),
+            # the executor does not change the output (the tests check Ray against local),
+            # only how inputs are cut into units does
+            "recipe": self.recipe.model_dump(mode="json", exclude={"executor"}),
+            "unit_mb": self.recipe.executor.unit_mb,
             "inputs": [(f.path, f.size, f.mtime_ns) for _, f in self.inputs],
             "limit": self.limit,
             "version": __version__,

@@ -21,6 +21,15 @@ def checksum_files(paths: list[str]) -> dict[str, str]:
     return {p: sha256_of(Path(p)) for p in paths}
 
 
+def make_executor(recipe: Recipe) -> Any:
+    """The executor the recipe asks for; Ray is imported only when it is asked for."""
+    if recipe.executor.kind == "ray":
+        from corpuskit.engine.ray_executor import RayExecutor
+
+        return RayExecutor(recipe.executor)
+    return LocalExecutor(recipe.executor.workers)
+
+
 @dataclass
 class RunOutcome:
     manifest: dict[str, Any]
@@ -43,7 +52,7 @@ def run_recipe(
     status = layout.prepare(plan.fingerprint(), overwrite)
     if status == "complete":
         return RunOutcome(read_manifest(layout.root), status)
-    executor = LocalExecutor(recipe.executor.workers)
+    executor = make_executor(recipe)
     # Checksums for the manifest are computed beside the work, not before it.
     with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hasher:
         checksums = hasher.submit(checksum_files, [f.path for _, f in plan.inputs])

@@ -1,0 +1,301 @@
+"""The Ray executor against the local executor, and per-core rates for a dedup cost estimate.
+
+    .venv/bin/python bench/bench_ray.py --docs 100000
+    .venv/bin/python bench/bench_ray.py --docs 100000 --only rates
+
+Two parts (--only picks one):
+
+overhead  The cleaning recipe (fix_unicode -> clean_text -> normalize_punctuation ->
+          mask_pii -> length_filter) on the generated JSONL in units of --unit-mb, run three
+          ways with the same CPUs (--cpus, default all): `corpuskit run` with the local
+          executor (workers = CPUs); `corpuskit run --executor ray --ray-address local`
+          (cold: starts a fresh local Ray instance, which is part of the time); and
+          run_recipe on a Ray instance started beforehand (warm: the run alone, as a job on
+          a running cluster; its workers still import corpuskit on their first task).
+          --repeat interleaved rounds; checks that every run kept the same ids, and prints
+          the best and all seconds, docs/s and the ratio ray / local of the best times.
+rates     Per-core rates (one process, POLARS_MAX_THREADS=1), the inputs of a paper
+          estimate of the dedup stage at scale: the cleaning chain (local executor, one
+          worker), then over its Parquet output the fit of exact_dedup and minhash_dedup,
+          split by the fit report into the part that is a parallel map over row groups
+          (hashing / signatures) and the part that runs on one machine (grouping, bands,
+          verification, connected components), and the apply pass (join of a batch to the
+          fit's decisions), in MB of text and documents per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import DEFAULT_CORPORA, generated_corpus, measure, python, table
+
+CLEANING = [
+    {"fix_unicode": {}},
+    {"clean_text": {}},
+    {"normalize_punctuation": {}},
+    {"mask_pii": {}},
+    {"length_filter": {"min_chars": 20}},
+]
+
+# fit parts (from the fit report) that are a map over row groups, parallel across machines
+# once distributed; the others run where the fit runs (one machine in this version)
+MAP_PARTS = {"hash": "map", "signatures": "map", "verify": "map over candidate pairs"}
+
+WARM = """
+import json, logging, sys, time
+import ray
+from corpuskit.engine.run import run_recipe
+from corpuskit.recipe import load_recipe
+
+if __name__ == "__main__":
+    recipe, cpus = sys.argv[1], int(sys.argv[2])
+    ray.init(
+        address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.WARNING,
+        runtime_env={"env_vars": {"POLARS_MAX_THREADS": "1"}},
+    )
+    r = load_recipe(recipe, {"executor": "ray"})
+    t = time.perf_counter()
+    run_recipe(r)
+    print(json.dumps({"seconds": time.perf_counter() - t}))
+    ray.shutdown()
+"""
+
+RATES = """
+import json, sys, time
+from pathlib import Path
+import polars as pl
+from corpuskit import registry
+from corpuskit.steps.base import Corpus
+
+files = sorted(Path(sys.argv[1]).glob("*.parquet"))
+work = Path(sys.argv[2])
+text = pl.scan_parquet(files).select(
+    mb=pl.col("text").str.len_bytes().sum() / 2**20, docs=pl.len()
+).collect().row(0, named=True)
+out = {"text_mb": text["mb"], "docs": text["docs"], "threads": pl.thread_pool_size()}
+steps = {"exact_dedup": {}, "minhash_dedup": {}}
+for name, config in steps.items():
+    cls = registry.steps()[name]
+    step = cls(cls.Config(**config), name=name)
+    step.ensure_ready()
+    t = time.perf_counter()
+    state = step.fit(Corpus(files, work / name, 1))
+    fit = time.perf_counter() - t
+    t = time.perf_counter()
+    rows = 0
+    for f in files:
+        batch = pl.read_parquet(f)
+        rows += step.apply(batch, state).batch.height
+    apply = time.perf_counter() - t
+    report = state.report
+    out[name] = {
+        "fit_seconds": fit,
+        "fit_parts": dict(report.seconds),
+        "apply_seconds": apply,
+        "documents": report.documents,
+        "duplicates": int(report.duplicates),
+        "candidate_pairs": report.candidate_pairs,
+    }
+print(json.dumps(out))
+"""
+
+
+def write_recipe(path: Path, data: Path, out: Path, executor: dict, steps: list) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "input": {"path": str(data), "format": "jsonl"},
+                "output": {"path": str(out)},
+                "executor": executor,
+                "steps": steps,
+            }
+        )
+    )
+    return path
+
+
+def kept_ids(out: Path) -> pl.Series:
+    return pl.read_parquet(out / "data", columns=["id"])["id"].sort()
+
+
+def bench_overhead(data: Path, cpus: int, unit_mb: float, repeat: int, work: Path) -> dict:
+    ck = [python(), "-m", "corpuskit.cli", "run"]
+    local_spec = {"workers": cpus, "unit_mb": unit_mb}
+    ray_spec = {"kind": "ray", "address": "local", "num_cpus": cpus, "unit_mb": unit_mb}
+    local = write_recipe(work / "local.yaml", data, work / "local", local_spec, CLEANING)
+    cold = write_recipe(work / "cold.yaml", data, work / "cold", ray_spec, CLEANING)
+    warm = write_recipe(work / "warm.yaml", data, work / "warm", {"unit_mb": unit_mb}, CLEANING)
+    names = ["local executor", "ray, cold (starts Ray)", "ray, warm (Ray running)"]
+    seconds: list[list[float]] = [[], [], []]
+    rss: list[float] = [0.0, 0.0, 0.0]
+    for _ in range(repeat):  # interleaved, so that load from elsewhere hits all sides alike
+        for folder in ("local", "cold", "warm"):
+            shutil.rmtree(work / folder, ignore_errors=True)
+        runs = [
+            measure(names[0], [*ck, str(local), "--quiet"]),
+            measure(names[1], [*ck, str(cold), "--quiet"]),
+            measure(names[2], [python(), "-c", WARM, str(warm), str(cpus)]),
+        ]
+        for r in runs:
+            if r.returncode != 0:
+                sys.exit(f"{r.name} failed:\n{r.output}")
+        warm_s = json.loads(runs[2].output.strip().splitlines()[-1])["seconds"]
+        for i, s in enumerate([runs[0].seconds, runs[1].seconds, warm_s]):
+            seconds[i].append(s)
+            rss[i] = max(rss[i], runs[i].peak_rss_mb)
+        want = kept_ids(work / "local")
+        for name in ("cold", "warm"):
+            if not kept_ids(work / name).equals(want):
+                sys.exit(f"ray ({name}) kept other ids than the local executor")
+    manifest = json.loads((work / "local" / "manifest.json").read_text())
+    docs = manifest["totals"]["read"]
+    best = [min(s) for s in seconds]
+    rows = [
+        {
+            "run": names[i],
+            "best s": f"{best[i]:.2f}",
+            "all s": " ".join(f"{s:.1f}" for s in seconds[i]),
+            "docs/s (best)": f"{docs / best[i]:,.0f}",
+            "ray / local (best)": f"{best[i] / best[0]:.2f}",
+            "peak RSS MB (tree)": f"{rss[i]:,.0f}",
+        }
+        for i in range(3)
+    ]
+    print(
+        f"overhead: {docs:,} documents, {manifest['units']} units of {unit_mb:g} MB, "
+        f"{cpus} CPUs, {repeat} interleaved repeats"
+    )
+    print(table(rows))
+    print("cold: `corpuskit run --executor ray` starting its own Ray; warm: run_recipe alone")
+    print("on a Ray instance started before (RSS: that process tree, Ray's daemons included)")
+    return {
+        "docs": docs,
+        "units": manifest["units"],
+        "cpus": cpus,
+        "seconds": dict(zip(["local", "ray_cold", "ray_warm"], seconds, strict=True)),
+        "ratio_cold": best[1] / best[0],
+        "ratio_warm": best[2] / best[0],
+        "same_kept_ids": True,
+    }
+
+
+def bench_rates(data: Path, work: Path) -> dict:
+    env = {**os.environ, "POLARS_MAX_THREADS": "1"}
+    out = work / "clean1"
+    recipe = write_recipe(work / "clean1.yaml", data, out, {"workers": 1}, CLEANING)
+    before = os.environ.get("POLARS_MAX_THREADS")
+    os.environ["POLARS_MAX_THREADS"] = "1"  # one worker, in-process, one Polars thread
+    try:
+        clean = measure("clean", [python(), "-m", "corpuskit.cli", "run", str(recipe), "--quiet"])
+    finally:
+        if before is None:
+            os.environ.pop("POLARS_MAX_THREADS")
+        else:
+            os.environ["POLARS_MAX_THREADS"] = before
+    if clean.returncode != 0:
+        sys.exit(f"cleaning failed:\n{clean.output}")
+    manifest = json.loads((out / "manifest.json").read_text())
+    input_mb = data.stat().st_size / 2**20
+    p = subprocess.run(
+        [python(), "-c", RATES, str(out / "data"), str(work / "fits")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if p.returncode != 0:
+        sys.exit(f"dedup rates failed:\n{p.stderr}")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    mb, docs = r["text_mb"], r["docs"]
+    rows = [
+        {
+            "stage (one core)": "cleaning chain, JSONL in -> Parquet out",
+            "seconds": f"{clean.seconds:.2f}",
+            "MB/s": f"{input_mb / clean.seconds:.1f} (JSONL)",
+            "docs/s": f"{manifest['totals']['read'] / clean.seconds:,.0f}",
+        }
+    ]
+
+    def rate(label: str, seconds: float) -> dict:
+        return {
+            "stage (one core)": label,
+            "seconds": f"{seconds:.2f}",
+            "MB/s": f"{mb / seconds:.1f}" if seconds > 0 else "-",
+            "docs/s": f"{docs / seconds:,.0f}" if seconds > 0 else "-",
+        }
+
+    for name in ("exact_dedup", "minhash_dedup"):
+        d = r[name]
+        parts = dict(d["fit_parts"])
+        total = parts.pop("total", d["fit_seconds"])
+        for part, seconds in parts.items():
+            kind = MAP_PARTS.get(part, "one machine")
+            rows.append(rate(f"{name} fit: {part} ({kind})", seconds))
+        rest = total - sum(parts.values())
+        if rest > 0.005:
+            rows.append(rate(f"{name} fit: rest (one machine)", rest))
+        setup = d["fit_seconds"] - total
+        if setup > 0.05:
+            rows.append(rate(f"{name} fit: first-call setup (once per process)", setup))
+        rows.append(rate(f"{name} apply (join to the decisions)", d["apply_seconds"]))
+    print(
+        f"rates: {docs:,} cleaned documents, {mb:,.1f} MB of text (UTF-8), "
+        f"Polars threads {r['threads']}"
+    )
+    print(table(rows))
+    for name in ("exact_dedup", "minhash_dedup"):
+        d = r[name]
+        print(
+            f"{name}: fit parts {json.dumps({k: round(v, 2) for k, v in d['fit_parts'].items()})}"
+            f", {d['duplicates']:,} duplicates, {d['candidate_pairs']:,} candidate pairs"
+        )
+    r["clean_seconds"] = clean.seconds
+    r["clean_input_mb"] = input_mb
+    r["clean_docs"] = manifest["totals"]["read"]
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--docs", type=int, default=100_000)
+    ap.add_argument("--data", type=Path, default=None, help="JSONL to use (default: generated)")
+    ap.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
+    ap.add_argument("--cpus", type=int, default=os.cpu_count())
+    ap.add_argument("--unit-mb", type=float, default=8, help="input MB per work unit")
+    ap.add_argument("--repeat", type=int, default=3, help="overhead: interleaved repeats")
+    ap.add_argument("--only", default="overhead,rates")
+    ap.add_argument("--json", type=Path, help="write the results here too")
+    args = ap.parse_args()
+
+    data = generated_corpus(args.docs, args.corpora, args.data)
+    print(
+        f"input: {data} ({data.stat().st_size / 2**20:,.0f} MB); {os.cpu_count()} CPUs, "
+        f"{platform.python_implementation()} {platform.python_version()}, polars {pl.__version__}"
+    )
+    only = set(args.only.split(","))
+    results: dict = {}
+    work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
+    try:
+        if "overhead" in only:
+            results["overhead"] = bench_overhead(data, args.cpus, args.unit_mb, args.repeat, work)
+        if "rates" in only:
+            results["rates"] = bench_rates(data, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,353 @@
+"""The Ray executor: the local executor's stages, units and output layout, run on a Ray cluster.
+
+What runs where:
+
+- Per-document stages: one Ray task per work unit, each calling `worker.process_unit`,
+  the same function the local process pool calls. A unit streams its documents through
+  the stage's steps in Arrow/Polars batches with the steps' own code, writes its Parquet
+  shards and rejected shards into the output layout (a filesystem every node sees) and a
+  completion marker. Ray retries a task that raised or whose worker died
+  (`max_retries`, `retry_exceptions`); each attempt first removes what an earlier attempt
+  at the same unit left behind.
+  Units, not documents, are the tasks because a unit is what the output layout, the
+  ledger and resume are made of. A Ray Data pipeline (`map_batches` over document blocks)
+  would scatter a unit over blocks whose boundaries Ray Data chooses, and the rejected
+  rows and per-step ledger would need side outputs and a shuffle to come back together;
+  Ray Data's map tasks also no longer take `retry_exceptions` but through a deprecated
+  argument (Ray 2.60), and its per-dataset start-up costs seconds.
+- Global steps: `remove_frequent_lines` is fitted as a distributed map-reduce on Ray's
+  object store: map tasks run the step's own line hashing over groups of the stage's
+  Parquet row groups and emit per-hash document counts split into hash partitions;
+  one reduce task per partition sums them and keeps the frequent hashes; only that set
+  comes back to the driver. Any other global step (exact and MinHash dedup, plugins) is
+  fitted by `step.fit` inside one Ray task that reserves a whole node's CPUs (given to
+  the step as `Corpus.workers`), never in the driver: it uses one node, not the cluster.
+  The state is written into the output layout, where the stage's unit tasks load it, as
+  with the local executor.
+- Resume: the driver skips units whose completion marker exists, exactly as the local
+  executor does, so a run that died (driver, worker or node) is resumed by running it
+  again; a finished fit is not redone either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from corpuskit.recipe import RAY_MISSING, ExecutorSpec
+
+try:
+    import ray
+    import ray.exceptions
+except ImportError as e:  # pragma: no cover - exercised without ray installed
+    raise ImportError(RAY_MISSING) from e
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from corpuskit.engine.local import LocalExecutor
+from corpuskit.engine.plan import RunPlan
+from corpuskit.engine.stages import Stage
+from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
+from corpuskit.output.layout import OutputLayout
+from corpuskit.progress import Progress
+from corpuskit.steps.base import Corpus, GlobalStep
+from corpuskit.steps.frequent_lines import RemoveFrequentLines
+
+
+class RayExecutor(LocalExecutor):
+    """Runs each stage's units as Ray tasks and each global fit on the cluster.
+
+    The stage loop, the unit tasks and the resume rules are the local executor's
+    (inherited); only where a fit and a unit run differs.
+    """
+
+    def __init__(self, spec: ExecutorSpec) -> None:
+        super().__init__(spec.workers)
+        self.spec = spec
+        self.node_cpus = 1
+        self.total_cpus = 1
+
+    def run(self, plan: RunPlan, layout: OutputLayout, progress: Progress) -> list[dict[str, Any]]:
+        """Connect to (or start) Ray, run every stage, and disconnect if we connected."""
+        with ray_session(self.spec):
+            self.node_cpus, self.total_cpus = cluster_cpus()
+            progress.note(
+                f"ray: {self.total_cpus} CPUs, largest node {self.node_cpus}, "
+                f"{self.spec.cpus_per_task:g} per unit task"
+            )
+            return super().run(plan, layout, progress)
+
+    # --- global steps ----------------------------------------------------------------------
+    def _fit(
+        self,
+        stage: Stage,
+        plan: RunPlan,
+        layout: OutputLayout,
+        previous: list[dict[str, Any]],
+        progress: Progress,
+    ) -> str | None:
+        if stage.global_step is None:
+            return None
+        path = layout.fit_state(stage.index)
+        if path.exists():
+            return str(path)
+        files = [
+            str(layout.stage_work(stage.index - 1) / s["file"])
+            for r in previous
+            for s in r["shards"]
+        ]
+        step = stage.global_step.step
+        started = time.perf_counter()
+        distributed = DISTRIBUTED_FITS.get(type(step))
+        if distributed is not None:
+            where = "ray map-reduce"
+            progress.note(
+                f"fitting {stage.global_step.name} as Ray map-reduce over {len(files)} shards"
+            )
+            distributed(step, files, path, self)
+        else:
+            where = "ray task"
+            cpus = self.fit_cpus()
+            progress.note(
+                f"fitting {stage.global_step.name} in a Ray task ({cpus} CPUs) "
+                f"over {len(files)} shards"
+            )
+            workdir = str(layout.state / f"fit-{stage.index}")
+            remote = _fit_task.options(
+                num_cpus=cpus,
+                max_retries=self.spec.max_retries,
+                retry_exceptions=True,
+                **_polars_threads(cpus),
+            )
+            _get(remote.remote(step, files, workdir, cpus, str(path)))
+        write_json_atomic(
+            layout.state / f"stage-{stage.index}.fit.json",
+            {"seconds": time.perf_counter() - started, "where": where},
+        )
+        return str(path)
+
+    def fit_cpus(self) -> int:
+        """CPUs of a fit task: a whole node (the largest), or `workers` if fewer."""
+        cpus = max(1, self.node_cpus)
+        return min(cpus, self.spec.workers) if self.spec.workers else cpus
+
+    # --- per-document stages ---------------------------------------------------------------
+    def _execute(self, tasks: list[UnitTask], progress: Progress) -> Iterator[dict[str, Any]]:
+        """Submit unit tasks (a bounded number in flight) and yield results as they finish."""
+        if not tasks:
+            return
+        remote = _unit_task.options(
+            num_cpus=self.spec.cpus_per_task,
+            max_retries=self.spec.max_retries,
+            retry_exceptions=True,
+        )
+        slots = max(1, int(self.total_cpus / self.spec.cpus_per_task))
+        cap = self.spec.workers or 2 * slots  # a queue behind every slot keeps the cluster busy
+        waiting = iter(tasks)
+        pending: dict[Any, UnitTask] = {}
+        try:
+            while True:
+                while len(pending) < cap:
+                    task = next(waiting, None)
+                    if task is None:
+                        break
+                    pending[remote.remote(task)] = task
+                if not pending:
+                    return
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    pending.pop(ref)
+                    result = _get(ref)
+                    progress.advance(result["read"])
+                    progress.unit_done()
+                    yield result
+        finally:
+            if pending:  # a unit failed or the run was interrupted: stop the others
+                for ref in pending:
+                    with contextlib.suppress(Exception):
+                        ray.cancel(ref, force=True)
+                # let the cancellations land, so that a resume cannot race a dying attempt
+                ray.wait(list(pending), num_returns=len(pending), timeout=30)
+
+
+# --- Ray session ---------------------------------------------------------------------------
+@contextlib.contextmanager
+def ray_session(spec: ExecutorSpec) -> Iterator[None]:
+    """Use the caller's Ray if initialized; else connect (or start) and disconnect after."""
+    if ray.is_initialized():
+        yield
+        return
+    env = dict(spec.runtime_env or {})
+    env_vars = {"POLARS_MAX_THREADS": str(max(1, math.ceil(spec.cpus_per_task)))}
+    env["env_vars"] = {**env_vars, **(env.get("env_vars") or {})}
+    kwargs: dict[str, Any] = {"runtime_env": env, "logging_level": logging.WARNING}
+    if spec.num_cpus is not None:
+        kwargs["num_cpus"] = spec.num_cpus
+    if spec.address in (None, "local"):  # may start an instance: no dashboard for one run
+        kwargs["include_dashboard"] = False
+    ray.init(address=spec.address, **kwargs)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def cluster_cpus() -> tuple[int, int]:
+    """(CPUs of the largest alive node, CPUs of the cluster)."""
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    per_node = [int(n.get("Resources", {}).get("CPU", 0)) for n in nodes]
+    return max(per_node, default=1) or 1, sum(per_node) or 1
+
+
+def _polars_threads(cpus: int) -> dict[str, Any]:
+    """Task options giving a fit task's Polars `cpus` threads where the job pinned fewer.
+
+    A task-level runtime_env starts fresh workers (seconds), so it is asked for only when
+    the job's environment (set by `ray_session`) pins POLARS_MAX_THREADS below `cpus`.
+    """
+    job = (ray.get_runtime_context().runtime_env or {}).get("env_vars") or {}
+    pinned = job.get("POLARS_MAX_THREADS")
+    if pinned is None or int(pinned) >= cpus:
+        return {}
+    return {"runtime_env": {"env_vars": {"POLARS_MAX_THREADS": str(cpus)}}}
+
+
+def _get(ref: Any) -> Any:
+    """ray.get, re-raising a task's own exception (StepFailed names the step and unit)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as e:
+        cause = e.cause
+        if isinstance(cause, Exception):
+            raise cause from e
+        raise
+
+
+# --- tasks (run on the workers) ------------------------------------------------------------
+@ray.remote
+def _unit_task(task: UnitTask) -> dict[str, Any]:
+    """One attempt at one unit: clear an earlier attempt's leftovers, then process it."""
+    layout = OutputLayout(Path(task.rejected_dir).parent)
+    layout.clear_unit(task.stage, task.key, Path(task.kept_dir))
+    return process_unit(task)
+
+
+@ray.remote
+def _fit_task(step: GlobalStep, files: list[str], workdir: str, cpus: int, path: str) -> None:
+    """`step.fit` over the stage's shards on a worker; the state goes to `path`."""
+    step.ensure_ready()
+    corpus = Corpus([Path(f) for f in files], Path(workdir), cpus)
+    corpus.workdir.mkdir(parents=True, exist_ok=True)
+    state = step.fit(corpus)
+    _save_state(step, state, Path(path))
+
+
+def _save_state(step: GlobalStep, state: Any, path: Path) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    step.save_state(state, tmp)
+    os.replace(tmp, path)
+
+
+# --- distributed fits ----------------------------------------------------------------------
+#: Parquet bytes a map task of a distributed fit reads (it reads one row group at a time).
+MAP_BYTES = 256 << 20
+
+
+def _row_group_chunks(files: list[str], chunks_at_least: int) -> list[list[tuple[str, int]]]:
+    """The row groups of `files` in about equal-byte chunks, one per map task."""
+    groups = []
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        groups += [(f, g, meta.row_group(g).total_byte_size) for g in range(meta.num_row_groups)]
+    if not groups:
+        return []
+    total = sum(size for _, _, size in groups)
+    n = min(len(groups), max(chunks_at_least, math.ceil(total / MAP_BYTES)))
+    target = total / n
+    chunks: list[list[tuple[str, int]]] = [[]]
+    filled = 0
+    for f, g, size in groups:
+        if chunks[-1] and filled + size / 2 > target and len(chunks) < n:
+            chunks.append([])
+            filled = 0
+        chunks[-1].append((f, g))
+        filled += size
+    return chunks
+
+
+_COUNTS = {"h": pl.UInt64, "n": pl.Int64}
+
+
+@ray.remote
+def _line_counts_task(
+    step: RemoveFrequentLines, chunk: list[tuple[str, int]], columns: list[str], partitions: int
+) -> Any:
+    """Map: documents per line hash over some row groups, split into hash partitions.
+
+    The same counting as `RemoveFrequentLines.fit` (each line hash counted once per
+    document), with the step's own `_lines`.
+    """
+    frames = []
+    for path, group in chunk:
+        batch = pl.from_arrow(pq.ParquetFile(path).read_row_group(group, columns=columns))
+        lines = step._lines(batch).drop_nulls("h").select("doc", "h").unique()
+        frames.append(lines.group_by("h").agg(n=pl.len().cast(pl.Int64)))
+    counts = pl.concat(frames).group_by("h").agg(pl.col("n").sum()) if frames else None
+    if counts is None:
+        counts = pl.DataFrame(schema=_COUNTS)
+    if partitions == 1:
+        return counts
+    split = counts.with_columns(p=(pl.col("h") % partitions).cast(pl.Int64))
+    by_p = split.partition_by("p", as_dict=True, include_key=False)
+    return [by_p.get((p,), pl.DataFrame(schema=_COUNTS)) for p in range(partitions)]
+
+
+@ray.remote
+def _frequent_task(min_docs: int, *counts: pl.DataFrame) -> pl.Series:
+    """Reduce: sum one hash partition's counts; keep hashes in at least `min_docs` documents."""
+    summed = pl.concat(counts).group_by("h").agg(pl.col("n").sum())
+    return summed.filter(pl.col("n") >= min_docs)["h"]
+
+
+def fit_frequent_lines(
+    step: RemoveFrequentLines, files: list[str], path: Path, executor: RayExecutor
+) -> None:
+    """remove_frequent_lines' fit as a map-reduce over Ray's object store.
+
+    Gives the state of `RemoveFrequentLines.fit`: the sorted set of line hashes found in at
+    least `min_docs` documents (of their scope).
+    """
+    c = step.config
+    columns = ["text", "source"] + (["url"] if c.scope == "host" else [])
+    chunks = _row_group_chunks(files, executor.total_cpus)
+    frequent = pl.Series("h", [], dtype=pl.UInt64)
+    if chunks:
+        partitions = max(1, executor.total_cpus)  # reduce tasks: one per CPU of the cluster
+        retry = {"max_retries": executor.spec.max_retries, "retry_exceptions": True}
+        mapper = _line_counts_task.options(num_returns=partitions, **retry)
+        maps = [mapper.remote(step, chunk, columns, partitions) for chunk in chunks]
+        reducer = _frequent_task.options(**retry)
+        if partitions == 1:
+            reduces = [reducer.remote(c.min_docs, *maps)]
+        else:
+            reduces = [reducer.remote(c.min_docs, *(m[p] for m in maps)) for p in range(partitions)]
+        found = [h for h in (_get(r) for r in reduces) if len(h)]
+        if found:
+            frequent = pl.concat(found).sort()
+    _save_state(step, frequent, path)
+
+
+#: Global steps whose fit runs as distributed tasks rather than in one task.
+DISTRIBUTED_FITS: dict[type, Callable[[Any, list[str], Path, RayExecutor], None]] = {
+    RemoveFrequentLines: fit_frequent_lines,
+}
+
+
+__all__ = ["DISTRIBUTED_FITS", "RayExecutor", "ray_session"]
