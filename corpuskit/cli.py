@@ -58,6 +58,15 @@ def main(ctx: click.Context, verbose: bool) -> None:
 @click.option("--input", "inputs", multiple=True, help="Input glob(s), replacing the recipe's.")
 @click.option("--output", help="Output folder, replacing the recipe's.")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    help="Where to run, replacing the recipe's executor kind (ray: pip install 'corpuskit[ray]').",
+)
+@click.option(
+    "--ray-address",
+    help="Ray cluster: auto, local, ray://HOST:10001 or HOST:6379 (implies --executor ray).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Read at most N input records.")
 @click.option("--overwrite", is_flag=True, help="Discard a previous or interrupted run's output.")
 @click.option("--quiet", is_flag=True, help="No progress bars or summary.")
@@ -66,6 +75,8 @@ def run(
     inputs: tuple[str, ...],
     output: str | None,
     workers: int | None,
+    executor: str | None,
+    ray_address: str | None,
     limit: int | None,
     overwrite: bool,
     quiet: bool,
@@ -74,7 +85,16 @@ def run(
     from corpuskit.engine.run import run_recipe
     from corpuskit.progress import Progress
 
-    r = load_recipe(recipe, {"input": list(inputs), "output": output, "workers": workers})
+    if ray_address and executor == "local":
+        raise click.UsageError("--ray-address is for --executor ray")
+    overrides = {
+        "input": list(inputs),
+        "output": output,
+        "workers": workers,
+        "executor": executor or ("ray" if ray_address else None),
+        "ray_address": ray_address,
+    }
+    r = load_recipe(recipe, overrides)
     progress = Progress(enabled=not quiet, console=err_console)
     outcome = run_recipe(
         r, limit=limit, overwrite=overwrite, progress=progress, recipe_path=str(recipe)
@@ -158,6 +178,19 @@ def inspect(output: Path, rows: int, as_json: bool) -> None:
         for (reason,), group in sorted(frame.group_by("reason"), key=lambda g: g[0][0] or ""):
             console.print(f"[yellow]{reason}[/yellow] ({group.height:,})")
             click.echo(group.head(rows).select("id", "detail", "text"))
+
+
+# Training: train, eval, generate, trainers (corpuskit/training/cli.py; torch loads only on use).
+from corpuskit.training.cli import COMMANDS as _TRAINING_COMMANDS  # noqa: E402
+
+for _command in _TRAINING_COMMANDS:
+    main.add_command(_command)
+
+
+# `label train` / `label eval`; the module imports only click (spaCy loads when they run).
+from corpuskit.labelling.cli import label  # noqa: E402
+
+main.add_command(label)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,72 @@
+"""The trainer interface: what a trainer plugin implements.
+
+A trainer is a class registered under the `corpuskit.trainers` entry point group. It
+declares a typed config (`Config`, a subclass of TrainerConfig) and implements:
+
+- `prepare(data, run_dir, world_size)`: once per machine before training starts, in one process
+  (e.g. train a tokenizer, write token shards). No-op by default.
+- `fit(data, run_dir)`: the training; with `--nproc N` it runs in each of N processes
+  started by torchrun (RANK, WORLD_SIZE, LOCAL_RANK... in the environment).
+- `evaluate(data, run_dir, splits)`: metrics of the trained model on held-out splits.
+- `generate(run_dir, prompt, ...)`: optional, text from the trained model.
+
+`data` is a CorpusData: the corpuskit output folder, already split into train / val /
+test by document id (see corpuskit.training.split).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from corpuskit import registry
+from corpuskit.training.config import TrainConfigError, TrainerConfig
+from corpuskit.training.data import CorpusData
+
+
+class Trainer(ABC):
+    """Base of every trainer: a typed config, then fit / evaluate over a corpus."""
+
+    Config: ClassVar[type[TrainerConfig]] = TrainerConfig
+    # Whether fit() can run as one of several torchrun processes (--nproc > 1).
+    distributed: ClassVar[bool] = False
+
+    def __init__(self, config: TrainerConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def summary(cls) -> str:
+        """First line of the class docstring (shown by `corpuskit trainers`)."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    def prepare(  # noqa: B027 (an optional hook)
+        self, data: CorpusData, run_dir: Path, world_size: int = 1
+    ) -> None:
+        """Once per machine, in one process, before fit() starts on `world_size` ranks."""
+
+    @abstractmethod
+    def fit(self, data: CorpusData, run_dir: Path) -> dict[str, Any]:
+        """Train; returns a summary (e.g. steps, final losses)."""
+
+    @abstractmethod
+    def evaluate(
+        self, data: CorpusData, run_dir: Path, splits: Sequence[str] = ("val", "test"), **options
+    ) -> dict[str, Any]:
+        """Metrics of the model saved in `run_dir` on the given splits."""
+
+    def generate(self, run_dir: Path, prompt: str, **options) -> list[str]:
+        """Text continuations of `prompt` from the model saved in `run_dir`."""
+        raise NotImplementedError(f"trainer {type(self).__name__} does not generate text")
+
+
+def get_trainer(name: str) -> type[Trainer]:
+    """The trainer class registered as `name`; the error lists the available ones."""
+    found = registry.discover("trainers")
+    if name in found.loaded:
+        return found.loaded[name]
+    if name in found.errors:
+        raise TrainConfigError(f"trainer {name!r} failed to load: {found.errors[name]}")
+    known = ", ".join(sorted(found.loaded)) or "none installed (pip install plugins/gpt)"
+    raise TrainConfigError(f"unknown trainer {name!r}; available: {known}")

@@ -1,0 +1,262 @@
+"""`corpuskit train | eval | generate | trainers`: the trainer side of the command line.
+
+Importing this module is cheap (no torch): trainers import their heavy dependencies
+only when they run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option("--data", help="corpuskit output folder to train on, replacing the config's.")
+@click.option("--run-dir", help="Run folder (default: the config's run_dir, else runs/<name>).")
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Training processes on this machine (torchrun; one per GPU, or CPU ranks).",
+)
+@click.option(
+    "--nnodes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Machines in the job (torchrun --nnodes).",
+)
+@click.option(
+    "--node-rank",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="This machine's index (torchrun --node-rank).",
+)
+@click.option("--master-addr", help="Address of node 0 (torchrun --master-addr).")
+@click.option("--master-port", type=int, help="Port on node 0 (torchrun --master-port).")
+@click.option("--rdzv-endpoint", help="host:port of a c10d rendezvous (elastic multi-node).")
+@click.option("--rdzv-id", help="Job id for the rendezvous (default: the run folder name).")
+def train(
+    config: Path,
+    overrides: tuple[str, ...],
+    data: str | None,
+    run_dir: str | None,
+    nproc: int,
+    nnodes: int,
+    node_rank: int,
+    master_addr: str | None,
+    master_port: int | None,
+    rdzv_endpoint: str | None,
+    rdzv_id: str | None,
+) -> None:
+    """Train on a corpuskit output folder as CONFIG says; OVERRIDES are key=value.
+
+    \b
+    corpuskit train recipes/shakespeare-char-gpt.yaml
+    corpuskit train recipes/news-gpt.yaml --data out/news --nproc 2 max_iters=200
+    An interrupted run continues from its last checkpoint (resume: auto).
+    """
+    from corpuskit.training.config import load_train_config, parse_overrides
+    from corpuskit.training.launch import LaunchOptions, run_training
+
+    extra = parse_overrides(overrides)
+    if data:
+        extra["data"] = data
+    if run_dir:
+        extra["run_dir"] = run_dir
+    cfg = load_train_config(config, extra)
+    opts = LaunchOptions(nproc, nnodes, node_rank, master_addr, master_port, rdzv_endpoint, rdzv_id)
+    summary = run_training(cfg, opts)
+    if summary:
+        click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@click.command(name="eval")
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--data", help="Corpus to evaluate on (default: the run's own).")
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    type=click.Choice(["train", "val", "test"]),
+    help="Split(s) to evaluate (default: val and test).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A checkpoint folder instead of the run's final model.",
+)
+@click.option(
+    "--bleu",
+    "bleu_docs",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also score greedy continuations of N held-out documents (BLEU, chrF).",
+)
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Generation samples to show.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(
+    run_dir: Path,
+    data: str | None,
+    splits: tuple[str, ...],
+    checkpoint: Path | None,
+    bleu_docs: int,
+    samples: int,
+    as_json: bool,
+) -> None:
+    """Evaluate the model of RUN_DIR: loss, perplexity, next-token accuracy, samples."""
+    from corpuskit.training.launch import load_run
+
+    trainer, corpus = load_run(run_dir, data)
+    if corpus is None:
+        raise click.ClickException(
+            f"the run's corpus {trainer.config.data!r} is gone; pass --data OUTPUT_DIR"
+        )
+    metrics = trainer.evaluate(
+        corpus,
+        run_dir,
+        splits or ("val", "test"),
+        checkpoint=checkpoint,
+        bleu_docs=bleu_docs,
+        samples=samples,
+    )
+    if as_json:
+        click.echo(json.dumps(metrics, ensure_ascii=False, indent=2))
+        return
+    table = Table("metric", "value", title=f"{run_dir}", title_justify="left")
+    for key, value in metrics.items():
+        if key == "samples":
+            continue
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    for i, text in enumerate(metrics.get("samples", [])):
+        console.print(f"[bold]sample {i + 1}[/bold]")
+        click.echo(text)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--prompt", default="", help="Text to continue (default: start a new document).")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=0.8,
+    show_default=True,
+    help="0 = greedy.",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=0),
+    default=200,
+    show_default=True,
+    help="Sample among the k most likely tokens (0 = all).",
+)
+@click.option("--num-samples", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seed", type=int, default=1337, show_default=True)
+@click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A checkpoint folder instead of the run's final model.",
+)
+def generate(
+    run_dir: Path,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int,
+    num_samples: int,
+    seed: int,
+    checkpoint: Path | None,
+) -> None:
+    """Continue PROMPT with the model of RUN_DIR."""
+    from corpuskit.training.launch import load_run
+
+    trainer, _ = load_run(run_dir)
+    texts = trainer.generate(
+        run_dir,
+        prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        num_samples=num_samples,
+        seed=seed,
+        checkpoint=checkpoint,
+    )
+    for i, text in enumerate(texts):
+        if num_samples > 1:
+            console.print(f"[bold]--- sample {i + 1}[/bold]")
+        click.echo(text)
+
+
+@click.command()
+@click.argument("name", required=False)
+def trainers(name: str | None) -> None:
+    """List the registered trainers; with NAME, that trainer's config keys."""
+    from corpuskit import registry
+
+    found = registry.discover("trainers")
+    if name:
+        from corpuskit.training.base import get_trainer
+
+        cls = get_trainer(name)
+        table = Table(
+            "key", "type", "default", "meaning", title=f"trainer {name}", title_justify="left"
+        )
+        for key, field in cls.Config.model_fields.items():
+            default = (
+                "required"
+                if field.is_required()
+                else repr(field.get_default(call_default_factory=True))
+            )
+            table.add_row(key, _type_name(field.annotation), default, field.description or "")
+        console.print(table)
+        return
+    table = Table("trainer", "package", "distributed", "summary")
+    for trainer_name, cls in sorted(found.loaded.items()):
+        table.add_row(
+            trainer_name,
+            found.providers.get(trainer_name, "?"),
+            "yes" if getattr(cls, "distributed", False) else "no",
+            cls.summary() if hasattr(cls, "summary") else "",
+        )
+    for trainer_name, err in sorted(found.errors.items()):
+        table.add_row(
+            f"[red]{trainer_name}[/red]",
+            found.providers.get(trainer_name, "?"),
+            "",
+            f"[red]failed to load:[/red] {err}",
+        )
+    if not found.loaded and not found.errors:
+        console.print("no trainers installed; `pip install -e plugins/gpt` adds `gpt`")
+        return
+    console.print(table)
+
+
+def _type_name(annotation: object) -> str:
+    """`int | None`, `auto|true|false` for a Literal, else the class name."""
+    import typing
+
+    if typing.get_origin(annotation) is typing.Literal:
+        return "|".join(str(a) for a in typing.get_args(annotation))
+    name = getattr(annotation, "__name__", None)
+    return name if name and not typing.get_args(annotation) else str(annotation)
+
+
+COMMANDS = (train, evaluate, generate, trainers)

@@ -1,0 +1,119 @@
+"""Training configs: one YAML mapping, plain data, validated by the trainer's pydantic model.
+
+    trainer: gpt                 # a name registered under the `corpuskit.trainers` entry points
+    data: out/shakespeare        # a corpuskit output folder (its data/ Parquet shards)
+    run_dir: runs/shakespeare    # checkpoints, metrics, the final model
+    split: {val: 0.1, test: 0.0}
+    max_iters: 2000              # ...and every other key the trainer's config declares
+
+Command-line overrides are `key=value` (dotted keys reach into mappings, values are
+YAML: `max_iters=100`, `split.val=0.2`, `init_from=null`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from corpuskit.recipe import RecipeError, _describe
+from corpuskit.training.split import SplitConfig
+
+
+class TrainConfigError(RecipeError):
+    """A training config that cannot run; the message names the file and key."""
+
+
+class TrainerConfig(BaseModel):
+    """Keys every trainer has; a trainer's own config subclasses this and adds its keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trainer: str = Field(description="registered trainer name (`corpuskit trainers`)")
+    data: str | None = Field(None, description="corpuskit output folder to train on")
+    run_dir: str | None = Field(None, description="where checkpoints, metrics and the model go")
+    text_field: str = Field("text", description="column holding the document text")
+    split: SplitConfig = Field(SplitConfig(), description="held-out fractions: {val, test, seed}")
+    seed: int = Field(1337, description="seed of weights init, data order and dropout")
+
+
+def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """`key=value` strings into a nested mapping; values are parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        key = key.strip().removeprefix("--")
+        if not sep or not key:
+            raise TrainConfigError(f"override {item!r}: expected key=value, e.g. max_iters=100")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as e:
+            raise TrainConfigError(f"override {item!r}: value is not valid YAML: {e}") from None
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise TrainConfigError(f"override {item!r}: {p!r} is set as a value and a mapping")
+        node[parts[-1]] = value
+    return out
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`base` with `overrides` applied; nested mappings merge key by key."""
+    out = dict(base)
+    for k, v in overrides.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a YAML training config."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TrainConfigError(f"{path}: training config not found") from None
+    except yaml.YAMLError as e:
+        raise TrainConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise TrainConfigError(f"{path}: a training config is a mapping with `trainer: NAME`")
+    return raw
+
+
+def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainerConfig:
+    """Validate a raw mapping with its trainer's config class; errors name the key."""
+    from corpuskit.training.base import get_trainer
+
+    name = raw.get("trainer")
+    if not name:
+        raise TrainConfigError(f"{origin}: missing required key 'trainer'")
+    cls = get_trainer(str(name))
+    try:
+        return cls.Config.model_validate(raw)
+    except ValidationError as e:
+        raise TrainConfigError(f"{origin} (trainer {name}): {_describe(e)}") from None
+
+
+def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainerConfig:
+    """Read, override and validate a training config; `run_dir` defaults to runs/<file stem>."""
+    raw = merge(read_config_file(path), overrides or {})
+    if not raw.get("run_dir"):
+        raw["run_dir"] = str(Path("runs") / Path(path).stem)
+    return validate_config(raw, origin=str(path))
+
+
+def save_config(config: TrainerConfig, path: Path) -> None:
+    """Write the resolved config (every key, defaults included) as YAML."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(
+        yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    tmp.replace(path)

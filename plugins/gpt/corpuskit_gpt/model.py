@@ -1,0 +1,117 @@
+"""The model (transformers' GPT-2, built locally), its optimizer, schedule and FLOP count."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+from transformers.utils import logging as hf_logging
+
+from corpuskit_gpt.config import GPTConfig
+
+hf_logging.disable_progress_bar()
+
+# Dense bf16 tensor-core peaks (FLOP/s) by device-name fragment, for the MFU estimate.
+PEAK_FLOPS = {
+    "H200": 989e12,
+    "H100 PCIe": 756e12,
+    "H100": 989e12,
+    "A100": 312e12,
+    "L40S": 362e12,
+    "A10G": 125e12,
+    "A10": 125e12,
+    "L4": 121e12,
+    "4090": 165e12,
+    "V100": 125e12,
+    "T4": 65e12,
+}
+
+
+def build_model(
+    cfg: GPTConfig, vocab_size: int, eot: int, source: Path | None = None
+) -> GPT2LMHeadModel:
+    """A fresh GPT-2 sized by `cfg`, or the float32 weights of a local checkpoint `source`."""
+    dropout = {"resid_pdrop": cfg.dropout, "embd_pdrop": cfg.dropout, "attn_pdrop": cfg.dropout}
+    if source is not None:
+        model = GPT2LMHeadModel.from_pretrained(
+            source, dtype=torch.float32, attn_implementation="sdpa", **dropout
+        )
+        if cfg.block_size > model.config.n_positions:
+            raise ValueError(
+                f"block_size {cfg.block_size} exceeds the checkpoint's context "
+                f"({model.config.n_positions}) in {source}"
+            )
+        model.loss_type = "ForCausalLM"
+        if model.config.vocab_size < vocab_size:
+            raise ValueError(f"{source}: vocabulary {model.config.vocab_size} < tokenizer's")
+        return model
+    config = GPT2Config(
+        vocab_size=max(vocab_size, cfg.model_vocab_size or 0),
+        n_positions=cfg.block_size,
+        n_embd=cfg.n_embd,
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        tie_word_embeddings=True,
+        **dropout,
+    )
+    torch.manual_seed(cfg.seed)
+    model = GPT2LMHeadModel._from_config(config, attn_implementation="sdpa", dtype=torch.float32)
+    model.loss_type = "ForCausalLM"  # the shifted cross-entropy it uses anyway, named (no warning)
+    return model
+
+
+def make_optimizer(model: torch.nn.Module, cfg: GPTConfig, device_type: str) -> torch.optim.AdamW:
+    """AdamW with decoupled weight decay on weight matrices (and embeddings) only.
+
+    Biases and LayerNorm gains (1-d tensors) are not decayed.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(
+        groups,
+        lr=cfg.learning_rate,
+        betas=(cfg.beta1, cfg.beta2),
+        fused=device_type == "cuda",
+    )
+
+
+def lr_at(step: int, cfg: GPTConfig) -> float:
+    """Linear warmup to `learning_rate`, then cosine decay to `min_lr` at `decay_iters`."""
+    if step < cfg.warmup_iters:
+        return cfg.learning_rate * (step + 1) / (cfg.warmup_iters + 1)
+    if step >= cfg.decay_iters:
+        return cfg.min_lr
+    ratio = (step - cfg.warmup_iters) / max(1, cfg.decay_iters - cfg.warmup_iters)
+    return cfg.min_lr + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (cfg.learning_rate - cfg.min_lr)
+
+
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: GPTConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_at(step, cfg) / cfg.learning_rate
+    )
+
+
+def flops_per_token(model: GPT2LMHeadModel, block_size: int) -> float:
+    """Training FLOPs per token (PaLM appendix B, as nanoGPT): 6N + 12 L H Q T."""
+    c = model.config
+    n = sum(p.numel() for p in model.parameters()) - model.transformer.wpe.weight.numel()
+    return 6 * n + 12 * c.n_layer * c.n_head * (c.n_embd // c.n_head) * block_size
+
+
+def peak_flops(device: torch.device, override: float | None) -> float | None:
+    """Peak FLOP/s of one device: the configured value, else a known GPU's bf16 peak."""
+    if override:
+        return override
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_FLOPS.items() if k in name), None)
