@@ -211,9 +211,9 @@ def test_news_recipe_on_ray_equals_local(tmp_path, ray_instance):
     local, ray_out = tmp_path / "local", tmp_path / "ray"
     run({**raw, "output": {"path": str(local)}})
     m = run(on_ray({**raw, "output": {"path": str(ray_out)}}))
-    assert m["stages"][1][0] == "remove_frequent_lines"
-    ledger = {row["step"]: row for row in m["ledger"]}
-    assert ledger["5:remove_frequent_lines"]["counters"]["lines_removed"] > 100
+    assert any(stage[0] == "remove_frequent_lines" for stage in m["stages"])
+    ledger = {row["step"].split(":", 1)[-1]: row for row in m["ledger"]}
+    assert ledger["remove_frequent_lines"]["counters"]["lines_removed"] > 100
     assert m["recipe"]["executor"]["kind"] == "ray"
     assert_same_output(ray_out, local)
 
