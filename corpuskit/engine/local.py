@@ -64,21 +64,11 @@ class LocalExecutor:
             return None
         path = layout.fit_state(stage.index)
         if not path.exists():
-            files = [
-                layout.stage_work(stage.index - 1) / s["file"]
-                for r in previous
-                for s in r["shards"]
-            ]
+            files = fit_inputs(layout, stage, previous)
             step = stage.global_step.step
             progress.note(f"fitting {stage.global_step.name} over {len(files)} shards")
             started = time.perf_counter()
-            step.ensure_ready()
-            corpus = Corpus(files, layout.state / f"fit-{stage.index}", self.workers)
-            corpus.workdir.mkdir(parents=True, exist_ok=True)
-            state = step.fit(corpus)
-            tmp = path.with_name(path.name + ".tmp")
-            step.save_state(state, tmp)
-            os.replace(tmp, path)
+            fit_and_save(step, files, layout.state / f"fit-{stage.index}", self.workers, path)
             write_json_atomic(
                 layout.state / f"stage-{stage.index}.fit.json",
                 {"seconds": time.perf_counter() - started},
@@ -212,3 +202,23 @@ def _init_worker(q) -> None:
 
 def _run_task(task: UnitTask) -> dict[str, Any]:
     return process_unit(task, _progress_queue.put if _progress_queue is not None else None)
+
+
+def fit_inputs(layout: OutputLayout, stage: Stage, previous: list[dict[str, Any]]) -> list[Path]:
+    """The shards the previous stage wrote: what a global step of `stage` fits on."""
+    return [layout.stage_work(stage.index - 1) / s["file"] for r in previous for s in r["shards"]]
+
+
+def fit_and_save(step: Any, files: list[Path], workdir: Path, workers: int, path: Path) -> None:
+    """`step.fit` over `files`, its state written to `path` atomically (any executor)."""
+    step.ensure_ready()
+    corpus = Corpus(files, workdir, workers)
+    corpus.workdir.mkdir(parents=True, exist_ok=True)
+    save_state(step, step.fit(corpus), path)
+
+
+def save_state(step: Any, state: Any, path: Path) -> None:
+    """A fit state under a temporary name, then renamed: a crash never leaves half a state."""
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    step.save_state(state, tmp)
+    os.replace(tmp, path)

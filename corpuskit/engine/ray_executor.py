@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,13 +50,13 @@ except ImportError as e:  # pragma: no cover - exercised without ray installed
 import polars as pl
 import pyarrow.parquet as pq
 
-from corpuskit.engine.local import LocalExecutor
+from corpuskit.engine.local import LocalExecutor, fit_and_save, fit_inputs, save_state
 from corpuskit.engine.plan import RunPlan
 from corpuskit.engine.stages import Stage
 from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
-from corpuskit.steps.base import Corpus, GlobalStep
+from corpuskit.steps.base import GlobalStep
 from corpuskit.steps.frequent_lines import RemoveFrequentLines
 
 
@@ -98,11 +97,7 @@ class RayExecutor(LocalExecutor):
         path = layout.fit_state(stage.index)
         if path.exists():
             return str(path)
-        files = [
-            str(layout.stage_work(stage.index - 1) / s["file"])
-            for r in previous
-            for s in r["shards"]
-        ]
+        files = [str(f) for f in fit_inputs(layout, stage, previous)]
         step = stage.global_step.step
         started = time.perf_counter()
         distributed = DISTRIBUTED_FITS.get(type(step))
@@ -242,17 +237,7 @@ def _unit_task(task: UnitTask) -> dict[str, Any]:
 @ray.remote
 def _fit_task(step: GlobalStep, files: list[str], workdir: str, cpus: int, path: str) -> None:
     """`step.fit` over the stage's shards on a worker; the state goes to `path`."""
-    step.ensure_ready()
-    corpus = Corpus([Path(f) for f in files], Path(workdir), cpus)
-    corpus.workdir.mkdir(parents=True, exist_ok=True)
-    state = step.fit(corpus)
-    _save_state(step, state, Path(path))
-
-
-def _save_state(step: GlobalStep, state: Any, path: Path) -> None:
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    step.save_state(state, tmp)
-    os.replace(tmp, path)
+    fit_and_save(step, [Path(f) for f in files], Path(workdir), cpus, Path(path))
 
 
 # --- distributed fits ----------------------------------------------------------------------
@@ -341,7 +326,7 @@ def fit_frequent_lines(
         found = [h for h in (_get(r) for r in reduces) if len(h)]
         if found:
             frequent = pl.concat(found).sort()
-    _save_state(step, frequent, path)
+    save_state(step, frequent, path)
 
 
 #: Global steps whose fit runs as distributed tasks rather than in one task.
