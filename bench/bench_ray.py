@@ -1,6 +1,7 @@
 """The Ray executor against the local executor, and per-core rates for a dedup cost estimate.
 
     .venv/bin/python bench/bench_ray.py --docs 100000
+    .venv/bin/python bench/bench_ray.py --docs 100000 --only overhead --dedup
     .venv/bin/python bench/bench_ray.py --docs 100000 --only rates
 
 Two parts (--only picks one):
@@ -14,13 +15,17 @@ overhead  The cleaning recipe (fix_unicode -> clean_text -> normalize_punctuatio
           a running cluster; its workers still import corpuskit on their first task).
           --repeat interleaved rounds; checks that every run kept the same ids, and prints
           the best and all seconds, docs/s and the ratio ray / local of the best times.
+          --dedup adds exact_dedup and minhash_dedup after the cleaning chain (two global
+          fits: under Ray their maps and reduces run as Ray tasks).
 rates     Per-core rates (one process, POLARS_MAX_THREADS=1), the inputs of a paper
           estimate of the dedup stage at scale: the cleaning chain (local executor, one
           worker), then over its Parquet output the fit of exact_dedup and minhash_dedup,
-          split by the fit report into the part that is a parallel map over row groups
-          (hashing / signatures) and the part that runs on one machine (grouping, bands,
-          verification, connected components), and the apply pass (join of a batch to the
-          fit's decisions), in MB of text and documents per second.
+          split by the fit report into its parts: maps over row groups (hashing /
+          signatures), tasks per hash partition (grouping) or per band (LSH buckets), the
+          verification (a map, then a join in the fit), the clusters (tasks per id
+          partition, then connected components and survivors in the fit), and the apply
+          pass (join of a batch to the fit's decisions), in MB of text and documents per
+          second.
 """
 
 from __future__ import annotations
@@ -49,9 +54,17 @@ CLEANING = [
     {"length_filter": {"min_chars": 20}},
 ]
 
-# fit parts (from the fit report) that are a map over row groups, parallel across machines
-# once distributed; the others run where the fit runs (one machine in this version)
-MAP_PARTS = {"hash": "map", "signatures": "map", "verify": "map over candidate pairs"}
+DEDUP = [{"exact_dedup": {}}, {"minhash_dedup": {}}]
+
+# fit parts (from the fit report) and where they run under the Ray executor
+MAP_PARTS = {
+    "hash": "map over row groups",
+    "signatures": "map over row groups",
+    "groups": "tasks per hash partition",
+    "bands": "tasks per band, merge in the fit",
+    "verify": "map over row groups, join in the fit",
+    "clusters": "tasks per id partition, components in the fit",
+}
 
 WARM = """
 import json, logging, sys, time
@@ -130,13 +143,16 @@ def kept_ids(out: Path) -> pl.Series:
     return pl.read_parquet(out / "data", columns=["id"])["id"].sort()
 
 
-def bench_overhead(data: Path, cpus: int, unit_mb: float, repeat: int, work: Path) -> dict:
+def bench_overhead(
+    data: Path, cpus: int, unit_mb: float, repeat: int, work: Path, dedup: bool = False
+) -> dict:
     ck = [python(), "-m", "corpuskit.cli", "run"]
+    steps = CLEANING + (DEDUP if dedup else [])
     local_spec = {"workers": cpus, "unit_mb": unit_mb}
     ray_spec = {"kind": "ray", "address": "local", "num_cpus": cpus, "unit_mb": unit_mb}
-    local = write_recipe(work / "local.yaml", data, work / "local", local_spec, CLEANING)
-    cold = write_recipe(work / "cold.yaml", data, work / "cold", ray_spec, CLEANING)
-    warm = write_recipe(work / "warm.yaml", data, work / "warm", {"unit_mb": unit_mb}, CLEANING)
+    local = write_recipe(work / "local.yaml", data, work / "local", local_spec, steps)
+    cold = write_recipe(work / "cold.yaml", data, work / "cold", ray_spec, steps)
+    warm = write_recipe(work / "warm.yaml", data, work / "warm", {"unit_mb": unit_mb}, steps)
     names = ["local executor", "ray, cold (starts Ray)", "ray, warm (Ray running)"]
     seconds: list[list[float]] = [[], [], []]
     rss: list[float] = [0.0, 0.0, 0.0]
@@ -173,14 +189,18 @@ def bench_overhead(data: Path, cpus: int, unit_mb: float, repeat: int, work: Pat
         }
         for i in range(3)
     ]
+    chain = "cleaning chain" + (" + exact_dedup + minhash_dedup" if dedup else "")
     print(
-        f"overhead: {docs:,} documents, {manifest['units']} units of {unit_mb:g} MB, "
+        f"overhead: {chain}, {docs:,} documents, {manifest['units']} units of {unit_mb:g} MB, "
         f"{cpus} CPUs, {repeat} interleaved repeats"
     )
     print(table(rows))
+    print(f"rejected by reason (all runs kept the same ids): {manifest['rejected_by_reason']}")
     print("cold: `corpuskit run --executor ray` starting its own Ray; warm: run_recipe alone")
     print("on a Ray instance started before (RSS: that process tree, Ray's daemons included)")
     return {
+        "steps": [next(iter(step)) for step in steps],
+        "rejected_by_reason": manifest["rejected_by_reason"],
         "docs": docs,
         "units": manifest["units"],
         "cpus": cpus,
@@ -240,11 +260,11 @@ def bench_rates(data: Path, work: Path) -> dict:
         parts = dict(d["fit_parts"])
         total = parts.pop("total", d["fit_seconds"])
         for part, seconds in parts.items():
-            kind = MAP_PARTS.get(part, "one machine")
+            kind = MAP_PARTS.get(part, "in the fit")
             rows.append(rate(f"{name} fit: {part} ({kind})", seconds))
         rest = total - sum(parts.values())
         if rest > 0.005:
-            rows.append(rate(f"{name} fit: rest (one machine)", rest))
+            rows.append(rate(f"{name} fit: rest (in the fit)", rest))
         setup = d["fit_seconds"] - total
         if setup > 0.05:
             rows.append(rate(f"{name} fit: first-call setup (once per process)", setup))
@@ -275,6 +295,7 @@ def main() -> None:
     ap.add_argument("--unit-mb", type=float, default=8, help="input MB per work unit")
     ap.add_argument("--repeat", type=int, default=3, help="overhead: interleaved repeats")
     ap.add_argument("--only", default="overhead,rates")
+    ap.add_argument("--dedup", action="store_true", help="overhead: add the two dedup steps")
     ap.add_argument("--json", type=Path, help="write the results here too")
     args = ap.parse_args()
 
@@ -288,7 +309,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
         if "overhead" in only:
-            results["overhead"] = bench_overhead(data, args.cpus, args.unit_mb, args.repeat, work)
+            results["overhead"] = bench_overhead(
+                data, args.cpus, args.unit_mb, args.repeat, work, args.dedup
+            )
         if "rates" in only:
             results["rates"] = bench_rates(data, work)
     finally:

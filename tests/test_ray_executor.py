@@ -1,5 +1,8 @@
 """The Ray executor: same output as the local executor, retries, resume, and the missing-Ray error.
 
+The dedup fits run their maps as Ray tasks: a traced minhash_dedup (a subclass whose fit
+wraps `Corpus.map`) leaves a marker per mapped call, naming the process that ran it.
+
 One local Ray instance (2 CPUs) is shared by the module; starting Ray takes seconds, so the
 tests that need it are marked slow.
 """
@@ -10,22 +13,29 @@ import hashlib
 import json
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 import yaml
 
 from corpuskit import registry
+from corpuskit.dedup.fit import DuplicateIds
 from corpuskit.engine.run import run_recipe
 from corpuskit.engine.worker import StepFailed
+from corpuskit.progress import Progress
 from corpuskit.recipe import RecipeError, recipe_from_dict
-from corpuskit.steps import MapStep, StepConfig
-from tests.conftest import ROOT, corpuskit_cmd, needs_shared
+from corpuskit.steps import Corpus, MapStep, StepConfig
+from corpuskit.steps.dedup import MinHashDedup, MinHashDedupConfig
+from tests.conftest import ROOT, corpuskit_cmd, needs_shared, write_jsonl
 from tests.test_engine import frames, make_corpus, raw_recipe
 
 ENTRY_POINTS = """\
@@ -37,6 +47,7 @@ slow_identity = tests.helpers:SlowIdentity
 flaky_once = tests.test_ray_executor:FlakyOnce
 record_ids = tests.test_ray_executor:RecordIds
 poison = tests.test_ray_executor:Poison
+traced_minhash_dedup = tests.test_ray_executor:TracedMinHash
 """
 
 
@@ -96,6 +107,45 @@ class Poison(MapStep):
         if Path(self.config.path).exists() and batch["id"].str.ends_with(self.config.only).any():
             raise ValueError("poisoned")
         return batch
+
+
+class TracedConfig(MinHashDedupConfig):
+    log: str
+
+
+class _Traced:
+    """A mapped function that first leaves a marker `<pid>-<random>` in a folder."""
+
+    def __init__(self, fn: Callable[[Any], Any], folder: str) -> None:
+        self.fn, self.folder = fn, folder
+
+    def __call__(self, item: Any) -> Any:
+        (Path(self.folder) / f"{os.getpid()}-{uuid.uuid4().hex}").touch()
+        return self.fn(item)
+
+
+class TracedMinHash(MinHashDedup):
+    """minhash_dedup whose fit marks its own process and every call it maps (`Corpus.map`)."""
+
+    Config = TracedConfig
+
+    def fit(self, corpus: Corpus) -> Any:
+        folder = self.config.log
+        (Path(folder) / f"fit-{os.getpid()}").touch()
+        inner = corpus.map
+        corpus.map = lambda fn, items: inner(_Traced(fn, folder), items)
+        return super().fit(corpus)
+
+
+class Notes(Progress):
+    """A silent progress that keeps the executor's notes."""
+
+    def __init__(self) -> None:
+        super().__init__(enabled=False)
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -357,3 +407,167 @@ def test_cli_kill_9_then_resume_on_ray(tmp_path, site_env):
     p = subprocess.run(cmd, env=site_env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert_same_output(out, want, same_ledger=False)
+
+
+# --- distributed dedup fits -------------------------------------------------------------------
+DEDUP_WORDS = (
+    "council members voted on the new budget for schools roads parks and libraries after "
+    "a long debate about taxes housing transport water energy and public safety downtown"
+).split()
+
+
+def planted_corpus(folder: Path, reference: Path) -> None:
+    """60 originals in 3 files, 20 exact and 20 near copies of them (one word changed), and a
+    reference holding 4 exact and 4 near copies of other originals, plus 4 unrelated texts."""
+    rng = random.Random(7)
+    folder.mkdir(parents=True)
+    originals = [" ".join(rng.choice(DEDUP_WORDS) for _ in range(50)) for _ in range(60)]
+    files: list[list[dict]] = [[], [], []]
+    for i, text in enumerate(originals):
+        files[i % 3].append({"text": text, "n": i})
+    for i in range(0, 60, 3):  # exact copies, in the next file
+        files[(i + 1) % 3].append({"text": originals[i], "n": 100 + i})
+    for i in range(1, 60, 3):  # near copies in the last file (Jaccard about 0.8)
+        words = originals[i].split()
+        words[25] = "budgetary"
+        files[2].append({"text": " ".join(words), "n": 200 + i})
+    for f, rows in enumerate(files):
+        rng.shuffle(rows)
+        write_jsonl(folder / f"part-{f}.jsonl", rows)
+
+    def near(text: str) -> str:
+        words = text.split()
+        words[10] = "municipal"
+        return " ".join(words)
+
+    ref = [originals[i] for i in (2, 5, 8, 11)] + [near(originals[i]) for i in (14, 17, 20, 23)]
+    ref += [" ".join(rng.choice(DEDUP_WORDS) for _ in range(50)) for _ in range(4)]
+    reference.mkdir(parents=True)
+    pl.DataFrame({"id": [f"ref{i}" for i in range(len(ref))], "text": ref}).write_parquet(
+        reference / "eval.parquet"
+    )
+
+
+def original_of(rejected: pl.DataFrame, kept: pl.DataFrame) -> dict[int, int]:
+    """n of every rejected copy -> n of the kept document its `detail` names."""
+    n = pl.col("meta").str.json_decode(pl.Struct({"n": pl.Int64})).struct.field("n")
+    ids = dict(kept.select("id", n.alias("n")).iter_rows())
+    return {m: ids[d] for m, d in rejected.select(n.alias("n"), "detail").iter_rows()}
+
+
+@pytest.mark.slow
+def test_dedup_fits_run_their_maps_as_ray_tasks_and_equal_local(tmp_path, ray_instance):
+    src, reference = tmp_path / "src", tmp_path / "reference"
+    planted_corpus(src, reference)
+    traces = {"local": tmp_path / "trace-local", "ray": tmp_path / "trace-ray"}
+
+    def raw(kind: str) -> dict:
+        traces[kind].mkdir()
+        steps = [
+            {"dedup_against": {"reference": str(reference), "cache_dir": str(tmp_path / kind)}},
+            {"exact_dedup": {}},
+            {"traced_minhash_dedup": {"log": str(traces[kind])}},
+        ]
+        r = {
+            "input": {"path": str(src / "part-*.jsonl")},
+            "output": {"path": str(tmp_path / f"out-{kind}")},
+            "executor": {"workers": 2, "unit_mb": 0.01},
+            "steps": steps,
+        }
+        return on_ray(r) if kind == "ray" else r
+
+    run(raw("local"))
+    notes = Notes()
+    m = run(raw("ray"), progress=notes)
+    got, want = tmp_path / "out-ray", tmp_path / "out-local"
+    assert_same_output(got, want)
+
+    # the planted duplicates, and only they, are rejected, each naming what it copies
+    assert m["rejected_by_reason"] == {
+        "dedup_against:exact_match": 4,
+        "dedup_against:near_match": 4,
+        "exact_dedup:duplicate": 20,
+        "traced_minhash_dedup:near_duplicate": 20,
+    }
+    kept, rejected, _ = frames(got)
+    assert kept.height == 60 - 8
+    against = rejected.filter(pl.col("step") == "dedup_against")
+    n = pl.col("meta").str.json_decode(pl.Struct({"n": pl.Int64})).struct.field("n")
+    found = dict(against.select(n, "detail").iter_rows())
+    assert found == {2: "ref0", 5: "ref1", 8: "ref2", 11: "ref3"} | {
+        14: "ref4",
+        17: "ref5",
+        20: "ref6",
+        23: "ref7",
+    }
+    copies = original_of(rejected.filter(pl.col("step") != "dedup_against"), kept)
+    assert copies == {100 + i: i for i in range(0, 60, 3)} | {200 + i: i for i in range(1, 60, 3)}
+
+    # where the fits' maps ran: Ray tasks in worker processes, neither the driver nor the
+    # fit's own task; with the local executor, threads of the driver
+    shards = len(list((got / "data").glob("*.parquet")))
+    ray_fit = [p.name for p in traces["ray"].glob("fit-*")]
+    ray_maps = [p.name for p in traces["ray"].iterdir() if not p.name.startswith("fit-")]
+    assert len(ray_fit) == 1 and len(ray_maps) > shards > 3
+    ray_pids = {int(p.split("-")[0]) for p in ray_maps}
+    assert not ray_pids & {os.getpid(), int(ray_fit[0].split("-")[1])}
+    local_maps = [p.name for p in traces["local"].iterdir() if not p.name.startswith("fit-")]
+    assert len(local_maps) == len(ray_maps)  # the same maps, same number of calls
+    assert {int(p.split("-")[0]) for p in local_maps} == {os.getpid()}
+    # the executor's own count for every dedup fit
+    counted = {}
+    for note in notes.notes:
+        if " map tasks in " in note:
+            step, rest = note.split(": ", 1)
+            counted[step] = int(rest.split()[0])
+    assert set(counted) == {"dedup_against", "exact_dedup", "traced_minhash_dedup"}
+    assert counted["traced_minhash_dedup"] == len(ray_maps)
+    assert all(c > shards for c in counted.values())
+
+
+@pytest.mark.slow
+def test_repeated_ids_fail_the_ray_fit_naming_them(tmp_path, ray_instance):
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = [{"doc": "x" if i % 10 == 0 else f"d{i}", "text": f"text {i}"} for i in range(40)]
+    write_jsonl(src / "part-0.jsonl", rows)
+    raw = raw_recipe(src, tmp_path / "out", [{"exact_dedup": {}}])
+    raw["input"]["id_field"] = "doc"
+    with pytest.raises(DuplicateIds, match=r"but 1 ids occur more than once \('x' x4\)"):
+        run(on_ray(raw))
+
+
+def test_dedup_fit_states_do_not_depend_on_partitions(tmp_path, monkeypatch):
+    """What makes Ray equal local: hash partitions and band splits do not change a state."""
+    from corpuskit.dedup import lsh, parts
+    from corpuskit.dedup.fit import Policy, exact_state, near_state
+    from corpuskit.dedup.normalize import Normalize
+
+    planted_corpus(tmp_path / "src", tmp_path / "ref")
+    docs = pl.concat(
+        pl.read_ndjson(f).select(id=pl.lit(f.name) + ":" + pl.col("n").cast(pl.String), text="text")
+        for f in sorted((tmp_path / "src").glob("*.jsonl"))
+    )
+    files = []
+    for i in range(2):
+        files.append(tmp_path / f"part-{i}.parquet")
+        docs.slice(i * 50, 50).write_parquet(files[-1], row_group_size=9)
+    cfg = MinHashDedup.Config()
+
+    def states(workers: int) -> list[pl.DataFrame]:
+        out = [
+            exact_state(files, workers, Normalize(), Policy(k), "ex")[0]
+            for k in ("first", "drop_all")
+        ]
+        for keep in ("first", "longest"):
+            args = (cfg.shingling(), cfg.lsh(), 0.7, True, Policy(keep), "mh")
+            out.append(near_state(files, tmp_path / "w", workers, *args)[0])
+        return out
+
+    whole = states(1)
+    # near: the 20 near copies and the 20 exact ones (no exact_dedup before it here)
+    assert [s["drop"].is_not_null().sum() for s in whole] == [20, 40, 40, 40]
+    monkeypatch.setattr(parts, "PARTITION_ROWS", 7)  # 15 partitions
+    monkeypatch.setattr(lsh, "BAND_ROWS", 11)  # every band cut in 8 splits
+    for got, want in zip(states(2), whole, strict=True):
+        assert got.equals(want)

@@ -7,6 +7,12 @@ so the state that travels to the workers grows with the duplicates, not the corp
 Ids must be unique across the corpus: the decision for a document is found by its id in
 `apply`, which sees batches, not positions. corpuskit's own ids (`<file>:<line>`) always
 are; ids taken from the input (`id_field`) are checked, and a repeat is an error naming it.
+
+Both are maps and per-partition reduces (`parts.map_parts` / `parts.map_items`), run by the
+executor of the fit (threads locally, Ray tasks under the Ray executor), which exchange
+rows through partitioned Parquet files in a spill folder (`parts.write_partitioned`):
+only the cluster members (and candidate pairs) come back to the process running the fit.
+The result does not depend on the number of partitions or on where the tasks ran.
 """
 
 from __future__ import annotations
@@ -23,7 +29,18 @@ from corpuskit.dedup.cluster import Keep, cluster_state, components_frame
 from corpuskit.dedup.hashing import text_hash_exprs
 from corpuskit.dedup.lsh import LSHParams, band_edges, sketch_corpus
 from corpuskit.dedup.normalize import Normalize, normalized
-from corpuskit.dedup.parts import Part, corpus_parts, map_parts, schema_names
+from corpuskit.dedup.parts import (
+    Part,
+    corpus_parts,
+    id_partition,
+    map_items,
+    map_parts,
+    partition_count,
+    read_partition,
+    schema_names,
+    spill_dir,
+    write_partitioned,
+)
 from corpuskit.dedup.shingles import Shingling
 from corpuskit.dedup.verify import jaccard, shingle_sets
 
@@ -79,48 +96,114 @@ def info_exprs(policy: Policy, columns: list[str]) -> tuple[list[str], list[pl.E
     return read, exprs
 
 
+def repeated_ids(info: pl.DataFrame) -> tuple[int, pl.DataFrame]:
+    """(how many ids occur more than once, the 3 most repeated as id, len) in `info`."""
+    counts = info.group_by("id").len().filter(pl.col("len") > 1)
+    top = counts.sort("len", "id", descending=[True, False]).head(3)
+    return counts.height, top
+
+
+def raise_repeated(found: list[tuple[int, pl.DataFrame]], step: str) -> None:
+    """DuplicateIds naming the most repeated ids, from `repeated_ids` of disjoint id sets."""
+    total = sum(n for n, _ in found)
+    if not total:
+        return
+    top = pl.concat([t for _, t in found]).sort("len", "id", descending=[True, False]).head(3)
+    examples = ", ".join(f"{i!r} x{n}" for i, n in top.iter_rows())
+    raise DuplicateIds(
+        f"{step}: document ids must be unique to say which copy is kept, but "
+        f"{total} ids occur more than once ({examples}). The input's id_field "
+        "repeats: remove id_field (ids then come from file and line) or make it unique."
+    )
+
+
 def check_unique_ids(info: pl.DataFrame, step: str) -> None:
-    dup = info.filter(pl.col("id").is_duplicated())
-    if dup.height:
-        counts = dup.group_by("id").len().sort("len", "id", descending=[True, False])
-        examples = ", ".join(f"{i!r} x{n}" for i, n in counts.head(3).iter_rows())
-        raise DuplicateIds(
-            f"{step}: document ids must be unique to say which copy is kept, but "
-            f"{counts.height} ids occur more than once ({examples}). The input's id_field "
-            "repeats: remove id_field (ids then come from file and line) or make it unique."
-        )
+    raise_repeated([repeated_ids(info)], step)
 
 
 def _empty_state() -> pl.DataFrame:
     return pl.DataFrame(schema=STATE_SCHEMA)
 
 
+def _part_file(folder: Path, kind: str, i: int) -> Path:
+    return folder / f"{kind}-{i:06d}.parquet"
+
+
+def decide(
+    comps: pl.DataFrame,
+    info_files: list[Path],
+    partitions: int,
+    policy: Policy,
+    step: str,
+    workers: int,
+) -> pl.DataFrame:
+    """The state from the components (`row, cluster`) and the id-partitioned info files.
+
+    One task per id partition checks that its ids are unique and returns the info of the
+    cluster members it holds; only those (not the corpus) come back for `cluster_state`.
+    """
+    members = comps.select("row")
+
+    def one(p: int) -> tuple[tuple[int, pl.DataFrame], pl.DataFrame]:
+        info = read_partition(info_files, p)
+        return repeated_ids(info), info.join(members, on="row", how="semi")
+
+    found = map_items(one, range(partitions), workers)
+    raise_repeated([r for r, _ in found], step)
+    if not comps.height:
+        return _empty_state()
+    info = pl.concat([m for _, m in found], how="vertical_relaxed")
+    return cluster_state(comps, info, policy.keep, policy.prefer)
+
+
 def exact_state(
-    files: list[Path], workers: int, norm: Normalize, policy: Policy, step: str
+    files: list[Path],
+    workers: int,
+    norm: Normalize,
+    policy: Policy,
+    step: str,
+    workdir: Path | None = None,
 ) -> tuple[pl.DataFrame, FitReport]:
-    """Clusters of documents whose normalized texts are equal (128-bit hash)."""
+    """Clusters of documents whose normalized texts are equal (128-bit hash).
+
+    Map (a task per part): hash the texts; write `row, h1, h2` partitioned by hash and
+    `row, id` (+ policy columns) partitioned by id. Reduce (a task per hash partition):
+    the groups of two or more, as `row, cluster` (the group's first row). Then `decide`.
+    """
     report, t0 = FitReport(), time.perf_counter()
     parts = corpus_parts(files)
+    if not parts:
+        return _empty_state(), report
     read, exprs = info_exprs(policy, schema_names(files))
     columns = list(dict.fromkeys(["text", *read]))
     hashes = text_hash_exprs(normalized(pl.col("text").fill_null(""), norm))
+    partitions = partition_count(sum(p.rows for p in parts), workers)
+    with spill_dir(f"exact-{step}", workdir) as spill:
 
-    def one(_: int, part: Part) -> pl.DataFrame:
-        return part.read(columns).select(*exprs, *hashes)
+        def one(i: int, part: Part) -> int:
+            df = part.read(columns).select(*exprs, *hashes)
+            by_hash = df.select("row", "h1", "h2")
+            write_partitioned(by_hash, pl.col("h1"), partitions, _part_file(spill, "hash", i))
+            by_id = df.drop("h1", "h2")
+            write_partitioned(by_id, id_partition(), partitions, _part_file(spill, "info", i))
+            return df.height
 
-    frames = map_parts(one, parts, workers)
-    if not frames:
-        return _empty_state(), report
-    info = pl.concat(frames)
-    report.documents = info.height
-    check_unique_ids(info, step)
-    report.seconds["hash"] = time.perf_counter() - t0
-    comps = (
-        info.with_columns(cluster=pl.col("row").min().over("h1", "h2"), n=pl.len().over("h1", "h2"))
-        .filter(pl.col("n") > 1)
-        .select("row", "cluster")
-    )
-    state = cluster_state(comps, info.drop("h1", "h2"), policy.keep, policy.prefer)
+        report.documents = sum(map_parts(one, parts, workers))
+        report.seconds["hash"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        hash_files = [_part_file(spill, "hash", i) for i in range(len(parts))]
+
+        def groups(p: int) -> pl.DataFrame:
+            table = read_partition(hash_files, p)
+            first, size = pl.col("row").min().over("h1", "h2"), pl.len().over("h1", "h2")
+            return table.filter(size > 1).select("row", cluster=first)
+
+        comps = pl.concat(map_items(groups, range(partitions), workers))
+        report.seconds["groups"] = time.perf_counter() - t
+        t = time.perf_counter()
+        info_files = [_part_file(spill, "info", i) for i in range(len(parts))]
+        state = decide(comps, info_files, partitions, policy, step, workers)
+        report.seconds["clusters"] = time.perf_counter() - t
     _count(state, report)
     report.seconds["total"] = time.perf_counter() - t0
     return state, report
@@ -137,37 +220,50 @@ def near_state(
     policy: Policy,
     step: str,
 ) -> tuple[pl.DataFrame, FitReport]:
-    """Clusters of near-duplicates: MinHash LSH candidates, verified, connected."""
+    """Clusters of near-duplicates: MinHash LSH candidates, verified, connected.
+
+    Map (a task per part): band hashes to one file per part, and `row, id` (+ policy
+    columns) partitioned by id. Bands (tasks per band and bucket-hash partition): the
+    candidate pairs. Verify: shingle sets of the candidates' rows (a map over parts), then
+    their Jaccard here. Components here (they need every edge), then `decide`.
+    """
     report, t0 = FitReport(), time.perf_counter()
     parts = corpus_parts(files)
+    if not parts:
+        return _empty_state(), report
     names = schema_names(files)
     text_cols = ["text", *(["lang"] if "lang" in names else [])]
     read, exprs = info_exprs(policy, names)
     columns = list(dict.fromkeys([*text_cols, *read]))
-    band_files, infos = sketch_corpus(
-        parts, columns, sh, lsh, workdir / "bands", workers, lambda df: df.select(exprs)
-    )
-    if not infos:
-        return _empty_state(), report
-    info = pl.concat(infos)
-    report.documents = info.height
-    check_unique_ids(info, step)
-    report.seconds["signatures"] = time.perf_counter() - t0
-    t = time.perf_counter()
-    edges = band_edges(band_files, lsh.bands)
-    report.candidate_pairs = edges.height
-    report.seconds["bands"] = time.perf_counter() - t
-    if verify and edges.height:
+    partitions = partition_count(sum(p.rows for p in parts), workers)
+    with spill_dir("near", Path(workdir)) as spill:
+        band_files, info_files = sketch_corpus(
+            parts,
+            columns,
+            sh,
+            lsh,
+            spill / "bands",
+            workers,
+            lambda df: df.select(exprs),
+            partitions,
+        )
+        report.documents = sum(p.rows for p in parts)
+        report.seconds["signatures"] = time.perf_counter() - t0
         t = time.perf_counter()
-        rows = np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()])
-        sets = shingle_sets(parts, rows, text_cols, sh, workers)
-        edges = jaccard(edges, sets, sets).filter(pl.col("jaccard") >= threshold)
-        report.seconds["verify"] = time.perf_counter() - t
-    report.verified_pairs = edges.height
-    t = time.perf_counter()
-    comps = components_frame(edges)
-    state = cluster_state(comps, info, policy.keep, policy.prefer)
-    report.seconds["clusters"] = time.perf_counter() - t
+        edges = band_edges(band_files, lsh.bands, workers)
+        report.candidate_pairs = edges.height
+        report.seconds["bands"] = time.perf_counter() - t
+        if verify and edges.height:
+            t = time.perf_counter()
+            rows = np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()])
+            sets = shingle_sets(parts, rows, text_cols, sh, workers)
+            edges = jaccard(edges, sets, sets).filter(pl.col("jaccard") >= threshold)
+            report.seconds["verify"] = time.perf_counter() - t
+        report.verified_pairs = edges.height
+        t = time.perf_counter()
+        comps = components_frame(edges)
+        state = decide(comps, info_files, partitions, policy, step, workers)
+        report.seconds["clusters"] = time.perf_counter() - t
     _count(state, report)
     report.seconds["total"] = time.perf_counter() - t0
     return state, report

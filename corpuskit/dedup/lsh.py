@@ -2,25 +2,37 @@
 
 `sketch_corpus` computes, for every document with at least one shingle, its MinHash
 signature and from it one 64-bit hash per band, and writes `row, b0 .. b{B-1}` to one
-Parquet file per part under a work folder. Signatures are never all in memory: one
-sub-batch at a time (1024 documents), and only the band hashes (B x 8 bytes per document)
-are kept, on disk.
+Parquet file per part under a work folder (a map over the parts: a Ray task each under the
+Ray executor). Signatures are never all in memory: one sub-batch at a time (1024
+documents), and only the band hashes (B x 8 bytes per document) are kept, on disk.
 
-`band_edges` then reads one band column at a time across all parts (Parquet column
-projection) and links every document of a bucket to the bucket's first document (a star:
-enough for connected components, and B x 12 bytes per document in memory at most).
+`band_edges` then runs a task per band (and, past BAND_ROWS documents, per hash split of the
+band's buckets): it reads its band column across all parts (Parquet column projection) and
+links every document of a bucket to the bucket's first document (a star: enough for
+connected components). A task holds at most BAND_ROWS x 12 bytes of band; the edges come
+back to the fit, which merges them. `band_matches` is the same against a reference.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from corpuskit.dedup.minhash import band_hashes, signatures
-from corpuskit.dedup.parts import Part, map_parts, sub_batches
+from corpuskit.dedup.parts import (
+    Part,
+    id_partition,
+    map_items,
+    map_parts,
+    sub_batches,
+    write_partitioned,
+)
 from corpuskit.dedup.shingles import Shingling, shingle_batch
 
 
@@ -30,6 +42,9 @@ class LSHParams:
     bands: int
     rows: int
     seed: int = 1
+
+
+BAND_ROWS = 4_000_000  # rows of one band a band task holds at most (about 12 bytes each)
 
 
 def band_columns(bands: int) -> list[str]:
@@ -57,64 +72,99 @@ def sketch_corpus(
     out_dir: Path,
     workers: int,
     info: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-) -> tuple[list[Path], list[pl.DataFrame]]:
-    """Band hash files (one per part) and, if `info` is given, info(batch) of every part.
+    info_partitions: int = 1,
+) -> tuple[list[Path], list[Path]]:
+    """Band hash files (one per part) and, if `info` is given, files of info(batch).
 
-    `columns` are read from each part (they must include `text`; `lang` is used when
-    present); every batch also carries `row`, its global row number.
+    A map over the parts (see `parts.map_parts`). `columns` are read from each part (they
+    must include `text`; `lang` is used when present); every batch also carries `row`, its
+    global row number. info(batch) must have an `id` column: it is written partitioned by
+    id into `info_partitions` row groups (`parts.write_partitioned`), for `fit.decide`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob("bands-*.parquet"):  # from an interrupted fit
-        stale.unlink()
+    for stale in [*out_dir.glob("bands-*.parquet"), *out_dir.glob("info-*.parquet")]:
+        stale.unlink()  # from an interrupted fit
 
-    def one(i: int, part: Part) -> tuple[Path, pl.DataFrame | None]:
+    def one(i: int, part: Part) -> tuple[Path, Path | None]:
         df = part.read(columns)
         path = out_dir / f"bands-{i:06d}.parquet"
         frames = [sketch_batch(b, sh, lsh) for b in sub_batches(df)]
-        pl.concat(frames).write_parquet(path, compression="lz4", statistics=False)
-        return path, (info(df) if info is not None else None)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        pl.concat(frames).write_parquet(tmp, compression="lz4", statistics=False)
+        os.replace(tmp, path)  # a retried task replaces it whole
+        if info is None:
+            return path, None
+        info_path = out_dir / f"info-{i:06d}.parquet"
+        write_partitioned(info(df), id_partition(), info_partitions, info_path)
+        return path, info_path
 
     results = map_parts(one, parts, workers)
     return [p for p, _ in results], [i for _, i in results if i is not None]
 
 
-def band_edges(files: Sequence[Path], bands: int) -> pl.DataFrame:
+def _rows(files: Sequence[Path]) -> int:
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def _band(files: Sequence[Path], name: str, q: int, splits: int) -> pl.DataFrame:
+    """`row` and band column `name` of the rows whose bucket falls in split q of `splits`."""
+    lf = pl.scan_parquet([str(f) for f in files]).select("row", name)
+    if splits > 1:
+        lf = lf.filter(pl.col(name) % splits == q)
+    return lf.collect()
+
+
+def band_edges(files: Sequence[Path], bands: int, workers: int = 1) -> pl.DataFrame:
     """Distinct (u, v) row pairs, u < v: v shares a band bucket with u, the bucket's first row.
 
-    One band in memory at a time.
+    A task per band and bucket split (a band's buckets are cut by hash into as many splits
+    as keep a task to BAND_ROWS rows); every task reads its band column and returns its
+    star edges, which are merged here.
     """
+    empty = pl.DataFrame(schema={"u": pl.UInt32, "v": pl.UInt32})
     if not files:
-        return pl.DataFrame(schema={"u": pl.UInt32, "v": pl.UInt32})
-    edges = []
-    scan = pl.scan_parquet([str(f) for f in files])
-    for name in band_columns(bands):
-        band = scan.select("row", name).collect()
+        return empty
+    splits = max(1, math.ceil(_rows(files) / BAND_ROWS))
+
+    def one(task: tuple[int, int]) -> pl.DataFrame:
+        k, q = task
+        name = f"b{k}"
+        band = _band(files, name, q, splits)
         first = pl.col("row").min().over(name)
-        edges.append(
+        return (
             band.filter(pl.len().over(name) > 1)
             .select(u=first, v=pl.col("row"))
             .filter(pl.col("u") != pl.col("v"))
+            .unique()
         )
-        # de-duplicate as we go, so the edge list never holds one pair once per band
-        if len(edges) > 4:
-            edges = [pl.concat(edges).unique()]
-    return pl.concat(edges).unique().sort("u", "v")
+
+    tasks = [(k, q) for k in range(bands) for q in range(splits)]
+    found = [e for e in map_items(one, tasks, workers) if e.height]
+    return pl.concat(found).unique().sort("u", "v") if found else empty
 
 
-def band_matches(files: Sequence[Path], ref_files: Sequence[Path], bands: int) -> pl.DataFrame:
-    """Distinct (row, ref_row) pairs sharing at least one band bucket (corpus vs reference)."""
+def band_matches(
+    files: Sequence[Path], ref_files: Sequence[Path], bands: int, workers: int = 1
+) -> pl.DataFrame:
+    """Distinct (row, ref_row) pairs sharing at least one band bucket (corpus vs reference).
+
+    A task per band and bucket split, as `band_edges`.
+    """
+    empty = pl.DataFrame(schema={"row": pl.UInt32, "ref_row": pl.UInt32})
     if not files or not ref_files:
-        return pl.DataFrame(schema={"row": pl.UInt32, "ref_row": pl.UInt32})
-    scan = pl.scan_parquet([str(f) for f in files])
-    ref = pl.scan_parquet([str(f) for f in ref_files])
-    found = []
-    for name in band_columns(bands):
-        left = scan.select("row", name).collect()
-        right = ref.select(pl.col("row").alias("ref_row"), name).collect()
-        found.append(left.join(right, on=name).select("row", "ref_row"))
-        if len(found) > 4:
-            found = [pl.concat(found).unique()]
-    return pl.concat(found).unique().sort("row", "ref_row")
+        return empty
+    splits = max(1, math.ceil((_rows(files) + _rows(ref_files)) / BAND_ROWS))
+
+    def one(task: tuple[int, int]) -> pl.DataFrame:
+        k, q = task
+        name = f"b{k}"
+        left = _band(files, name, q, splits)
+        right = _band(ref_files, name, q, splits).rename({"row": "ref_row"})
+        return left.join(right, on=name).select("row", "ref_row").unique()
+
+    tasks = [(k, q) for k in range(bands) for q in range(splits)]
+    found = [m for m in map_items(one, tasks, workers) if m.height]
+    return pl.concat(found).unique().sort("row", "ref_row") if found else empty
 
 
 def candidate_pairs(bands_frame: pl.DataFrame, bands: int) -> set[tuple[int, int]]:

@@ -1,24 +1,43 @@
-"""A Parquet corpus cut into parts (one row group each) with global row numbers.
+"""A Parquet corpus cut into parts (one row group each), the maps over them, and shuffles.
 
-Dedup passes over a corpus one part at a time, several parts in parallel threads (numpy
-and Polars release the GIL), so memory stays bounded by a few row groups. A document's
-row number is its position in the corpus (files in the given order), which is what
-"first" means for survivor policies.
+Dedup passes over a corpus one part at a time, several parts at once, so memory stays
+bounded by a few row groups. A document's row number is its position in the corpus (files
+in the given order), which is what "first" means for survivor policies.
+
+Maps go through the executor: while a global step's `fit` runs, `map_items` and
+`map_parts` hand their calls to `Corpus.current().map` (the local executor: threads; the
+Ray executor: Ray tasks spread over the cluster). Called outside a fit (tests, benchmarks)
+they run in `workers` threads (numpy and Polars release the GIL).
+
+Shuffles go through files in the fit's work folder, which every node sees: a map writes
+its rows into one Parquet file whose row group `p` holds hash partition `p`
+(`write_partitioned`), and the reduce task of partition `p` reads row group `p` of every
+map's file (`read_partition`). Only what the fit needs in the end comes back to it.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+from corpuskit.steps.base import Corpus, thread_map
 
 T = TypeVar("T")
 SUB_BATCH = 1024  # documents per numpy batch: keeps scratch arrays in cache
+PARTITION_ROWS = 2_000_000  # rows per reduce partition: bounds a reduce task's memory
+_ID_SEED = 0x1D5EED
 
 
 @dataclass(frozen=True)
@@ -62,9 +81,108 @@ def sub_batches(df: pl.DataFrame, size: int = SUB_BATCH) -> Iterator[pl.DataFram
         yield df.slice(offset, size)
 
 
+# --- maps -------------------------------------------------------------------------------------
+def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
+    """fn(item) for every item, through the running fit's executor; results in item order."""
+    corpus = Corpus.current()
+    if corpus is not None:
+        return corpus.map(fn, list(items))
+    return thread_map(fn, list(items), workers)
+
+
+class _Indexed:
+    """fn(i, part) called with one (i, part) item: a picklable adapter for `map_items`."""
+
+    def __init__(self, fn: Callable[[int, Part], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, item: tuple[int, Part]) -> Any:
+        return self.fn(*item)
+
+
 def map_parts(fn: Callable[[int, Part], T], parts: Sequence[Part], workers: int) -> list[T]:
-    """fn(index, part) for every part, `workers` threads at a time; results in part order."""
-    if workers <= 1 or len(parts) <= 1:
-        return [fn(i, p) for i, p in enumerate(parts)]
-    with ThreadPoolExecutor(workers, thread_name_prefix="dedup") as pool:
-        return list(pool.map(fn, range(len(parts)), parts))
+    """fn(index, part) for every part (see `map_items`); results in part order."""
+    return map_items(_Indexed(fn), list(enumerate(parts)), workers)
+
+
+def parallelism(workers: int) -> int:
+    """How many mapped calls run at once: the running fit's, else `workers`."""
+    corpus = Corpus.current()
+    return corpus.parallelism if corpus is not None else max(1, workers)
+
+
+def partition_count(rows: int, workers: int) -> int:
+    """Hash partitions for a shuffle of `rows` rows: enough to keep every slot busy and
+    every reduce at most PARTITION_ROWS rows (the result never depends on it)."""
+    return max(parallelism(workers), math.ceil(rows / PARTITION_ROWS), 1)
+
+
+@contextmanager
+def spill_dir(name: str, parent: Path | None = None) -> Iterator[Path]:
+    """An empty folder `name` for a fit's spill files, removed afterwards.
+
+    Under `parent` if given, else under the running fit's work folder (a filesystem every
+    node sees), else in a temporary folder (a fit called outside an executor).
+    """
+    corpus = Corpus.current()
+    if parent is None and corpus is None:
+        with tempfile.TemporaryDirectory(prefix="corpuskit-") as tmp:
+            yield Path(tmp)
+        return
+    folder = Path(parent if parent is not None else corpus.workdir) / name
+    shutil.rmtree(folder, ignore_errors=True)  # an interrupted fit's leftovers
+    folder.mkdir(parents=True)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- shuffles through files ----------------------------------------------------------------------
+def id_partition(column: str = "id") -> pl.Expr:
+    """A partition key for a string column (Polars' hash, fixed seed)."""
+    return pl.col(column).hash(seed=_ID_SEED)
+
+
+def write_partitioned(df: pl.DataFrame, key: pl.Expr, partitions: int, path: Path) -> Path:
+    """`df` as one Parquet file whose row group p holds the rows with key % partitions == p.
+
+    Every partition has its row group, empty or not, so a reduce finds it by number.
+    Written under a temporary name and renamed: a retried map task replaces it whole.
+    """
+    ordered = df.with_columns(_p=(key % partitions).cast(pl.Int64)).sort("_p", maintain_order=True)
+    bounds = np.searchsorted(ordered["_p"].to_numpy(), np.arange(partitions + 1))
+    table = ordered.drop("_p").to_arrow()
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with pq.ParquetWriter(tmp, table.schema, compression="lz4") as writer:
+        for i in range(partitions):
+            rows = table.slice(int(bounds[i]), int(bounds[i + 1] - bounds[i]))
+            writer.write_table(rows, row_group_size=max(1, rows.num_rows))
+    os.replace(tmp, path)
+    return path
+
+
+def read_partition(files: Sequence[Path | str], p: int) -> pl.DataFrame:
+    """Partition p of the files `write_partitioned` wrote (its row group p in each)."""
+    tables = [pq.ParquetFile(f).read_row_group(p) for f in files]
+    return pl.from_arrow(pa.concat_tables(tables, promote_options="default"))
+
+
+def read_rows(
+    parts: Sequence[Part], rows: np.ndarray, columns: Sequence[str], workers: int
+) -> pl.DataFrame:
+    """`row` and `columns` of the given corpus rows, reading only the parts that hold them."""
+    rows = np.unique(rows).astype(np.uint32)
+    wanted = pl.Series("row", rows)
+
+    def one(_: int, part: Part) -> pl.DataFrame | None:
+        lo, hi = np.searchsorted(rows, [part.first_row, part.first_row + part.rows])
+        if lo == hi:
+            return None
+        keep = pl.col("row").is_in(wanted[int(lo) : int(hi)].implode())
+        return part.read(columns).filter(keep).select("row", *columns)
+
+    found = [f for f in map_parts(one, parts, workers) if f is not None]
+    if not found:
+        return pl.DataFrame(schema={"row": pl.UInt32, **{c: pl.String for c in columns}})
+    return pl.concat(found)

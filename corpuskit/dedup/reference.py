@@ -12,10 +12,15 @@ changes a hash, the Polars version (its string hash) and INDEX_VERSION. A change
 parameter gives a new key, so a stale index is never used. The folder is written under a
 temporary name and renamed when complete.
 
-Matching: exact matches join the corpus's text hashes with the index's; near matches
-join band hashes band by band, then (with `verify`) keep pairs whose exact shingle Jaccard
+Matching: exact matches join the corpus's text hashes with the index's (in the map over
+the corpus's parts, so only matches come back); near matches join band hashes (a task
+per band, `lsh.band_matches`), then (with `verify`) keep pairs whose exact shingle Jaccard
 reaches the threshold; a document matched both ways is reported as exact. Each matched
 document names one reference document (exact: the first; near: the most similar).
+
+Building the index and matching are maps over parts (`parts.map_parts`): under the Ray
+executor they are Ray tasks on any node, so the cache folder must then be on a filesystem
+every node sees (or hold the index already).
 """
 
 from __future__ import annotations
@@ -34,7 +39,14 @@ import polars as pl
 from corpuskit.dedup.hashing import text_hash_exprs
 from corpuskit.dedup.lsh import LSHParams, band_matches, sketch_corpus
 from corpuskit.dedup.normalize import Normalize, normalized
-from corpuskit.dedup.parts import Part, corpus_parts, map_parts, schema_names
+from corpuskit.dedup.parts import (
+    Part,
+    corpus_parts,
+    map_parts,
+    read_rows,
+    schema_names,
+    spill_dir,
+)
 from corpuskit.dedup.shingles import Shingling
 from corpuskit.dedup.verify import jaccard, shingle_sets
 
@@ -199,24 +211,20 @@ def match_reference(
     found: list[pl.DataFrame] = []
     if spec.exact and parts and ref_docs.height:
         hashes = text_hash_exprs(normalized(pl.col("text").fill_null(""), spec.normalize))
-
-        def one(_: int, part: Part) -> pl.DataFrame:
-            return part.read(["id", "text"]).select("row", "id", *hashes)
-
         ref = ref_docs.group_by("h1", "h2").agg(pl.col("ref_row").min())
-        exact = pl.concat(map_parts(one, parts, workers)).join(ref, on=["h1", "h2"])
+
+        def one(_: int, part: Part) -> pl.DataFrame:  # the join runs in the map task
+            hashed = part.read(["id", "text"]).select("row", "id", *hashes)
+            return hashed.join(ref, on=["h1", "h2"]).select("row", "id", "ref_row")
+
+        exact = pl.concat(map_parts(one, parts, workers))
         found.append(exact.select("row", "id", "ref_row", reason=pl.lit("exact"), jaccard=1.0))
     if spec.near and parts and ref_docs.height:
-        band_files, infos = sketch_corpus(
-            parts,
-            [*text_cols, "id"],
-            spec.shingling,
-            spec.lsh,
-            workdir / "bands",
-            workers,
-            lambda df: df.select("row", "id"),
-        )
-        pairs = band_matches(band_files, index.band_files(), spec.lsh.bands)
+        with spill_dir("bands", workdir) as bands:
+            band_files, _ = sketch_corpus(
+                parts, text_cols, spec.shingling, spec.lsh, bands, workers
+            )
+            pairs = band_matches(band_files, index.band_files(), spec.lsh.bands, workers)
         if found:  # exact matches need no near check
             pairs = pairs.join(found[0].select("row"), on="row", how="anti")
         if verify and pairs.height:
@@ -241,8 +249,9 @@ def match_reference(
                 )
                 .group_by("row", maintain_order=True)
                 .first()
-                .join(pl.concat(infos), on="row")
             )
+            ids = read_rows(parts, best["row"].to_numpy(), ["id"], workers)
+            best = best.join(ids, on="row")
             found.append(
                 best.select("row", "id", "ref_row", reason=pl.lit("near"), jaccard="jaccard")
             )

@@ -18,7 +18,7 @@ from corpuskit.engine.stages import Stage, schema_after
 from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
-from corpuskit.steps.base import Corpus
+from corpuskit.steps.base import Corpus, Mapper
 
 _progress_queue: Any = None
 
@@ -209,12 +209,26 @@ def fit_inputs(layout: OutputLayout, stage: Stage, previous: list[dict[str, Any]
     return [layout.stage_work(stage.index - 1) / s["file"] for r in previous for s in r["shards"]]
 
 
-def fit_and_save(step: Any, files: list[Path], workdir: Path, workers: int, path: Path) -> None:
-    """`step.fit` over `files`, its state written to `path` atomically (any executor)."""
+def fit_and_save(
+    step: Any,
+    files: list[Path],
+    workdir: Path,
+    workers: int,
+    path: Path,
+    mapper: Mapper | None = None,
+    parallelism: int | None = None,
+) -> None:
+    """`step.fit` over `files`, its state written to `path` atomically (any executor).
+
+    The corpus is active while the fit runs (`Corpus.current()`), so maps the step's code
+    runs through `corpuskit.dedup.parts` go to `mapper` (None: `workers` threads).
+    """
     step.ensure_ready()
-    corpus = Corpus(files, workdir, workers)
+    corpus = Corpus(files, workdir, workers, mapper, parallelism)
     corpus.workdir.mkdir(parents=True, exist_ok=True)
-    save_state(step, step.fit(corpus), path)
+    with corpus.active():
+        state = step.fit(corpus)
+    save_state(step, state, path)
 
 
 def save_state(step: Any, state: Any, path: Path) -> None:

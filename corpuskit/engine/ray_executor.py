@@ -15,15 +15,37 @@ What runs where:
   rows and per-step ledger would need side outputs and a shuffle to come back together;
   Ray Data's map tasks also no longer take `retry_exceptions` but through a deprecated
   argument (Ray 2.60), and its per-dataset start-up costs seconds.
-- Global steps: `remove_frequent_lines` is fitted as a distributed map-reduce on Ray's
-  object store: map tasks run the step's own line hashing over groups of the stage's
-  Parquet row groups and emit per-hash document counts split into hash partitions;
-  one reduce task per partition sums them and keeps the frequent hashes; only that set
-  comes back to the driver. Any other global step (exact and MinHash dedup, plugins) is
-  fitted by `step.fit` inside one Ray task that reserves a whole node's CPUs (given to
-  the step as `Corpus.workers`), never in the driver: it uses one node, not the cluster.
-  The state is written into the output layout, where the stage's unit tasks load it, as
-  with the local executor.
+- Global steps: every fit writes its state into the output layout, where the stage's unit
+  tasks load it, as with the local executor.
+  `remove_frequent_lines` is fitted as a map-reduce on Ray's object store: map tasks run
+  the step's own line hashing over groups of the stage's Parquet row groups and emit
+  per-hash document counts split into hash partitions; one reduce task per partition sums
+  them and keeps the frequent hashes; only that set comes back to the driver.
+  Any other global step (exact_dedup, minhash_dedup, dedup_against, plugins) runs
+  `step.fit` in one Ray task that reserves a node's CPUs (given to it as
+  `Corpus.workers`), never in the driver, with a `Corpus` whose `map` is a `RayMapper`:
+  every call the fit maps becomes a Ray task placed anywhere on the cluster, and Ray lends
+  the fit task's CPUs to them while it waits. The dedup fits (`corpuskit.dedup`) are
+  written as such maps, so under this executor:
+    - per row group of the stage input (a task each): exact text hashes; MinHash
+      signatures and band hashes; the shingle sets of candidate pairs for verification;
+      the hash join against a reference (dedup_against); building a reference index;
+    - per hash partition (a task each): grouping equal text hashes into clusters; the
+      id check and the lookup of cluster members' ids and policy columns;
+    - per band, and past `lsh.BAND_ROWS` documents per bucket-hash split of a band (a
+      task each): the LSH buckets, as candidate pairs.
+  Maps and reduces exchange rows through Parquet files in the fit's work folder under the
+  output (each map writes one file whose row group p is partition p; the reduce of p
+  reads row group p of each), so the corpus-sized tables never pass through the fit task.
+  What stays in the fit task: the merge of the candidate pairs, the Jaccard join of the
+  verified pairs, connected components and survivor choice, which grow with the
+  duplicates, not the corpus; and dedup_against's reference table (its size). Map tasks
+  write dedup_against's reference index into its `cache_dir`, which must then be on a
+  filesystem every node sees, as the output is (or hold the index already). The state is
+  the same as the local executor's, which runs the very same code with maps in threads.
+  A map task is retried by Ray (`max_retries`); the fit task is retried when its worker
+  dies, but not on an exception (its maps already retried; a repeated-id error, say,
+  would only repeat). A plugin's fit may use `corpus.map` the same way.
 - Resume: the driver skips units whose completion marker exists, exactly as the local
   executor does, so a run that died (driver, worker or node) is resumed by running it
   again; a finished fit is not redone either.
@@ -34,6 +56,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -102,31 +125,58 @@ class RayExecutor(LocalExecutor):
         started = time.perf_counter()
         distributed = DISTRIBUTED_FITS.get(type(step))
         if distributed is not None:
-            where = "ray map-reduce"
+            record: dict[str, Any] = {"where": "ray map-reduce"}
             progress.note(
                 f"fitting {stage.global_step.name} as Ray map-reduce over {len(files)} shards"
             )
             distributed(step, files, path, self)
         else:
-            where = "ray task"
             cpus = self.fit_cpus()
             progress.note(
-                f"fitting {stage.global_step.name} in a Ray task ({cpus} CPUs) "
-                f"over {len(files)} shards"
+                f"fitting {stage.global_step.name} in a Ray task ({cpus} CPUs), its maps as "
+                f"Ray tasks, over {len(files)} shards"
             )
             workdir = str(layout.state / f"fit-{stage.index}")
             remote = _fit_task.options(
                 num_cpus=cpus,
                 max_retries=self.spec.max_retries,
-                retry_exceptions=True,
+                retry_exceptions=False,  # its maps retry on their own; a lost worker retries
                 **_polars_threads(cpus),
             )
-            _get(remote.remote(step, files, workdir, cpus, str(path)))
+            maps = self.map_options(cpus)
+            stats = _get(remote.remote(step, files, workdir, cpus, str(path), maps, self.slots()))
+            record = {"where": "ray task", **stats}
+            if stats["map_tasks"]:
+                progress.note(
+                    f"{stage.global_step.name}: {stats['map_tasks']} map tasks in "
+                    f"{stats['map_processes']} worker processes on {stats['map_nodes']} nodes"
+                )
         write_json_atomic(
             layout.state / f"stage-{stage.index}.fit.json",
-            {"seconds": time.perf_counter() - started, "where": where},
+            {"seconds": time.perf_counter() - started, **record},
         )
         return str(path)
+
+    def slots(self) -> int:
+        """Unit or map tasks the cluster runs at once."""
+        return max(1, int(self.total_cpus / self.spec.cpus_per_task))
+
+    def map_options(self, fit_cpus: int) -> dict[str, Any]:
+        """Ray options of the map tasks a fit submits (`RayMapper`): as a unit task's.
+
+        Child tasks inherit the fit task's runtime_env; where that raised Polars' threads
+        (`_polars_threads`), the maps get the job's setting back.
+        """
+        options: dict[str, Any] = {
+            "num_cpus": self.spec.cpus_per_task,
+            "max_retries": self.spec.max_retries,
+            "retry_exceptions": True,
+            "name": "corpuskit.fit.map",
+        }
+        if _polars_threads(fit_cpus):
+            job = (ray.get_runtime_context().runtime_env or {}).get("env_vars") or {}
+            options["runtime_env"] = {"env_vars": dict(job)}
+        return options
 
     def fit_cpus(self) -> int:
         """CPUs of a fit task: a whole node (the largest), or `workers` if fewer."""
@@ -143,8 +193,7 @@ class RayExecutor(LocalExecutor):
             max_retries=self.spec.max_retries,
             retry_exceptions=True,
         )
-        slots = max(1, int(self.total_cpus / self.spec.cpus_per_task))
-        cap = self.spec.workers or 2 * slots  # a queue behind every slot keeps the cluster busy
+        cap = self.spec.workers or 2 * self.slots()  # a queue behind every slot: no idle CPU
         waiting = iter(tasks)
         pending: dict[Any, UnitTask] = {}
         try:
@@ -235,9 +284,72 @@ def _unit_task(task: UnitTask) -> dict[str, Any]:
 
 
 @ray.remote
-def _fit_task(step: GlobalStep, files: list[str], workdir: str, cpus: int, path: str) -> None:
-    """`step.fit` over the stage's shards on a worker; the state goes to `path`."""
-    fit_and_save(step, [Path(f) for f in files], Path(workdir), cpus, Path(path))
+def _fit_task(
+    step: GlobalStep,
+    files: list[str],
+    workdir: str,
+    cpus: int,
+    path: str,
+    map_options: dict[str, Any],
+    slots: int,
+) -> dict[str, int]:
+    """`step.fit` over the stage's shards on a worker; the state goes to `path`.
+
+    The fit's `Corpus.map` (and so the dedup maps and per-partition reduces) submits Ray
+    tasks over the cluster; Ray lends this task's CPUs to them while it waits.
+    """
+    mapper = RayMapper(map_options)
+    fit_and_save(step, [Path(f) for f in files], Path(workdir), cpus, Path(path), mapper, slots)
+    return mapper.stats()
+
+
+class RayMapper:
+    """`Corpus.map` as Ray tasks: one per item, spread by Ray over the cluster.
+
+    `fn` goes to the object store once; the results come back in item order (fetched as
+    they are needed, by the process that called `map`). A failed item is retried by Ray
+    (`max_retries`, `retry_exceptions` in the options); if it still fails, the others are
+    cancelled and its exception raised. Counts the tasks and the worker processes and
+    nodes that ran them.
+    """
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.tasks = 0
+        self.processes: set[tuple[str, int]] = set()
+
+    def __call__(self, fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        if not items:
+            return []
+        fn_ref = ray.put(fn)
+        remote = _map_task.options(**self.options)
+        refs = [remote.remote(fn_ref, item) for item in items]
+        out = []
+        try:
+            for ref in refs:
+                value, node, pid = _get(ref)
+                self.tasks += 1
+                self.processes.add((node, pid))
+                out.append(value)
+        except BaseException:
+            for ref in refs:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+            raise
+        return out
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "map_tasks": self.tasks,
+            "map_processes": len(self.processes),
+            "map_nodes": len({node for node, _ in self.processes}),
+        }
+
+
+@ray.remote
+def _map_task(fn: Callable[[Any], Any], item: Any) -> tuple[Any, str, int]:
+    """fn(item), and where it ran (node id, process id)."""
+    return fn(item), ray.get_runtime_context().get_node_id(), os.getpid()
 
 
 # --- distributed fits ----------------------------------------------------------------------
@@ -335,4 +447,4 @@ DISTRIBUTED_FITS: dict[type, Callable[[Any, list[str], Path, RayExecutor], None]
 }
 
 
-__all__ = ["DISTRIBUTED_FITS", "RayExecutor", "ray_session"]
+__all__ = ["DISTRIBUTED_FITS", "RayExecutor", "RayMapper", "ray_session"]

@@ -11,7 +11,10 @@ Steps never count or time themselves: the engine keeps the ledger.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -129,13 +132,36 @@ def reason_from_rules(step: str, rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return expr.otherwise(pl.lit(None, dtype=pl.String())).alias(REASON_COLUMN)
 
 
-class Corpus:
-    """What a global step sees during `fit`: the whole stage input, as Parquet shards."""
+#: How a Corpus runs `fn` over items: results in item order (the executor provides one).
+Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
 
-    def __init__(self, files: list[Path], workdir: Path, workers: int) -> None:
+_active: ContextVar[Corpus | None] = ContextVar("corpuskit_active_corpus", default=None)
+
+
+class Corpus:
+    """What a global step sees during `fit`: the whole stage input, as Parquet shards.
+
+    `workers`: CPUs the fit itself may use (threads). `map(fn, items)` runs `fn` over
+    items in parallel where the executor decides: the local executor in `workers`
+    threads, the Ray executor as Ray tasks spread over the cluster. A mapped `fn` must
+    be picklable by cloudpickle (closures are) and write only under `workdir`, which is
+    on a filesystem every node sees; large results belong in files there, not in the
+    returned values. `parallelism` is how many mapped calls can run at once.
+    """
+
+    def __init__(
+        self,
+        files: list[Path],
+        workdir: Path,
+        workers: int,
+        mapper: Mapper | None = None,
+        parallelism: int | None = None,
+    ) -> None:
         self.files = files
         self.workdir = workdir
         self.workers = workers
+        self.mapper = mapper
+        self.parallelism = max(1, parallelism or workers)
 
     def scan(self, columns: list[str] | None = None) -> pl.LazyFrame:
         if not self.files:
@@ -150,6 +176,39 @@ class Corpus:
         """Shard by shard, in corpus order, so memory stays bounded."""
         for f in self.files:
             yield pl.read_parquet(f, columns=columns)
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """[fn(item) for item in items], run in parallel (see the class); results in order."""
+        items = list(items)
+        if self.mapper is not None:
+            return self.mapper(fn, items)
+        return thread_map(fn, items, self.workers)
+
+    @contextmanager
+    def active(self) -> Iterator[Corpus]:
+        """Make this the corpus `Corpus.current()` returns while a fit runs (this thread)."""
+        token = _active.set(self)
+        try:
+            yield self
+        finally:
+            _active.reset(token)
+
+    @staticmethod
+    def current() -> Corpus | None:
+        """The corpus of the fit running in this thread, if any.
+
+        Lets library code that a step's `fit` calls with a plain `workers` count (the dedup
+        maps) run its maps through the executor's `map` without changing the step.
+        """
+        return _active.get()
+
+
+def thread_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
+    """[fn(item) ...] in `workers` threads (numpy and Polars release the GIL), in order."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="fit-map") as pool:
+        return list(pool.map(fn, items))
 
 
 class GlobalStep(Step):
@@ -181,8 +240,10 @@ __all__ = [
     "FilterStep",
     "GlobalStep",
     "MapStep",
+    "Mapper",
     "Step",
     "StepConfig",
     "StepResult",
     "reason_from_rules",
+    "thread_map",
 ]

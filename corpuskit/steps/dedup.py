@@ -1,10 +1,12 @@
 """exact_dedup, minhash_dedup, dedup_against: corpus-wide duplicate removal (global steps).
 
-`fit` runs once in the driver over the whole stage input (threads over Parquet row groups,
-spill files in the run's work folder) and returns a table with one row per document that
-belongs to a duplicate cluster, keyed by id; `apply` joins each batch to it. Documents are
-only ever dropped with a reason, and a dropped duplicate names the document it duplicates
-in the rejected output's `detail` column. Algorithms: `corpuskit.dedup`.
+`fit` runs once over the whole stage input; its maps and per-partition reduces go through
+`Corpus.map` (threads with the local executor, Ray tasks across the cluster with the Ray
+executor) and exchange rows through spill files in the run's work folder. It returns a
+table with one row per document that belongs to a duplicate cluster, keyed by id; `apply`
+joins each batch to it. Documents are only ever dropped with a reason, and a dropped
+duplicate names the document it duplicates in the rejected output's `detail` column.
+Algorithms: `corpuskit.dedup`.
 
 Document ids must be unique across the corpus (they are unless the input's `id_field`
 repeats; a repeat fails the fit with a message naming the ids).
