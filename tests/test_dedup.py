@@ -22,12 +22,13 @@ from corpuskit.dedup.hashing import (
     word_values,
 )
 from corpuskit.dedup.lsh import LSHParams, candidate_pairs, sketch_batch
-from corpuskit.dedup.minhash import optimal_bands_rows, signatures
+from corpuskit.dedup.minhash import optimal_bands_rows, signatures, signatures_numpy
 from corpuskit.dedup.normalize import TokenNormalize
 from corpuskit.dedup.shingles import (
     Shingling,
     char_mode,
     shingle_batch,
+    shingle_batch_numpy,
     shingle_hash_py,
     shingles_py,
 )
@@ -101,8 +102,14 @@ def test_word_values_and_ngram_hashes_match_python():
         assert hashes[offsets[d] : offsets[d + 1]].tolist() == expected
 
 
+# the numba kernels (used when numba imports) and the numpy reference
+IMPLS = {"kernels": (shingle_batch, signatures), "numpy": (shingle_batch_numpy, signatures_numpy)}
+
+
+@pytest.mark.parametrize("impl", list(IMPLS))
 @pytest.mark.parametrize("norm", [TokenNormalize(), TokenNormalize(lowercase=False)])
-def test_shingles_match_reference(norm):
+def test_shingles_match_reference(norm, impl):
+    shingle_batch, _ = IMPLS[impl]
     batch = mixed_batch()
     sh = Shingling(normalize=norm)
     shingles, chars = shingle_batch(batch, sh)
@@ -146,8 +153,10 @@ def datasketch_minhash(text: str, chars: bool, num_perm: int, seed: int) -> MinH
     return m
 
 
+@pytest.mark.parametrize("impl", list(IMPLS))
 @pytest.mark.parametrize("num_perm,seed", [(128, 1), (64, 7)])
-def test_signatures_equal_datasketch(num_perm, seed):
+def test_signatures_equal_datasketch(num_perm, seed, impl):
+    shingle_batch, signatures = IMPLS[impl]
     batch = mixed_batch(60)
     shingles, chars = shingle_batch(batch, Shingling())
     sig = signatures(shingles.hashes, shingles.offsets, num_perm, seed)
@@ -163,7 +172,9 @@ def test_signatures_equal_datasketch(num_perm, seed):
         assert ours == pytest.approx(mins[i].jaccard(mins[j]))
 
 
-def test_signatures_of_long_documents_span_blocks():
+@pytest.mark.parametrize("impl", list(IMPLS))
+def test_signatures_of_long_documents_span_blocks(impl):
+    _, signatures = IMPLS[impl]
     rng = np.random.default_rng(3)
     hashes = rng.integers(0, 2**32, 40_000, dtype=np.uint64).astype(np.uint32)
     offsets = np.array([0, 5, 5, 30_000, 30_001, 40_000])

@@ -8,11 +8,18 @@ Tokens and shingles: 32-bit hashes computed with numpy over a batch's UTF-8 buff
 to the pure-Python references below (`word_value_py`, `char_value_py`, `ngram_hash_py`),
 so tests can feed datasketch the very same shingle hashes. All arithmetic is mod 2**32 on
 uint32 arrays (numpy wraps), which keeps it SIMD-friendly and halves memory traffic.
+
+The numpy functions here and in `shingles.py` / `minhash.py` are the reference and the
+fallback; `numba_kernels()` gives the compiled kernels (`kernels.py`) that the batch
+functions use when numba is importable.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+import warnings
+from types import ModuleType
 
 import numpy as np
 import polars as pl
@@ -25,6 +32,41 @@ LENGTH_MIX = 0x85EBCA77
 TEXT_SEEDS = (0x5EED0001, 0x5EED0002)
 
 _U32 = np.uint32
+
+
+# ---------------------------------------------------------------- compiled kernels
+
+_KERNELS: list[ModuleType | None] = []  # filled once: the module, or None
+_KERNELS_LOCK = threading.Lock()
+
+
+def numba_kernels() -> ModuleType | None:
+    """`corpuskit.dedup.kernels` (numba), or None to use the numpy code.
+
+    None where numba does not import or the kernels fail to compile (with a warning), or
+    where the environment sets CORPUSKIT_NUMBA=0. The first call in a process imports numba
+    and loads the kernels from numba's on-disk cache (about 0.5 s CPU, mostly numba's own
+    start-up), or compiles them where there is no cache yet (about 5-7 s, once per machine
+    and corpuskit version); `kernels.LOAD_SECONDS` records it. Later calls are free.
+    """
+    if _KERNELS:
+        return _KERNELS[0]
+    with _KERNELS_LOCK:
+        if not _KERNELS:
+            module = None
+            if os.environ.get("CORPUSKIT_NUMBA", "1") != "0":
+                try:
+                    from corpuskit.dedup import kernels as module
+                except ImportError:
+                    module = None
+                except Exception as exc:  # a compile failure: numpy still works
+                    warnings.warn(
+                        f"corpuskit: numba kernels unavailable ({exc!r}); using numpy",
+                        stacklevel=2,
+                    )
+                    module = None
+            _KERNELS.append(module)
+    return _KERNELS[0]
 
 
 # ---------------------------------------------------------------- mixing

@@ -1,4 +1,4 @@
-"""MinHash signatures for a whole batch in a few numpy operations, and LSH band hashes.
+"""MinHash signatures for a whole batch (a numba kernel, or numpy), and LSH band hashes.
 
 The permutations are datasketch's default scheme ("affine32", datasketch >= 2.0): the
 32-bit input hash is pre-mixed with MurmurHash3's 32-bit finalizer, then permutation k is
@@ -6,11 +6,14 @@ h -> a[k] * h + b[k] mod 2**32 with a[k] odd, drawn from `np.random.RandomState(
 exactly as datasketch draws them. So a signature equals `datasketch.MinHash(num_perm,
 seed, hashfunc=shingles.shingle_hash_py)` fed the same shingles, value for value.
 
-Vectorization: the shingle hashes of a batch are one flat array, with document offsets.
-For a block of up to BLOCK shingles, one outer product `a[:, None] * h[None, :] + b`
-(perm-major, so each row is a contiguous SIMD loop) and one `np.minimum.reduceat` along
-the rows give every permutation's minimum for every document in the block; a document
-split across blocks takes the minimum of its pieces.
+Two implementations give the same values. `signatures` uses the numba kernel
+(`kernels.minhash`: per document, its running minima stay in L1 while the shingles stream
+by, fmix32 fused in) when numba imports; `signatures_numpy` is the reference and the
+fallback. Vectorization there: the shingle hashes of a batch are one flat array, with
+document offsets. For a block of up to BLOCK shingles, one outer product
+`a[:, None] * h[None, :] + b` (perm-major, so each row is a contiguous SIMD loop) and one
+`np.minimum.reduceat` along the rows give every permutation's minimum for every document
+in the block; a document split across blocks takes the minimum of its pieces.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from corpuskit.dedup.hashing import fmix32, fmix64
+from corpuskit.dedup.hashing import fmix32, fmix64, numba_kernels
 
 EMPTY = np.uint32(0xFFFFFFFF)  # signature value of a document without shingles
 BLOCK = 16384  # shingles per outer product: 128 perms x 16k x 4 B = 8 MB of scratch
@@ -43,6 +46,25 @@ def signatures(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int
     owning hashes[offsets[i]:offsets[i+1]].
     A document without shingles gets EMPTY everywhere.
     """
+    kernels = numba_kernels()
+    if kernels is None:
+        return signatures_numpy(hashes, offsets, num_perm, seed)
+    a, b = permutations(num_perm, seed)
+    out = np.empty((num_perm, len(offsets) - 1), dtype=np.uint32)
+    kernels.minhash(
+        np.ascontiguousarray(hashes, dtype=np.uint32),
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        a,
+        b,
+        out,
+    )
+    return out
+
+
+def signatures_numpy(
+    hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int = 1
+) -> np.ndarray:
+    """`signatures` with numpy only (outer products in blocks): the reference."""
     a, b = permutations(num_perm, seed)
     n_docs = len(offsets) - 1
     out = np.full((num_perm, n_docs), EMPTY, dtype=np.uint32)

@@ -11,9 +11,12 @@ its tokens), an empty one none. `lowercase` folds case first (full Unicode in wo
 ASCII in char mode, which is all the Latin a Chinese text carries); `punctuation` and
 `digits` apply `normalize.py` before tokenizing.
 
-Everything runs with numpy over the batch's UTF-8 buffer, a few passes over its bytes and
-the rest over tokens: character starts are one byte mask, a character's value is its UTF-8
-bytes read as one little-endian uint32, a word's value comes from one prefix sum over the
+`shingle_batch` walks the batch's UTF-8 buffer once per document with the numba kernel
+`kernels.shingle_hashes` when numba imports (bytes to token values to n-gram hashes in one
+compiled call). `shingle_batch_numpy` is the reference and the fallback, giving the same
+hashes: it runs with numpy over the buffer, a few passes over its bytes and the rest over
+tokens: character starts are one byte mask, a character's value is its UTF-8 bytes read as
+one little-endian uint32, a word's value comes from one prefix sum over the
 bytes, and the n-gram hashes from n shifted array operations over all tokens of the batch
 (`hashing.ngram_hashes`). The mode of each document comes from its `lang` value, or from
 the share of Han/Kana/Thai/... characters among its letters.
@@ -31,6 +34,7 @@ from corpuskit.dedup.hashing import (
     fmix32,
     ngram_hash_py,
     ngram_hashes,
+    numba_kernels,
     utf8_buffer,
     word_value_py,
     word_values,
@@ -162,42 +166,89 @@ def _per_doc_sum(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 
 
 def char_mode(
-    batch: pl.DataFrame, sh: Shingling, chars: _Chars | None = None, data: np.ndarray | None = None
+    batch: pl.DataFrame,
+    sh: Shingling,
+    chars: _Chars | None = None,
+    data: np.ndarray | None = None,
+    offsets: np.ndarray | None = None,
 ) -> np.ndarray:
     """Boolean per document: use character shingles?
 
     From the `lang` column where it is present and not null (its primary subtag is in
     `char_languages`), else from the share of Han/Kana/Thai/... characters among its
-    letters (>= `script_ratio`, see `unspaced_share`).
+    letters (>= `script_ratio`, see `unspaced_share`; counted by `kernels.script_counts`
+    unless `chars` is given or numba is off). `data`/`offsets` (the buffer of the texts to
+    shingle) and `chars` are what the caller has already computed, if anything.
     """
     if sh.mode != "auto":
         return np.full(batch.height, sh.mode == "char")
     by_lang = known = None
     if "lang" in batch.columns:
-        lang = batch["lang"].cast(pl.String)
+        lang = pl.col("lang").cast(pl.String)
         primary = lang.str.to_lowercase().str.replace(r"[-_].*$", "")
-        by_lang = primary.is_in(list(sh.char_languages)).fill_null(False).to_numpy()
-        known = lang.is_not_null().to_numpy()
+        found = batch.select(  # one query: a batch is small, so per-query overhead counts
+            by_lang=primary.is_in(list(sh.char_languages)).fill_null(False),
+            known=lang.is_not_null(),
+        )
+        by_lang, known = found["by_lang"].to_numpy(), found["known"].to_numpy()
         if known.all():
             return by_lang
-    if chars is None or data is None:
-        data, offsets = utf8_buffer(batch["text"])
-        chars = _chars(data, offsets)
-    by_script = unspaced_share(chars, data) >= sh.script_ratio
+    kernels = numba_kernels() if chars is None else None
+    if kernels is not None:
+        data, offsets = utf8_buffer(batch["text"]) if offsets is None else (data, offsets)
+        hits, letters = kernels.script_counts(data, offsets)
+        share = hits / np.maximum(letters, 1)
+    else:
+        if chars is None or data is None:
+            data, offsets = utf8_buffer(batch["text"])
+            chars = _chars(data, offsets)
+        share = unspaced_share(chars, data)
+    by_script = share >= sh.script_ratio
     return by_script if by_lang is None else np.where(known, by_lang, by_script)
 
 
 # ---------------------------------------------------------------- shingles
 
 
-def shingle_batch(batch: pl.DataFrame, sh: Shingling) -> tuple[Shingles, np.ndarray]:
-    """Shingle hashes of every document of the batch (in batch order), and the char-mode mask."""
-    n_docs = batch.height
+def _texts(batch: pl.DataFrame, norm: TokenNormalize) -> pl.Series:
+    """The texts to shingle: nulls as empty, punctuation/digits normalized if asked."""
     texts = batch["text"].fill_null("")
-    norm = sh.normalize
     if norm.punctuation or norm.digits:
         plain = Normalize(whitespace=False, punctuation=norm.punctuation, digits=norm.digits)
         texts = texts.to_frame().select(normalized(pl.col("text"), plain, whitespace=False))["text"]
+    return texts
+
+
+def shingle_batch(batch: pl.DataFrame, sh: Shingling) -> tuple[Shingles, np.ndarray]:
+    """Shingle hashes of every document of the batch (in batch order), and the char-mode mask."""
+    kernels = numba_kernels()
+    if kernels is None:
+        return shingle_batch_numpy(batch, sh)
+    norm = sh.normalize
+    texts = _texts(batch, norm)
+    data, offsets = utf8_buffer(texts)
+    mode = char_mode(batch, sh, None, data, offsets)
+    if batch.height == 0:
+        return empty_shingles(0), mode
+    if norm.lowercase and not mode.all():
+        # full Unicode lowercase (Polars) of the word documents with non-ASCII capitals;
+        # ASCII folding happens in the kernel, and character documents fold ASCII only
+        need = kernels.needs_lower(data, offsets, ~mode, _CASED)
+        if need.any():
+            idx = pl.Series(np.flatnonzero(need))
+            texts = texts.clone().scatter(idx, texts.gather(idx).str.to_lowercase())
+            data, offsets = utf8_buffer(texts)
+    hashes, shingle_offsets = kernels.shingle_hashes(
+        data, offsets, mode, sh.word_ngram, sh.char_ngram, norm.lowercase
+    )
+    return Shingles(hashes, shingle_offsets), mode
+
+
+def shingle_batch_numpy(batch: pl.DataFrame, sh: Shingling) -> tuple[Shingles, np.ndarray]:
+    """`shingle_batch` with numpy only: the reference."""
+    n_docs = batch.height
+    norm = sh.normalize
+    texts = _texts(batch, norm)
     data, offsets = utf8_buffer(texts)
     need_chars = sh.mode == "char" or (sh.mode == "auto" and not _lang_known(batch))
     chars = _chars(data, offsets) if need_chars else None
