@@ -7,9 +7,13 @@ Two segmenters, chosen per document:
   datatrove's filters use, re-implemented in pure Python over data exported from spaCy 3.8
   (`corpuskit/data/quality/en_tokenizer.json`, MIT licence). spaCy splits a text at whitespace
   first and tokenizes each whitespace-free *chunk* on its own, so corpuskit does the same:
-  Polars cuts the batch into chunks, only the batch's distinct chunks are tokenized in Python
-  (memoized per process, most chunks are plain words), and a join maps them back. The result
-  matched spaCy on all 79,246 distinct chunks of the ../shared English corpora.
+  the batch is cut into chunks, only chunks never seen before in the process are tokenized
+  (plain words and words with a split-off , ; : ! ? . in Polars, the rest by the rules in
+  Python), and every chunk's tokens are memoized per process. The result matched spaCy on all
+  79,246 distinct chunks of the ../shared English corpora. Where numba imports, the cutting,
+  the distinct chunks and the token table come from kernels over the UTF-8 bytes
+  (corpuskit/segment_kernels.py, with a per-process store of every chunk's tokens); the Polars
+  path (`str.extract_all` of the chunks, a join back) is the tested reference and fallback.
 * unspaced scripts (Chinese, Japanese, Thai, ...): jieba, one call per document (memoized), with
   the dictionary loaded once per process.
 
@@ -35,7 +39,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 DATA: Traversable = files("corpuskit") / "data" / "quality"
 
@@ -143,19 +149,26 @@ def cjk_ratio(text: pl.Expr) -> pl.Expr:
 
 def unspaced_mask(batch: pl.DataFrame, min_cjk_ratio: float = 0.3) -> pl.Series:
     """True for documents written in an unspaced script: from `lang` when set, else CJK ratio."""
-    text = batch["text"].fill_null("")
-    out = pl.Series("unspaced", [False] * len(text), dtype=pl.Boolean)
-    need = pl.Series([True] * len(text), dtype=pl.Boolean)
+    text = batch["text"]
     if "lang" in batch.columns:
-        code = batch["lang"].cast(pl.String).str.to_lowercase().str.extract(r"^([a-z]+)", 1)
-        known = code.is_not_null()
-        out = known & code.is_in(sorted(UNSPACED_LANGS)).fill_null(False)
-        need = ~known
+        code = pl.col("lang").cast(pl.String).str.to_lowercase().str.extract(r"^([a-z]+)", 1)
+        got = batch.select(
+            unspaced=code.is_in(sorted(UNSPACED_LANGS)).fill_null(False), need=code.is_null()
+        )
+        out = got["unspaced"]
+        need = got["need"].arg_true()
+        if need.len() == 0:
+            return out.alias("unspaced")
+    else:
+        out = pl.repeat(False, len(text), dtype=pl.Boolean, eager=True)
+        need = None
     # the ratio only for documents without a language that hold a CJK character at all
-    idx = (need & text.str.contains(CJK)).arg_true()
+    sub = (text if need is None else text.gather(need)).fill_null("")
+    has = sub.str.contains(CJK)
+    idx = has.arg_true()
     if idx.len():
-        ratio = pl.select(cjk_ratio(pl.lit(text.gather(idx)))).to_series()
-        out = out.scatter(idx, ratio >= min_cjk_ratio)
+        ratio = pl.select(cjk_ratio(pl.lit(sub.gather(idx)))).to_series()
+        out = out.scatter(idx if need is None else need.gather(idx), ratio >= min_cjk_ratio)
     return out.alias("unspaced")
 
 
@@ -318,6 +331,10 @@ def _flags(tok: pl.Expr) -> pl.Expr:
 
 
 _SIMPLE_SUFFIXES = frozenset(",;:!?")
+# An ASCII word, maybe with a suffix spaCy splits off; a "." only after these endings.
+WORD_CHUNK = r"^([A-Za-z]+)([.,;:!?]?)$"
+WORD_SPLITS_DOT = r"(?:[a-z]|[A-Z]{2})$"
+_MAP_SCHEMA = {"ch": pl.UInt64(), "h": pl.UInt64(), "len": pl.UInt32(), "flags": pl.UInt8()}
 
 
 class Segmenter:
@@ -326,13 +343,20 @@ class Segmenter:
     MAX_CHUNKS = 1_000_000  # chunk -> tokens memo size before it is cleared
     MAX_MEMO_CHARS = 4_000_000  # jieba memo: characters of text kept with their words
 
-    def __init__(self) -> None:
+    def __init__(self, kernels: bool = True) -> None:
         self.rules = EnglishRules()
-        self._chunks: dict[str, tuple[str, ...] | None] = {}
+        self._special_keys = pl.Series(sorted(self.rules.specials), dtype=pl.String)
+        # the numba kernels (corpuskit.segment_kernels) where numba imports and `kernels`;
+        # None: the Polars reference path
+        self.kernels: Any = segment_kernels() if kernels else None
+        # the chunk memo: with the kernels, chunk key -> slot of its tokens in `_store`;
+        # without, chunk -> its tokens (None: the chunk itself). Clearing it forgets all.
+        self._chunks: dict[Any, Any] = {}
+        self._store = _TokenStore()
         self._jieba: Any = None
         self._jieba_memo: OrderedDict[str, list[str]] = OrderedDict()
         self._memo_chars = 0
-        self._last: tuple[pl.DataFrame, pl.Series, pl.Series] | None = None
+        self._last: _Remembered | None = None
 
     # -- unspaced -------------------------------------------------------------------------
     def jieba(self) -> Any:
@@ -379,39 +403,41 @@ class Segmenter:
         """One row per word of every text: row, line, h, len, flags (see TOKEN_SCHEMA).
 
         The last table (of a call with `remember`) is kept: documents of that call (same text,
-        same script) are taken from it, so the next step on the same batch, or on what an
-        earlier step left of it, does not segment again.
+        same script) are taken from it, so the next step on the same batch does not segment
+        again. Where some documents are found there and others are not (an earlier step
+        changed them: c4_quality drops lines), the Polars path (without the kernels, which
+        segment faster than this) looks the lines of the changed spaced documents up in it
+        too: a spaced line's words depend only on its own text.
         """
         n = len(texts)
         if unspaced is None:
-            unspaced = pl.Series([False] * n)
-        unspaced = unspaced.fill_null(False).cast(pl.Boolean)
-        text = texts.fill_null("")
-        keys = text.hash(HASH_SEED) ^ unspaced.cast(pl.UInt64)
-        breaks = text.str.count_matches(LINE_BREAKS + "|\n").cast(pl.UInt32)
+            unspaced = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+        cols = pl.DataFrame({"t": texts, "u": unspaced}).select(
+            text=pl.col("t").fill_null(""),
+            uns=pl.col("u").fill_null(False).cast(pl.Boolean),
+            key=pl.col("t").fill_null("").hash(HASH_SEED)
+            ^ pl.col("u").fill_null(False).cast(pl.UInt64),
+            breaks=pl.col("t").fill_null("").str.count_matches(LINE_BREAKS + "|\n").cast(pl.UInt32),
+        )
+        text, unspaced, keys, breaks = cols.get_columns()
         first = (breaks + 1).cum_sum() - (breaks + 1)
-        rows = pl.DataFrame({"row": pl.int_range(n, dtype=pl.UInt32, eager=True), "key": keys})
         parts: list[pl.DataFrame] = []
-        missing = rows["row"]
-        if self._last is not None and n:
-            old_table, old_keys, old_first = self._last
-            old = pl.DataFrame(
-                {"old": pl.int_range(len(old_keys), dtype=pl.UInt32, eager=True), "key": old_keys}
-            ).unique("key", keep="first", maintain_order=True)
-            m = rows.join(old, on="key", how="left", maintain_order="left")
-            found = m.filter(pl.col("old").is_not_null()).select("row", "old")
-            missing = m.filter(pl.col("old").is_null())["row"]
-            if found.height:
-                j = old_table.join(
-                    found, left_on="row", right_on="old", how="inner", maintain_order="left"
-                )
-                reused = j.with_columns(
-                    row=j["row_right"],
-                    line=j["line"] - old_first.gather(j["row"]) + first.gather(j["row_right"]),
-                ).select(list(TOKEN_SCHEMA))
-                parts.append(reused.cast(TOKEN_SCHEMA))
-        if missing.len():
-            sub = self._build(text.gather(missing), unspaced.gather(missing))
+        missing = pl.int_range(n, dtype=pl.UInt32, eager=True)
+        last = self._last
+        if last is not None and n:
+            reused, missing = self._reuse_documents(last, keys, first)
+            if reused is not None:
+                parts.append(reused)
+            else:
+                last = None  # a new batch: its lines will not be found either
+        if missing.len() == n and last is None:
+            parts.append(self._build(text, unspaced, breaks))
+        elif missing.len():
+            sub_text, sub_uns = text.gather(missing), unspaced.gather(missing)
+            if last is not None and self.kernels is None:
+                sub = self._build_reusing_lines(sub_text, sub_uns, last)
+            else:
+                sub = self._build(sub_text, sub_uns)
             sub_breaks = breaks.gather(missing)
             sub_first = (sub_breaks + 1).cum_sum() - (sub_breaks + 1)
             row = missing.gather(sub["row"])
@@ -428,32 +454,181 @@ class Segmenter:
         if not table["row"].is_sorted():
             table = table.sort("row", maintain_order=True)
         if remember:
-            self._last = (table, keys, first)
+            self._last = _Remembered(table, keys, first, text, unspaced)
         return table
 
-    def _build(self, texts: pl.Series, unspaced: pl.Series) -> pl.DataFrame:
-        norm = pl.DataFrame({"text": texts}).select(
-            normalize_line_breaks(pl.col("text").fill_null("")).alias("text")
+    @staticmethod
+    def _reuse_documents(
+        last: _Remembered, keys: pl.Series, first: pl.Series
+    ) -> tuple[pl.DataFrame | None, pl.Series]:
+        """The tokens of the documents (by key) found in `last`, renumbered to these rows and
+        lines (None when none is found), and the rows not found."""
+        index: dict[int, int] = {}
+        for i, k in enumerate(last.keys.to_list()):
+            index.setdefault(k, i)
+        old_of = np.array([index.get(k, -1) for k in keys.to_list()], dtype=np.int64)
+        found = np.flatnonzero(old_of >= 0)
+        missing = pl.Series(np.flatnonzero(old_of < 0), dtype=pl.UInt32)
+        if not found.size:
+            return None, missing
+        old_rows = old_of[found]
+        if np.unique(old_rows).size < old_rows.size:
+            # a document repeated in this batch: a join gives each copy its tokens
+            pairs = pl.DataFrame(
+                {
+                    "new": pl.Series(found, dtype=pl.UInt32),
+                    "old": pl.Series(old_rows, dtype=pl.UInt32),
+                }
+            )
+            j = last.table.join(
+                pairs, left_on="row", right_on="old", how="inner", maintain_order="left"
+            )
+            new_row = j["new"].to_numpy()
+            old_row = j["row"].to_numpy()
+            table = j
+        else:
+            new_of_old = np.full(len(last.keys), -1, dtype=np.int64)
+            new_of_old[old_rows] = found
+            old_row = last.table["row"].to_numpy()
+            new_row = new_of_old[old_row]
+            keep = new_row >= 0
+            table = last.table if keep.all() else last.table.filter(pl.Series(keep))
+            old_row, new_row = old_row[keep], new_row[keep]
+        line = (
+            table["line"].to_numpy().astype(np.int64)
+            - last.first.to_numpy().astype(np.int64)[old_row]
+            + first.to_numpy().astype(np.int64)[new_row]
         )
-        norm = norm.with_columns(
-            unspaced=unspaced.fill_null(False),
-            nl=pl.col("text").str.count_matches("\n", literal=True).cast(pl.UInt32),
-        ).with_row_index("row")
-        # first line number of each row: every text adds (newlines + 1) lines
-        first_line = (norm["nl"] + 1).cum_sum() - (norm["nl"] + 1)
+        table = table.select(list(TOKEN_SCHEMA)).with_columns(
+            row=pl.Series(new_row, dtype=pl.UInt32), line=pl.Series(line, dtype=pl.UInt32)
+        )
+        return table, missing
+
+    def _build_reusing_lines(
+        self, texts: pl.Series, unspaced: pl.Series, last: _Remembered
+    ) -> pl.DataFrame:
+        """`_build`, with the spaced lines found in `last` taken from its table."""
+        lines = _spaced_lines(texts, unspaced)
+        m = lines.join(last.line_keys(), on="key", how="left", maintain_order="left")
+        found = m.filter(pl.col("old").is_not_null()).select("old", "line", "row")
         parts = []
-        spaced = norm.filter(~pl.col("unspaced"))
-        if spaced.height:
-            parts.append(self._spaced(spaced, first_line))
-        uns = norm.filter(pl.col("unspaced"))
-        if uns.height:
-            parts.append(self._unspaced(uns, first_line))
+        if found.height:
+            j = last.table.join(
+                found, left_on="line", right_on="old", how="inner", maintain_order="left"
+            )
+            parts.append(
+                j.select(row=j["row_right"], line=j["line_right"], h="h", len="len", flags="flags")
+            )
+        rest = m.filter(pl.col("old").is_null() & pl.col("s").str.contains(NON_WS))
+        if rest.height:
+            built = self._build(rest["s"], pl.Series([False] * rest.height))
+            parts.append(
+                built.with_columns(
+                    row=rest["row"].gather(built["row"]), line=rest["line"].gather(built["row"])
+                )
+            )
+        uns = unspaced.arg_true()
+        if uns.len():
+            norm = pl.DataFrame({"t": texts}).select(normalize_line_breaks(pl.col("t")))["t"]
+            nl = norm.str.count_matches("\n", literal=True).cast(pl.UInt32)
+            first = (nl + 1).cum_sum() - (nl + 1)
+            sub_nl = nl.gather(uns)
+            sub_first = (sub_nl + 1).cum_sum() - (sub_nl + 1)
+            built = self._build(texts.gather(uns), unspaced.gather(uns))
+            row = uns.cast(pl.UInt32).gather(built["row"])
+            parts.append(
+                built.with_columns(
+                    row=row,
+                    line=built["line"] - sub_first.gather(built["row"]) + first.gather(row),
+                )
+            )
+        parts = [p.select(list(TOKEN_SCHEMA)).cast(TOKEN_SCHEMA) for p in parts]
+        if not parts:
+            return pl.DataFrame(schema=TOKEN_SCHEMA)
+        table = pl.concat(parts) if len(parts) > 1 else parts[0]
+        # each line comes whole from one part, in word order: ordering by line restores
+        # document order
+        return table.sort("line", maintain_order=True)
+
+    def _build(
+        self, texts: pl.Series, unspaced: pl.Series, nl: pl.Series | None = None
+    ) -> pl.DataFrame:
+        """The token table of `texts` (rows and lines numbered from 0); `nl`: each text's
+        line breaks, where the caller has them."""
+        texts = texts.fill_null("")
+        unspaced = unspaced.fill_null(False)
+        if nl is None:
+            nl = texts.str.count_matches(LINE_BREAKS + "|\n").cast(pl.UInt32)
+        # first line number of each row: every text adds (line breaks + 1) lines
+        first_line = (nl + 1).cum_sum() - (nl + 1)
+        spaced = (~unspaced).arg_true()
+        uns = unspaced.arg_true()
+        parts = []
+        if spaced.len():
+            if self.kernels is not None:
+                parts.append(self._spaced_kernel(texts, spaced, first_line))
+            else:
+                parts.append(self._spaced(self._docs(texts, spaced, nl), first_line))
+        if uns.len():
+            parts.append(self._unspaced(self._docs(texts, uns, nl), first_line))
         if not parts:
             return pl.DataFrame(schema=TOKEN_SCHEMA)
         out = pl.concat(parts) if len(parts) > 1 else parts[0]
         if len(parts) > 1:
             out = out.sort("row", maintain_order=True)
         return out
+
+    @staticmethod
+    def _docs(texts: pl.Series, idx: pl.Series, nl: pl.Series) -> pl.DataFrame:
+        """row, text (line breaks normalized to "\\n"), nl of the documents `idx`."""
+        return pl.DataFrame({"row": idx, "text": texts.gather(idx)}).with_columns(
+            normalize_line_breaks(pl.col("text")), nl=nl.gather(idx)
+        )
+
+    def _spaced_kernel(
+        self, texts: pl.Series, rows: pl.Series, first_line: pl.Series
+    ) -> pl.DataFrame:
+        """`_spaced` with the numba kernels (same table): chunks and their distinct keys from
+        the UTF-8 bytes, tokens from the per-process store; only new chunks become strings."""
+        k = self.kernels
+        data, offsets = utf8_buffer(texts)
+        row, line, start, stop, key = k.chunks(
+            data,
+            offsets,
+            rows.to_numpy().astype(np.int64),
+            first_line.to_numpy().astype(np.int64),
+        )
+        inverse = np.empty(key.size, dtype=np.int64)
+        first = k.distinct(key, inverse)
+        memo = self._chunks
+        if not memo or len(memo) > self.MAX_CHUNKS:
+            memo.clear()
+            self._store = _TokenStore()
+        store = self._store
+        ukeys = key[first].tolist()
+        slots = np.array([memo.get(x, -1) for x in ukeys], dtype=np.int64)
+        miss = np.flatnonzero(slots < 0)
+        if miss.size:
+            buf, offs = k.gather_bytes(data, start[first[miss]], stop[first[miss]])
+            arr = pa.LargeStringArray.from_buffers(miss.size, pa.py_buffer(offs), pa.py_buffer(buf))
+            new = pl.DataFrame({"c": pl.Series(arr), "ch": np.arange(miss.size, dtype=np.uint64)})
+            got = self._chunk_map(new, {}).sort("ch", maintain_order=True)
+            added = store.add(got, miss.size)
+            for x, slot in zip((ukeys[i] for i in miss.tolist()), added.tolist(), strict=True):
+                memo[x] = slot
+            slots[miss] = added
+        chunk_slot = slots[inverse]
+        total = int(store.count[chunk_slot].sum())
+        out = {
+            "row": np.empty(total, dtype=np.uint32),
+            "line": np.empty(total, dtype=np.uint32),
+            "h": np.empty(total, dtype=np.uint64),
+            "len": np.empty(total, dtype=np.uint32),
+            "flags": np.empty(total, dtype=np.uint8),
+        }
+        k.expand(chunk_slot, row, line, store.start, store.count, store.h, store.len,
+                 store.flags, *out.values())  # fmt: skip
+        return pl.DataFrame(out)
 
     def _spaced(self, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
         ch = (
@@ -467,9 +642,58 @@ class Segmenter:
         out = ch.join(mapping, on="ch", how="left", maintain_order="left_right")
         return out.select(list(TOKEN_SCHEMA)).cast(TOKEN_SCHEMA)
 
-    def _chunk_map(self, uniq: pl.DataFrame) -> pl.DataFrame:
-        """Distinct chunks -> their tokens (h, len, flags), one row per token, in order."""
-        memo = self._chunks
+    def _chunk_map(
+        self, uniq: pl.DataFrame, memo: dict[str, tuple[str, ...] | None] | None = None
+    ) -> pl.DataFrame:
+        """Distinct chunks (c, with an id ch) -> their tokens (ch, h, len, flags), one row
+        per token, each chunk's in order; `memo` (default: the segmenter's) for the rules.
+
+        Most chunks are ASCII words, maybe with one trailing , ; : ! ? or a "." that spaCy
+        splits off (after a lowercase letter or two capitals; "Z." and "SpaceX." stay whole):
+        where neither the chunk nor the word is a special case, their tokens are known without
+        the rules and are made here in Polars (tests check this against the full rules on every
+        chunk of the ../shared corpora). The others go through the rules in Python, memoized.
+        """
+        c = pl.col("c")
+        word = c.str.extract(WORD_CHUNK, 1)
+        suffix = c.str.extract(WORD_CHUNK, 2)
+        specials = self._special_keys
+        fast = (
+            word.is_not_null()
+            & ~c.is_in(specials.implode())
+            & ~word.is_in(specials.implode())
+            & ((suffix != ".") | word.str.contains(WORD_SPLITS_DOT))
+        )
+        uniq = uniq.with_columns(fast=fast, word=word, suffix=suffix)
+        parts = []
+        fast_rows = uniq.filter(pl.col("fast"))
+        whole = fast_rows.filter(pl.col("suffix") == "")
+        if whole.height:
+            # the chunk is the token; an ASCII word has NONSYM | ALPHA
+            parts.append(
+                whole.select(
+                    "ch",
+                    h=token_hash(c),
+                    len=c.str.len_bytes().cast(pl.UInt32),
+                    flags=pl.lit(NONSYM | ALPHA, dtype=pl.UInt8),
+                )
+            )
+        split = fast_rows.filter(pl.col("suffix") != "")
+        if split.height:
+            # per chunk the word row, then the suffix row (a join keeps that order)
+            toks = pl.concat([split.select("ch", tok="word"), split.select("ch", tok="suffix")])
+            parts.append(self._token_rows(toks))
+        slow = uniq.filter(~pl.col("fast"))
+        if slow.height:
+            parts.append(self._slow_chunk_map(slow, self._chunks if memo is None else memo))
+        if not parts:
+            return pl.DataFrame(schema=_MAP_SCHEMA)
+        return pl.concat([p.cast(_MAP_SCHEMA) for p in parts])
+
+    def _slow_chunk_map(
+        self, uniq: pl.DataFrame, memo: dict[str, tuple[str, ...] | None]
+    ) -> pl.DataFrame:
+        """`_chunk_map` for the chunks that need the rules (memoized in `memo`)."""
         if len(memo) > self.MAX_CHUNKS:
             memo.clear()
         tokenize = self.rules.tokenize
@@ -495,7 +719,12 @@ class Segmenter:
                 idx.extend([i] * len(got))
                 toks.extend(got)
         tok = pl.Series("tok", toks, dtype=pl.String)
-        return pl.DataFrame({"ch": uniq["ch"].gather(idx), "tok": tok}).select(
+        return self._token_rows(pl.DataFrame({"ch": uniq["ch"].gather(idx), "tok": tok}))
+
+    @staticmethod
+    def _token_rows(toks: pl.DataFrame) -> pl.DataFrame:
+        """(ch, tok) -> (ch, h, len, flags)."""
+        return toks.select(
             "ch",
             h=token_hash(pl.col("tok")),
             len=pl.col("tok").str.len_chars().cast(pl.UInt32),
@@ -526,6 +755,125 @@ class Segmenter:
             )
             .cast(TOKEN_SCHEMA)
         )
+
+
+class _TokenStore:
+    """Every distinct chunk's tokens (h, len, flags), chunk after chunk, in growing numpy
+    arrays; a chunk is a slot: its tokens are start[slot] : start[slot] + count[slot]."""
+
+    def __init__(self) -> None:
+        self.h = np.empty(1 << 12, dtype=np.uint64)
+        self.len = np.empty(1 << 12, dtype=np.uint32)
+        self.flags = np.empty(1 << 12, dtype=np.uint8)
+        self.start = np.empty(1 << 10, dtype=np.int64)
+        self.count = np.empty(1 << 10, dtype=np.int64)
+        self.tokens = 0
+        self.chunks = 0
+
+    def add(self, rows: pl.DataFrame, n: int) -> np.ndarray:
+        """Store n chunks' tokens (rows: ch = 0..n-1 in order, h, len, flags); their slots."""
+        ids = rows["ch"].to_numpy().astype(np.int64)
+        counts = np.bincount(ids, minlength=n).astype(np.int64)
+        t, m = self.tokens, self.chunks
+        self.h, self.len, self.flags = (
+            _grown(a, t + rows.height) for a in (self.h, self.len, self.flags)
+        )
+        self.start, self.count = (_grown(a, m + n) for a in (self.start, self.count))
+        self.h[t : t + rows.height] = rows["h"].to_numpy()
+        self.len[t : t + rows.height] = rows["len"].to_numpy()
+        self.flags[t : t + rows.height] = rows["flags"].to_numpy()
+        self.start[m : m + n] = t + np.cumsum(counts) - counts
+        self.count[m : m + n] = counts
+        self.tokens += rows.height
+        self.chunks += n
+        return np.arange(m, m + n, dtype=np.int64)
+
+
+def _grown(a: np.ndarray, size: int) -> np.ndarray:
+    """`a`, or a copy at least twice as large where it holds fewer than `size` items."""
+    if size <= a.size:
+        return a
+    out = np.empty(max(size, 2 * a.size), dtype=a.dtype)
+    out[: a.size] = a
+    return out
+
+
+def utf8_buffer(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The texts' UTF-8 bytes (uint8) and each text's offsets into them (int64, n + 1)."""
+    arr = texts.fill_null("").rechunk().to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    n = len(arr)
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
+    if data_buf is None:
+        return np.zeros(0, dtype=np.uint8), offsets - offsets[0]
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    return data, offsets
+
+
+def whitespace_words(texts: pl.Series) -> pl.Series:
+    """Each text's whitespace-separated words (`len(text.split())`), UInt32: a kernel pass
+    over the bytes where numba imports, else a regex count."""
+    kernels = segment_kernels()
+    if kernels is None:
+        return texts.fill_null("").str.count_matches(NON_WS + "+")
+    data, offsets = utf8_buffer(texts)
+    out = np.empty(len(texts), dtype=np.uint32)
+    kernels.word_counts(data, offsets, kernels._CLASS, out)
+    return pl.Series(texts.name, out)
+
+
+@lru_cache(maxsize=1)
+def segment_kernels() -> Any:
+    """corpuskit.segment_kernels (imported, kernels compiled or loaded), or None without numba."""
+    try:
+        from corpuskit import segment_kernels as kernels
+    except ImportError:
+        return None
+    return kernels
+
+
+class _Remembered:
+    """The last token table `Segmenter.tokens` made, with what finds documents and lines in it."""
+
+    def __init__(
+        self, table: pl.DataFrame, keys: pl.Series, first: pl.Series, texts: pl.Series,
+        unspaced: pl.Series,
+    ) -> None:  # fmt: skip
+        self.table = table  # the token table
+        self.keys = keys  # per document: hash of text and script
+        self.first = first  # per document: its first line number
+        self.texts = texts
+        self.unspaced = unspaced
+        self.lines: pl.DataFrame | None = None  # made on demand, see line_keys
+
+    def line_keys(self) -> pl.DataFrame:
+        """(key, old): each distinct spaced line of the remembered texts, its line number."""
+        if self.lines is None:
+            lines = _spaced_lines(self.texts, self.unspaced).select("key", old="line")
+            self.lines = lines.unique("key", keep="first", maintain_order=True)
+        return self.lines
+
+
+def _spaced_lines(texts: pl.Series, unspaced: pl.Series) -> pl.DataFrame:
+    """Every line of the spaced texts: row, line (numbered batch-wide as in the token table),
+    s, and key, a hash of the line without its surrounding whitespace (which makes no word)."""
+    lines = (
+        pl.DataFrame({"t": texts.fill_null(""), "u": unspaced})
+        .with_row_index("row")
+        .select("row", "u", s=normalize_line_breaks(pl.col("t")).str.split("\n"))
+        .explode("s")
+        .with_row_index("line")
+    )
+    return lines.filter(~pl.col("u")).select(
+        pl.col("line").cast(pl.UInt32),
+        pl.col("row").cast(pl.UInt32),
+        "s",
+        key=token_hash(py_strip(pl.col("s"))),
+    )
 
 
 def _with_lines(t: pl.DataFrame, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
@@ -599,6 +947,27 @@ def per_row(table: pl.DataFrame, height: int, *aggs: pl.Expr) -> pl.DataFrame:
         return rows.join(got, on="row", how="left")
     got = table.group_by("row").agg(*aggs)
     return rows.join(got.cast({"row": pl.UInt32}), on="row", how="left", maintain_order="left")
+
+
+def row_sums(table: pl.DataFrame, height: int, **sums: pl.Expr | str) -> pl.DataFrame:
+    """Per document 0..height-1, the sum of each (boolean or integer) expression over the
+    table's rows of that document, 0 where it has none. What `per_row(...).fill_null(0)`
+    gives for sums and counts (`pl.lit(1)`), as a bincount over `row`: no group_by or join."""
+    if not table.height:
+        return pl.DataFrame({k: np.zeros(height, dtype=np.int64) for k in sums})
+    values = table.select(
+        pl.col("row"),
+        *[
+            (pl.col(e) if isinstance(e, str) else e).cast(pl.Int64).fill_null(0).alias(k)
+            for k, e in sums.items()
+        ],
+    )
+    rows = values["row"].to_numpy()
+    out = {
+        k: np.bincount(rows, weights=values[k].to_numpy(), minlength=height).astype(np.int64)
+        for k in sums
+    }
+    return pl.DataFrame(out, schema=dict.fromkeys(sums, pl.Int64))
 
 
 def duplicate_stats(items: pl.DataFrame, prefix: str) -> pl.DataFrame:

@@ -534,3 +534,89 @@ def test_recipe_run_rejects_with_step_reasons(tmp_path):
     assert {"gopher_words", "gopher_dup_line_frac", "c4_sentences", "fineweb_list_ratio"} <= set(
         kept.columns
     )
+
+
+# --------------------------------------------------------------------------- n-gram kernel
+
+
+def repetitive_texts(seed: int, n: int) -> list[str]:
+    """Documents of 0-400 words from a small vocabulary, some with a paragraph or a phrase
+    repeated, so that every n-gram statistic and both of its bounds come into play."""
+    import random
+
+    rng = random.Random(seed)
+    vocab = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away", "x"]
+    vocab += ["longerword", "repetition", "in", "it", ",", "."]
+    zh = ["新闻", "记者", "今天", "北京", "的", "报道", "，", "。", "经济", "增长"]
+    texts = []
+    for i in range(n):
+        words_of = zh if i % 5 == 0 else vocab
+        words = [rng.choice(words_of[: rng.randint(3, len(words_of))])]
+        words += [rng.choice(words_of) for _ in range(rng.randint(0, 300))]
+        if i % 3 == 0:
+            start = rng.randrange(len(words))
+            words += words[start : start + rng.randint(5, 120)] * rng.randint(1, 4)
+        texts.append("".join(words) if i % 5 == 0 else " ".join(words))
+    return texts
+
+
+NGRAM_CONFIGS = [
+    ({}, {}),
+    ({"top_n_grams": ((2, 0.05), (2, 0.1), (7, 0.01))}, {}),
+    ({"dup_n_grams": ((3, 0.02), (5, 0.05), (6, 0.0), (8, 0.9), (12, 0.01))}, {}),
+    ({"top_n_grams": (), "dup_n_grams": ((1, 0.3),)}, {}),
+]
+
+
+@pytest.mark.parametrize("config", [c for c, _ in NGRAM_CONFIGS])
+def test_ngram_kernel_equals_polars_reference(config):
+    from corpuskit.steps.gopher import GopherRepetitionConfig, ngram_fracs, ngram_kernel
+
+    assert ngram_kernel() is not None, "numba is installed, the kernel must load"
+    c = GopherRepetitionConfig(**config)
+    texts = repetitive_texts(seed=len(str(config)), n=300)
+    batch = pl.DataFrame({"text": texts})
+    unspaced = unspaced_mask(batch)
+    tokens = Segmenter().tokens(batch["text"], unspaced)
+    length = batch["text"].str.len_chars().cast(pl.Float64)
+    undecided = pl.Series([i % 7 != 3 and t != "" for i, t in enumerate(texts)])
+    args = (tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams)
+    fast = pl.DataFrame(ngram_fracs(*args, kernel=True))
+    ref = pl.DataFrame(ngram_fracs(*args, kernel=False))
+    assert fast.columns == ref.columns and fast.height == len(texts)
+    assert fast.equals(ref)
+    # the statistics fire: repeated documents, the exact greedy scan, decided rows null
+    assert (fast.select(pl.max_horizontal(pl.all())).to_series() > 0.2).sum() > 30
+    assert unspaced.sum() >= 50
+    assert fast.filter(~undecided).select(pl.all().is_null().all()).row(0) == (True,) * fast.width
+
+
+def test_gopher_repetition_kernel_and_reference_on_real_text():
+    ag = needs_shared("ag_news/test.csv")
+    cn = needs_shared("cnews_subset/cnews.val.txt")
+    with ag.open(encoding="utf-8") as f:
+        texts = [r[1] + "\n" + r[2] for r in list(csv.reader(f))[:1500]]
+    texts += [line.split("\t", 1)[1] for line in cn.open(encoding="utf-8")][:400]
+    data = pl.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
+    out = []
+    for kernel in (True, False):
+        cls = registry.steps()["gopher_repetition"]
+        step = cls(cls.Config(), name="gopher_repetition")
+        step.ensure_ready()
+        step._kernel = step._kernel and kernel
+        assert step._kernel is kernel
+        out.append(pl.concat([step.process(data.slice(i, 500)).batch for i in range(0, 1900, 500)]))
+    assert out[0].equals(out[1])
+    assert out[0][REASON_COLUMN].drop_nulls().len() > 50
+
+
+def test_row_sums_equal_per_row():
+    from corpuskit.segment import per_row, row_sums
+
+    t = pl.DataFrame(
+        {"row": pl.Series([0, 0, 2, 2, 2, 5], dtype=pl.UInt32), "v": [1, 2, 3, 4, 5, 6]}
+    ).with_columns(b=pl.col("v") % 2 == 0)
+    got = row_sums(t, 7, n=pl.lit(1), v=pl.col("v"), b=pl.col("b"))
+    want = per_row(t, 7, pl.len().alias("n"), pl.col("v").sum(), pl.col("b").sum()).fill_null(0)
+    assert got.to_dicts() == want.drop("row").cast(pl.Int64).to_dicts()
+    assert row_sums(t.clear(), 3, n=pl.lit(1))["n"].to_list() == [0, 0, 0]

@@ -1,8 +1,12 @@
-"""The English chunk fast path (letters, maybe one trailing , ; : ! ?) equals the full rules."""
+"""The segmenter: its fast paths equal spaCy's rules, the kernels and the memo equal the
+Polars reference path."""
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
+import pytest
 
 from corpuskit import segment
 from tests.conftest import needs_shared
@@ -48,3 +52,108 @@ def test_tokens_through_the_segmenter_match_spacy():
     toks = seg.tokens(pl.Series([text]), pl.Series([False]))
     lengths = [len(w) for w in want]
     assert toks["len"].to_list() == lengths
+
+
+def _rules_map(chunks: list[str]) -> pl.DataFrame:
+    """(ch, h, len, flags) of every chunk's tokens by the full rules, no fast path."""
+    rules = segment.segmenter().rules
+    ch, toks = [], []
+    for c in chunks:
+        t = rules.tokenize(c)
+        ch.extend([c] * len(t))
+        toks.extend(t)
+    frame = pl.DataFrame({"c": ch, "tok": toks}).with_columns(ch=segment.token_hash(pl.col("c")))
+    return segment.Segmenter._token_rows(frame.select("ch", "tok"))
+
+
+def test_chunk_map_equals_the_rules_on_every_real_chunk():
+    ag = needs_shared("ag_news/test.csv")
+    articles = needs_shared("article_extraction_html/ground-truth.json")
+    shakespeare = needs_shared("tinyshakespeare/input.txt")
+    rows = pl.read_csv(ag, has_header=False, new_columns=["label", "title", "description"])
+    texts = rows["title"].to_list() + rows["description"].to_list()
+    texts += [v["articleBody"] for v in json.loads(articles.read_text(encoding="utf-8")).values()]
+    texts.append(shakespeare.read_text(encoding="utf-8"))
+    chunks = pl.Series(texts).str.extract_all(segment.NON_WS + "+").explode().drop_nulls()
+    chunks = sorted(set(chunks.to_list()) | {w + p for w in TRICKY for p in ["", ".", ",", "!"]})
+    uniq = pl.DataFrame({"c": chunks}).with_columns(ch=segment.token_hash(pl.col("c")))
+    seg = segment.Segmenter(kernels=False)  # its memo holds the chunks the rules saw
+    got = seg._chunk_map(uniq).sort("ch", maintain_order=True)
+    want = _rules_map(chunks).sort("ch", maintain_order=True)
+    assert len(chunks) > 70_000
+    assert got.equals(want)
+    # most chunks never reach the Python rules
+    assert len(seg._chunks) < 0.4 * len(chunks)
+
+
+@pytest.mark.parametrize("kernels", [True, False])
+def test_tokens_reuse_documents_and_lines_like_a_fresh_segmenter(kernels):
+    base = [
+        'The cat sat.\n  On the mat, it said: "hello!"  \nA third line (with e.g. U.S. words).',
+        "新华社北京3月5日电 国务院总理今天作报告。\n代表们认为，报告实事求是。",
+        "",
+        "one\r\ntwo\x1cthree\u2028four\n\nfive six.",
+        "Repeated document.\nSecond line.",
+        "Repeated document.\nSecond line.",
+    ]
+    changed = [
+        'On the mat, it said: "hello!"\nA third line (with e.g. U.S. words).',  # lines dropped
+        base[1],
+        "A brand new line.\nThe cat sat.",  # one old line, one new
+        "two\nfive six.\n\n",
+        base[4],
+        base[4] + "\nMore.",
+        "新华社北京3月5日电 国务院总理今天作报告。",
+        "",
+    ]
+    unspaced = pl.Series([False, True, False, False, False, False, True, False])
+    seg = segment.Segmenter(kernels=kernels)
+    assert (seg.kernels is not None) is kernels
+    seg.tokens(pl.Series(base), pl.Series([False, True, False, False, False, False]))
+    got = seg.tokens(pl.Series(changed), unspaced)
+    want = segment.Segmenter(kernels=False).tokens(pl.Series(changed), unspaced)
+    assert got.equals(want)
+    # a batch that repeats a remembered document, in another order
+    again = pl.Series([base[5], base[0], base[4], base[5]])
+    assert seg.tokens(again).equals(segment.Segmenter(kernels=False).tokens(again))
+
+
+def odd_texts(n: int, seed: int = 0) -> list[str]:
+    """Short texts of every kind of whitespace and line break Python knows (and a few
+    characters that are neither), words, CJK, special cases and punctuation."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = list("ab .,\n\r\t\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u200a\u200b")
+    pieces += list("\u2028\u2029\u202f\u205f\u3000\u180e\ufeff中文「」'\"-()$é")
+    pieces += ["\r\n", "don't", "U.S.", "e.g.", "Mr.", "http://x.com/a?b", "10a.m.", ":)"]
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(n)]
+
+
+def test_kernel_token_table_equals_the_polars_reference():
+    ag = needs_shared("ag_news/test.csv")
+    cn = needs_shared("cnews_subset/cnews.val.txt")
+    rows = pl.read_csv(ag, has_header=False, new_columns=["label", "title", "description"])
+    texts = (rows["title"] + "\n" + rows["description"]).to_list()[:3000]
+    texts += [line.split("\t", 1)[1] for line in cn.open(encoding="utf-8")][:300]
+    texts += odd_texts(3000)
+    unspaced = segment.unspaced_mask(pl.DataFrame({"text": texts}))
+    fast, ref = segment.Segmenter(kernels=True), segment.Segmenter(kernels=False)
+    assert fast.kernels is not None, "numba is installed, the kernels must load"
+    series = pl.Series(texts)
+    for i in range(0, len(texts), 1000):  # the memo carries over from batch to batch
+        x, u = series.slice(i, 1000), unspaced.slice(i, 1000)
+        got = fast.tokens(x, u, remember=False)
+        assert got.equals(ref.tokens(x, u, remember=False)), i
+    assert unspaced.sum() > 250 and got.height > 1000
+    fast._chunks.clear()  # clearing the memo forgets the stored tokens too
+    x = series.slice(0, 1000)
+    assert fast.tokens(x, remember=False).equals(ref.tokens(x, remember=False))
+
+
+def test_whitespace_words_count_like_python_split():
+    texts = [*odd_texts(3000, seed=1), "", " a  b ", "x\u3000y\x1fz", "one\r\ntwo"]
+    got = segment.whitespace_words(pl.Series(texts)).to_list()
+    assert got == [len(t.split()) for t in texts]
+    regex = pl.Series(texts).str.count_matches(segment.NON_WS + "+").to_list()
+    assert got == regex

@@ -38,12 +38,13 @@ from corpuskit.segment import (
     SENT_END,
     char_class,
     normalize_line_breaks,
-    per_row,
     punctuation,
     py_strip,
+    row_sums,
     segmenter,
     unit_pattern,
     unspaced_mask,
+    whitespace_words,
 )
 from corpuskit.steps.base import FilterStep, StepResult, reason_from_rules
 from corpuskit.steps.gopher import UnspacedConfig
@@ -84,6 +85,9 @@ class C4Quality(FilterStep):
         "c4_sentences": pl.Int64(),
         "c4_lines_removed": pl.Int64(),
     }
+
+    def setup(self) -> None:
+        segmenter()  # rules, jieba's dictionary on demand, kernels compiled or loaded
 
     def process(self, batch: pl.DataFrame) -> StepResult:
         c: C4QualityConfig = self.config
@@ -132,21 +136,19 @@ class C4Quality(FilterStep):
             s=pl.when("uns").then(py_strip(pl.col("s"))).otherwise(pl.col("s"))
         )
         new_text = joined.group_by("row", maintain_order=True).agg(new=pl.col("s").str.join("\n"))
-        counts = per_row(
+        counts = row_sums(
             units,
             batch.height,
-            *[(pl.col("cause") == r).sum().alias(r) for r in LINE_RULES],
-            (pl.col("cause").is_not_null() & pl.col("s").str.contains(NON_WS))
-            .sum()
-            .alias("removed"),
-            (pl.col("cause").is_null() & pl.col("uns")).sum().alias("uns_sent"),
-        ).fill_null(0)
+            **{r: (pl.col("cause") == r).fill_null(False) for r in LINE_RULES},
+            removed=pl.col("cause").is_not_null() & pl.col("s").str.contains(NON_WS),
+            uns_sent=pl.col("cause").is_null() & pl.col("uns"),
+        )
         frame = (
             pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
             .join(doc_event.cast({"row": pl.UInt32}), on="row", how="left", maintain_order="left")
             .join(new_text.cast({"row": pl.UInt32}), on="row", how="left", maintain_order="left")
             .with_columns(
-                counts.drop("row"),
+                counts,
                 sent=sentences,
                 new=py_strip(pl.col("new").fill_null("")),
             )
@@ -193,27 +195,25 @@ class C4Quality(FilterStep):
         s = pl.col("s")
         uns = pl.col("uns")
         units = units.with_columns(jieba_words=_jieba_counts(units))
+        too_long = pl.repeat(False, units.height, dtype=pl.Boolean, eager=True)
         if c.max_word_length != -1:
-            units = units.with_columns(jieba_longest=_jieba_longest(units, c.max_word_length))
             # only units longer than the limit can hold a word longer than it
-            spaced_longest = (
-                s.str.extract_all(NON_WS + "+").list.eval(pl.element().str.len_chars()).list.max()
-            )
-            longest = (
-                pl.when(s.str.len_chars() <= c.max_word_length)
-                .then(0)
-                .when(uns)
-                .then(pl.col("jieba_longest"))
-                .otherwise(spaced_longest)
-            )
-            too_long = longest > c.max_word_length
-        else:
-            too_long = pl.lit(False)
+            idx = (units["s"].str.len_chars() > c.max_word_length).arg_true()
+            if idx.len():
+                long = units[idx]
+                longest = long.select(
+                    pl.when(uns)
+                    .then(_jieba_longest(long, c.max_word_length))
+                    .otherwise(
+                        s.str.extract_all(NON_WS + "+")
+                        .list.eval(pl.element().str.len_chars())
+                        .list.max()
+                    )
+                ).to_series()
+                too_long = too_long.scatter(idx, (longest > c.max_word_length).fill_null(False))
         # words and word lengths are taken before citations are removed, as datatrove does
         units = units.with_columns(
-            words=pl.when(uns)
-            .then(pl.col("jieba_words"))
-            .otherwise(s.str.count_matches(NON_WS + "+")),
+            words=pl.when(uns).then(pl.col("jieba_words")).otherwise(whitespace_words(units["s"])),
             too_long=too_long,
         )
         if c.remove_citations:
@@ -226,25 +226,19 @@ class C4Quality(FilterStep):
             f"(?:{char_class(END_PUNCTUATION)}|{char_class(cjk_terminal)}{closers})$"
         ) & ~s.str.contains(rf"(?:\.\.\.|…){closers}$")
         terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end)
-        lower = s.str.to_lowercase()
-        has_lorem = lower.str.contains("lorem ipsum", literal=True)
+        found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
             cause = cause.when(~terminal).then(pl.lit("no_terminal_punct"))
         cause = cause.when(pl.col("words") < c.min_words_per_line).then(pl.lit("too_few_words"))
         if c.filter_lorem_ipsum:
-            cause = cause.when(has_lorem).then(pl.lit("lorem_ipsum"))
+            cause = cause.when(found["lorem_ipsum"]).then(pl.lit("lorem_ipsum"))
         if c.filter_javascript:
-            cause = cause.when(lower.str.contains("javascript", literal=True)).then(
-                pl.lit("javascript")
-            )
+            cause = cause.when(found["javascript"]).then(pl.lit("javascript"))
         if c.filter_curly_bracket:
             cause = cause.when(s.str.contains("{", literal=True)).then(pl.lit("curly_bracket"))
         if c.filter_policy and c.policy_substrings:
-            policy = pl.any_horizontal(
-                [lower.str.contains(x, literal=True) for x in c.policy_substrings]
-            )
-            cause = cause.when(policy).then(pl.lit("policy"))
+            cause = cause.when(found["policy"]).then(pl.lit("policy"))
         units = units.with_columns(cause=cause.otherwise(pl.lit(None, pl.String)))
         doc_rule = pl.col("cause").is_in(["lorem_ipsum", "curly_bracket"])
         return units.with_columns(
@@ -289,28 +283,63 @@ class C4Quality(FilterStep):
         same_line = pl.col("line") == pl.col("line").shift(1)
         prev = pl.when(same_line.fill_null(False)).then(pl.col("cpc").shift(1)).otherwise("start")
         t = t.with_columns(boundary=(pl.col("cpc") > prev).cast(pl.Int64))
-        lines_per_doc = per_row(kept, height, pl.len().alias("n")).fill_null(0)["n"]
-        bounds = per_row(t, height, pl.col("boundary").sum().alias("b")).fill_null(0)["b"]
-        return (lines_per_doc + bounds).cast(pl.Int64)
+        lines_per_doc = row_sums(kept, height, n=pl.lit(1))["n"]
+        bounds = row_sums(t, height, b=pl.col("boundary"))["b"]
+        return lines_per_doc + bounds
+
+
+# Characters whose lowercase (str.lower) holds an ASCII letter: "İ" -> "i̇", KELVIN SIGN -> "k".
+_LOWERS_TO_ASCII = "[\u0130\u212a]"
+
+
+def _keywords(s: pl.Series, c: C4QualityConfig) -> dict[str, pl.Series]:
+    """Per unit: whether its lowercase holds "lorem ipsum", "javascript", a policy substring.
+
+    Only the units that may hold one are lowercased: those with an ASCII-case-insensitive
+    match of any (one Aho-Corasick pass) or a character whose lowercase is ASCII."""
+    words = {"lorem_ipsum": ["lorem ipsum"], "javascript": ["javascript"]}
+    words["policy"] = list(c.policy_substrings)
+    out = {k: pl.repeat(False, len(s), dtype=pl.Boolean, eager=True) for k in words}
+    every = [w for group in words.values() for w in group]
+    if not every or not len(s):
+        return out
+    maybe = s.str.contains_any(every, ascii_case_insensitive=True) | s.str.contains(
+        _LOWERS_TO_ASCII
+    )
+    idx = maybe.arg_true()
+    if idx.len():
+        lower = s.gather(idx).str.to_lowercase()
+        for key, group in words.items():
+            if group:
+                hit = pl.select(
+                    pl.any_horizontal([pl.lit(lower).str.contains(w, literal=True) for w in group])
+                ).to_series()
+                out[key] = out[key].scatter(idx, hit)
+    return out
 
 
 def _jieba_counts(units: pl.DataFrame) -> pl.Series:
     """jieba words (whitespace tokens left out) of each unspaced unit; null for spaced ones.
     The raw unit is segmented: the segmenter has it memoized from the document."""
     seg = segmenter()
-    values = [
-        len(seg.cut_words([raw])[0]) if uns else None
-        for raw, uns in zip(units["raw"].to_list(), units["uns"].to_list(), strict=True)
-    ]
-    return pl.Series("jieba_words", values, dtype=pl.Int64)
+    idx = units["uns"].arg_true()
+    values = [len(seg.cut_words([raw])[0]) for raw in units["raw"].gather(idx).to_list()]
+    return _scatter("jieba_words", units.height, idx, values)
 
 
 def _jieba_longest(units: pl.DataFrame, limit: int) -> pl.Series:
+    """The longest jieba word of each unspaced unit longer than `limit`; null elsewhere."""
     seg = segmenter()
+    idx = (units["uns"] & (units["raw"].str.len_chars() > limit)).arg_true()
     values = [
         max((len(w) for w in seg.cut_words([raw])[0]), default=0)
-        if uns and len(raw) > limit
-        else None
-        for raw, uns in zip(units["raw"].to_list(), units["uns"].to_list(), strict=True)
+        for raw in units["raw"].gather(idx).to_list()
     ]
-    return pl.Series("jieba_longest", values, dtype=pl.Int64)
+    return _scatter("jieba_longest", units.height, idx, values)
+
+
+def _scatter(name: str, height: int, idx: pl.Series, values: list[int]) -> pl.Series:
+    out = pl.repeat(None, height, dtype=pl.Int64, eager=True).alias(name)
+    if idx.len():
+        out = out.scatter(idx, pl.Series(values, dtype=pl.Int64))
+    return out

@@ -22,8 +22,8 @@ from corpuskit.segment import (
     NON_WS,
     char_class,
     duplicate_stats,
-    per_row,
     punctuation,
+    row_sums,
     segmenter,
     unit_counts,
     unspaced_mask,
@@ -54,6 +54,9 @@ class FineWebQuality(FilterStep):
         "fineweb_list_ratio": pl.Float64(),
     }
 
+    def setup(self) -> None:
+        segmenter()  # rules, jieba's dictionary on demand, kernels compiled or loaded
+
     def process(self, batch: pl.DataFrame) -> StepResult:
         c: FineWebQualityConfig = self.config
         p = punctuation()
@@ -68,19 +71,19 @@ class FineWebQuality(FilterStep):
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
         short_len = short_len.otherwise(c.short_line_length)
-        stats = per_row(
+        stats = row_sums(
             lines.with_columns(duplicate_stats(lines.select("row", "s"), "")["dup_chars"]),
             batch.height,
-            pl.len().alias("n"),
-            pl.col("s").str.contains(char_class(stop) + "$").sum().alias("punct"),
-            (pl.col("s").str.len_chars() <= short_len).sum().alias("short"),
-            pl.col("dup_chars").sum(),
-        ).fill_null(0)
+            n=pl.lit(1),
+            punct=pl.col("s").str.contains(char_class(stop) + "$"),
+            short=pl.col("s").str.len_chars() <= short_len,
+            dup_chars=pl.col("dup_chars"),
+        )
         # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
         ends = char_class(stop | p.cjk_terminal) + char_class(p.cjk_closers) + "*$"
         unit_n, unit_punct = unit_counts(text, unspaced, ends)
         tokens = segmenter().tokens(text, unspaced)
-        words = per_row(tokens, batch.height, pl.len().alias("w")).fill_null(0)["w"]
+        words = row_sums(tokens, batch.height, w=pl.lit(1))["w"]
         n = stats["n"]
         frame = pl.DataFrame(
             {

@@ -22,13 +22,18 @@ gopher_quality reasons, in rule order (datatrove's name in brackets): short_doc
 gopher_repetition reasons, datatrove's names: empty, dup_para_frac, dup_para_char_frac,
 dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams. Its
 `gopher_dup_ngram_frac` column is exact where it decides a document and otherwise an upper bound
-(the characters covered by repeated n-grams), see _NGrams.
+(the characters covered by repeated n-grams), see _NGrams. The n-gram statistics come from a
+numba kernel (corpuskit/steps/ngram_kernels.py) where numba imports; `_NGrams`, the Polars
+path, is the reference it is tested against (same values) and the fallback.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
+import numpy as np
 import polars as pl
 from pydantic import Field
 
@@ -41,6 +46,7 @@ from corpuskit.segment import (
     normalize_line_breaks,
     per_row,
     py_strip,
+    row_sums,
     segmenter,
     unit_counts,
     unspaced_mask,
@@ -103,6 +109,9 @@ class GopherQuality(FilterStep):
         "gopher_stop_words": pl.Int64(),
     }
 
+    def setup(self) -> None:
+        segmenter()  # rules, jieba's dictionary on demand, kernels compiled or loaded
+
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         c: GopherQualityConfig = self.config
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
@@ -118,15 +127,17 @@ class GopherQuality(FilterStep):
             .then(pl.col("h").is_in(stop_zh.implode()))
             .otherwise(pl.col("h").is_in(stop_en.implode()))
         )
-        stats = per_row(
+        stats = row_sums(
             tokens,
             batch.height,
-            pl.len().alias("n"),
-            nonsym.sum().alias("ns"),
-            pl.col("len").filter(nonsym).sum().alias("ns_len"),
-            ((pl.col("flags") & ALPHA) > 0).sum().alias("alpha"),
-            pl.col("h").filter(stop).n_unique().alias("stop"),
-        ).fill_null(0)
+            n=pl.lit(1),
+            ns=nonsym,
+            ns_len=pl.when(nonsym).then(pl.col("len")).otherwise(0),
+            alpha=(pl.col("flags") & ALPHA) > 0,
+        )
+        # distinct stop words per document
+        stops = tokens.filter(stop).select("row", "h").unique()
+        stats = stats.with_columns(stop=row_sums(stops, batch.height, n=pl.lit(1))["n"])
         text = pl.col("text").fill_null("")
         norm = normalize_line_breaks(text)
         n_lines = (
@@ -274,6 +285,16 @@ class GopherRepetition(FilterStep):
         "gopher_dup_ngram_frac": pl.Float64(),
     }
 
+    def __init__(self, config: StepConfig | None = None, name: str | None = None) -> None:
+        super().__init__(config, name)
+        # the numba n-gram kernel where numba imports; False: the Polars reference path
+        self._kernel = True
+
+    def setup(self) -> None:
+        # kernels compiled or loaded from numba's cache here, not inside the first batch
+        segmenter()
+        self._kernel = self._kernel and ngram_kernel() is not None
+
     def validate(self) -> None:
         c: GopherRepetitionConfig = self.config
         for key in ("top_n_grams", "dup_n_grams"):
@@ -308,13 +329,13 @@ class GopherRepetition(FilterStep):
         undecided = undecided.to_series()
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
         tokens = segmenter().tokens(batch["text"], unspaced)
-        ngram = _NGrams.build(tokens, batch.height, unspaced, length, undecided)
-        ngram.dup_fracs = [frac for n, frac in c.dup_n_grams if n > 5]
+        fracs = ngram_fracs(
+            tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams, self._kernel
+        )
+        frame = frame.with_columns(**fracs)
         for n, frac in c.top_n_grams:
-            frame = frame.with_columns(ngram.top(n).alias(f"top_{n}"))
             rules.append((f"top_{n}_gram", pl.col(f"top_{n}") > frac))
         for n, frac in c.dup_n_grams:
-            frame = frame.with_columns(ngram.duplicated(n, frac).alias(f"dup_{n}"))
             rules.append((f"duplicated_{n}_n_grams", pl.col(f"dup_{n}") > frac))
         tops = [pl.col(f"top_{n}") for n, _ in c.top_n_grams]
         dups = [pl.col(f"dup_{n}") for n, _ in c.dup_n_grams]
@@ -334,6 +355,62 @@ class GopherRepetition(FilterStep):
         return StepResult(out)
 
 
+@functools.cache
+def ngram_kernel() -> Callable[..., Any] | None:
+    """The numba n-gram kernel (corpuskit.steps.ngram_kernels), or None without numba."""
+    try:
+        from corpuskit.steps import ngram_kernels
+    except ImportError:
+        return None
+    return ngram_kernels.ngram_stats
+
+
+def ngram_fracs(
+    tokens: pl.DataFrame,
+    unspaced: pl.Series,
+    length: pl.Series,
+    undecided: pl.Series,
+    top_n_grams: Sequence[tuple[int, float]],
+    dup_n_grams: Sequence[tuple[int, float]],
+    kernel: bool = True,
+) -> dict[str, pl.Series]:
+    """`top_{n}` and `dup_{n}` character fractions per document (null where `undecided` is
+    false), from the numba kernel when `kernel` and numba imports, else from `_NGrams`."""
+    height = len(length)
+    stats = ngram_kernel() if kernel else None
+    if stats is None:
+        ngram = _NGrams.build(tokens, height, unspaced, length, undecided)
+        ngram.dup_fracs = [frac for n, frac in dup_n_grams if n > 5]
+        out = {f"top_{n}": ngram.top(n) for n, _ in top_n_grams}
+        out.update({f"dup_{n}": ngram.duplicated(n, frac) for n, frac in dup_n_grams})
+        return out
+    rows = tokens["row"].to_numpy()
+    offsets = np.zeros(height + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=height), out=offsets[1:])
+    top = np.full((height, len(top_n_grams)), np.nan)
+    dup = np.full((height, len(dup_n_grams)), np.nan)
+    stats(
+        np.array(tokens["h"].to_numpy(), dtype=np.uint64),
+        np.array(tokens["len"].to_numpy(), dtype=np.int64),
+        offsets,
+        np.arange(height, dtype=np.int64),
+        1 - np.array(unspaced.fill_null(False).to_numpy(), dtype=np.int64),
+        np.array(length.to_numpy(), dtype=np.float64),
+        np.array(undecided.fill_null(False).to_numpy(), dtype=np.bool_),
+        np.array([n for n, _ in top_n_grams], dtype=np.int64),
+        np.array([n for n, _ in dup_n_grams], dtype=np.int64),
+        np.array([frac for _, frac in dup_n_grams], dtype=np.float64),
+        top,
+        dup,
+    )
+    names = [f"top_{n}" for n, _ in top_n_grams] + [f"dup_{n}" for n, _ in dup_n_grams]
+    if not names:
+        return {}
+    got = pl.from_numpy(np.hstack([top, dup])).fill_nan(None)
+    # a size configured twice keeps its last column, as the reference's dict does
+    return {name: got.to_series(k).alias(name) for k, name in enumerate(names)}
+
+
 def _reason_col() -> str:
     from corpuskit.schema import REASON_COLUMN
 
@@ -349,24 +426,13 @@ def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
         "row", s=py_strip(pl.col("text")).str.extract_all(r"[^\n]+(?:\n[^\n]+)*")
     ).explode("s")
     paras = paras.drop_nulls("s")
-    p = per_row(
-        duplicate_stats(paras, ""),
-        height,
-        pl.len().alias("n"),
-        pl.col("dup").sum(),
-        pl.col("dup_chars").sum(),
-    ).fill_null(0)
+    p = row_sums(duplicate_stats(paras, ""), height, n=pl.lit(1), dup="dup", dup_chars="dup_chars")
     # a text without paragraphs still has one: ""
     p = p.with_columns(n=pl.max_horizontal(pl.col("n"), pl.lit(1)))
-    lines = docs.select("row", s=pl.col("text").str.extract_all(r"[^\n]+")).explode("s")
-    lines = lines.drop_nulls("s")
-    ln = per_row(
-        duplicate_stats(lines, ""),
-        height,
-        pl.len().alias("n"),
-        pl.col("dup").sum(),
-        pl.col("dup_chars").sum(),
-    ).fill_null(0)
+    # the non-empty pieces between newlines (re.split(r"\n+") less the empty ends, added below)
+    lines = docs.select("row", s=pl.col("text").str.split("\n")).explode("s")
+    lines = lines.filter(pl.col("s") != "")
+    ln = row_sums(duplicate_stats(lines, ""), height, n=pl.lit(1), dup="dup", dup_chars="dup_chars")
     starts = text.str.starts_with("\n").cast(pl.UInt32)
     ends = text.str.ends_with("\n").cast(pl.UInt32)
     ln = ln.with_columns(

@@ -243,15 +243,24 @@ class Language(FilterStep):
             .fill_null("")
             .str.slice(0, c.max_chars)
             .str.replace_all(MARKUP, " ")
-            .str.replace_all(r"\s+", " ")
+            # every whitespace run becomes one space: the runs that are not one already
+            .str.replace_all(r"\s{2,}|[^\S ]", " ")
             .str.strip_chars(" ")
         )
-        feats = batch.select(snippet.alias("snippet")).with_columns(
-            letters=pl.col("snippet").str.count_matches(r"\p{L}"),
-            han=pl.col("snippet").str.count_matches(r"\p{Han}"),
-            upper=pl.col("snippet").str.count_matches(r"\p{Lu}"),
-            lower=pl.col("snippet").str.count_matches(r"\p{Ll}"),
-            kana_hangul=pl.col("snippet").str.contains(r"[\p{Hiragana}\p{Katakana}\p{Hangul}]"),
+        # Letter counts from the rarer classes (each regex match costs; letters are most of
+        # the text): letters = characters - non-letters, lowercase = letters - uppercase -
+        # the other letters (titlecase, modifier, CJK and other scripts without case).
+        snip = pl.col("snippet")
+        feats = (
+            batch.select(snippet.alias("snippet"))
+            .with_columns(
+                letters=snip.str.len_chars() - snip.str.count_matches(r"\P{L}"),
+                han=snip.str.count_matches(r"\p{Han}"),
+                upper=snip.str.count_matches(r"\p{Lu}"),
+                uncased=snip.str.count_matches(r"[\p{Lt}\p{Lm}\p{Lo}]"),
+                kana_hangul=snip.str.contains(r"[\p{Hiragana}\p{Katakana}\p{Hangul}]"),
+            )
+            .with_columns(lower=pl.col("letters") - pl.col("upper") - pl.col("uncased"))
         )
         shortcut = (
             pl.lit(c.han_shortcut)
