@@ -14,9 +14,15 @@ from corpuskit.steps.punctuation import (
     NormalizePunctuation,
     PunctuationConfig,
     _lean,
+    compiled_kernel,
     normalize_text,
 )
 from tests.conftest import needs_shared
+
+# The step runs the compiled twin (punctuation_jit) when numba imports; the Polars
+# normalize_text is the reference, and exhaustive=True its oracle.
+KERNEL = compiled_kernel()
+needs_kernel = pytest.mark.skipif(KERNEL is None, reason="numba is not installed")
 
 
 def norm(texts: list[str | None], lang: list[str | None] | None = None, **config) -> list:
@@ -112,6 +118,14 @@ CASES = [
 @pytest.mark.parametrize(("text", "expected"), CASES)
 def test_table(text, expected):
     assert one(text) == expected
+
+
+def test_table_reference_paths():
+    """The same table through the Polars implementation (gated and exhaustive)."""
+    series = pl.Series("text", [t for t, _ in CASES], dtype=pl.String)
+    expected = [e for _, e in CASES]
+    assert normalize_text(series).to_list() == expected
+    assert normalize_text(series, exhaustive=True).to_list() == expected
 
 
 def test_table_batched_idempotent_with_nulls():
@@ -288,30 +302,129 @@ def test_cnews_subset():
 # exhaustive path runs every pass on every row; both must agree everywhere.
 
 
-def both_paths(texts: list[str], lang: str | None, **config) -> tuple[list[str], list[str]]:
+def all_paths(
+    texts: list[str | None], lang: str | list[str | None] | None, **config
+) -> tuple[list, list, list]:
+    """(gated Polars, exhaustive Polars, compiled) outputs; the compiled one is the
+    exhaustive one where numba is not installed."""
     c = PunctuationConfig(**config)
     series = pl.Series("text", texts, dtype=pl.String)
-    lean = _lean(pl.Series([lang] * len(texts), dtype=pl.String)) if lang else None
+    langs = lang if isinstance(lang, list) else [lang] * len(texts)
+    lean = _lean(pl.Series(langs, dtype=pl.String))
     fast = normalize_text(series, lean, c).to_list()
     slow = normalize_text(series, lean, c, exhaustive=True).to_list()
-    return fast, slow
+    if KERNEL is None:
+        return fast, slow, slow
+    straight = c.latin_quotes == "straight"
+    jit = KERNEL.normalize_series(series, lean, straight, c.collapse_repeats).to_list()
+    return fast, slow, jit
+
+
+KEEP_QUOTES = {"latin_quotes": "keep"}
+NO_COLLAPSE = {"collapse_repeats": False}
+CONFIGS = st.sampled_from([{}, KEEP_QUOTES, NO_COLLAPSE, {**KEEP_QUOTES, **NO_COLLAPSE}])
 
 
 @SETTINGS
-@given(batches, langs, st.sampled_from([{}, {"latin_quotes": "keep"}, {"collapse_repeats": False}]))
-def test_gated_equals_exhaustive(batch, lang, config):
-    fast, slow = both_paths(batch, lang, **config)
+@given(batches, langs, CONFIGS)
+def test_gated_and_compiled_equal_exhaustive(batch, lang, config):
+    fast, slow, jit = all_paths(batch, lang, **config)
     assert fast == slow
+    assert jit == slow
+
+
+# A harsher alphabet for the equality of the implementations: line breaks, URL and e-mail
+# pieces, underscores, rare dashes and ellipses, ideographic spaces, the step's own
+# private-use markers (such rows pass through), nulls, and a language per row.
+HARSH = ALPHABET + list("\n\n_@/%+<>=#ｗ⋯―\u3000\U000f8002\U000f8000ДЖ한")
+HARSH_FRAGMENTS = [
+    *FRAGMENTS,
+    *("https://", "www.", "ftp://", "a@b.cn", "_x@y.z-", "x.y", "--help", "don’t"),
+    *("‘q’", "'中'", "、、", "：：", "；；", ",,", "（Reuters）", "(1)", "中 ,", ",“中"),
+]
+harsh_texts = st.lists(
+    st.one_of(st.sampled_from(HARSH), st.sampled_from(HARSH_FRAGMENTS + PROTECTED)),
+    max_size=40,
+).map("".join)
+row_langs = st.sampled_from([None, "zh", "en", "ja", "und"])
+
+
+@needs_kernel
+@SETTINGS
+@given(st.lists(st.tuples(st.none() | harsh_texts, row_langs), min_size=8, max_size=24), CONFIGS)
+def test_compiled_equals_exhaustive_harsh(rows, config):
+    texts = [t for t, _ in rows]
+    _, slow, jit = all_paths(texts, [lang for _, lang in rows], **config)
+    assert jit == slow
 
 
 @pytest.mark.parametrize("lang", [None, "zh", "en"])
-def test_gated_equals_exhaustive_on_real_corpora(lang):
+def test_gated_and_compiled_equal_exhaustive_on_real_corpora(lang):
     cnews = needs_shared("cnews_subset/cnews.val.txt")
     ag = needs_shared("ag_news/test.csv")
     texts = [line.split("\t", 1)[-1] for line in cnews.read_text(encoding="utf-8").splitlines()]
     rows = pl.read_csv(ag, has_header=False, new_columns=["label", "title", "description"])
     texts += rows["title"].to_list() + rows["description"].to_list()
-    fast, slow = both_paths(texts, lang)
+    fast, slow, jit = all_paths(texts, lang)
     diffs = [(t, a, b) for t, a, b in zip(texts, fast, slow, strict=True) if a != b]
     assert diffs == []
+    diffs = [(t, a, b) for t, a, b in zip(texts, jit, slow, strict=True) if a != b]
+    assert diffs == []
     assert sum(a != t for t, a in zip(texts, fast, strict=True)) > 100
+
+
+# ---------------------------------------------------------------------------------------
+# The compiled twin: its character table, its buffers, the fallback.
+
+
+@needs_kernel
+def test_compiled_class_table_matches_the_regex_classes():
+    # Most classes are built from punctuation.py's literal sets; the regex engine must
+    # put every code point in the same classes.
+    assert (KERNEL.class_table() == KERNEL.regex_class_table()).all()
+
+
+@needs_kernel
+def test_compiled_edge_rows():
+    zh = _lean(pl.Series(["zh"], dtype=pl.String))
+    cases = [
+        ("中…—" * 3000, "中……——" * 3000),  # two of three characters double
+        ("…" * 5000, "……"),
+        ("中" + "(a)" * 3000, "中" + "（a）" * 3000),  # a tag per parenthesis
+        ("中,\U000f8002,", "中,\U000f8002,"),  # the step's marker: row left as is
+        ("", ""),
+        ("😀 你好 , 世界", "😀 你好，世界"),  # 4-byte UTF-8
+    ]
+    for text, expected in cases:
+        series = pl.Series("text", [text], dtype=pl.String)
+        assert KERNEL.normalize_series(series, zh).to_list() == [expected]
+        assert normalize_text(series, zh).to_list() == [expected]
+
+
+@needs_kernel
+def test_compiled_sliced_chunked_and_null_input():
+    texts = ["你好,世界", None, "Hello，world", "", "见附录(第三章)"] * 3
+    series = pl.Series("body", texts, dtype=pl.String)
+    lean = pl.Series([1, 0, 2, 0, 1] * 3, dtype=pl.Int8)
+    expected = normalize_text(series, lean).to_list()
+    out = KERNEL.normalize_series(series, lean)
+    assert out.name == "body"
+    assert out.to_list() == expected
+    sliced = KERNEL.normalize_series(series.slice(3, 7), lean.slice(3, 7)).to_list()
+    assert sliced == expected[3:10]
+    chunked = pl.concat([series.slice(0, 4), series.slice(4)], rechunk=False)
+    assert chunked.n_chunks() == 2
+    assert KERNEL.normalize_series(chunked, lean).to_list() == expected
+
+
+@needs_kernel
+def test_step_without_the_kernel_gives_the_same_output():
+    texts = [t for t, _ in CASES]
+    df = pl.DataFrame({"id": [str(i) for i in range(len(texts))], "text": texts})
+    step = NormalizePunctuation()
+    step.ensure_ready()
+    assert step._kernel is KERNEL
+    compiled = step.process(df).batch
+    step._kernel = None  # what a process without numba runs
+    assert step.process(df).batch.equals(compiled)
+    assert compiled.get_column("text").to_list() == [e for _, e in CASES]

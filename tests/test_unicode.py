@@ -106,6 +106,26 @@ def test_counters_and_batch():
     assert counters == {"mojibake_repaired": 2, "docs_changed": 3}
 
 
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"form": "NFKC"}, {"fix_mojibake": False}, {"remove_control": False, "form": "none"}],
+)
+def test_batch_equals_rows_one_at_a_time(config):
+    # The batch scans once for the union of the passes' row gates; rows it leaves out
+    # must be exactly those no pass would change.
+    texts = [before for before, _ in CASES] + ["fine", "中文，好", "", None, "ｘ①"]
+    out, counters = run(texts, **config)
+    alone = [run([t], **config)[0][0] for t in texts]
+    assert out == alone
+    assert counters["docs_changed"] == sum(a != t for a, t in zip(alone, texts, strict=True))
+
+
+def test_everything_off():
+    texts = ["cafÃ©\u200b", None]
+    off = {"fix_mojibake": False, "remove_control": False, "form": "none"}
+    assert run(texts, **off) == (texts, {"docs_changed": 0})
+
+
 def test_other_columns_untouched_and_pickle():
     step = FixUnicode(FixUnicodeConfig(form="NFKC"), name="fix_unicode")
     df = pl.DataFrame({"id": ["a", "b"], "text": ["ｘ", "y"], "source": ["s1", "s2"]})

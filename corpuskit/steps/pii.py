@@ -75,19 +75,18 @@ CARD = (
     rf"{_W}*(?:[0-9]{{13,19}}|[0-9]{{4}}(?:[ -][0-9]{{4}}){{3}}(?:[ -][0-9]{{1,3}})?"
     rf"|[0-9]{{4}}[ -][0-9]{{6}}[ -][0-9]{{4,5}}){_W}*"
 )
-PHONE = "|".join(
-    [
-        # international: +CC, optional (area), then digit groups
-        rf"{_NB}\+[1-9][0-9]{{0,2}}(?:[ .-]?\([0-9]{{1,4}}\))?(?:[ .-]?[0-9]{{1,4}}){{2,5}}{_B}",
-        # Chinese mobile 1[3-9]x xxxx xxxx, optionally after (+86) or 0086
-        rf"(?:{_NB}\(\+?86\)[ -]?|{_B}0086[ -]?|{_B})1[3-9][0-9](?:[ -]?[0-9]{{4}}){{2}}{_B}",
-        # North American: (555) 010-0199, 555-010-0199, 555.010.0199, 1-800-555-0199
-        rf"(?:{_B}1[ .-]?)?(?:{_NB}\([0-9]{{3}}\)[ .-]?|{_B}[0-9]{{3}}[.-])"
-        rf"[0-9]{{3}}[.-][0-9]{{4}}{_B}",
-        # Chinese landline 010-12345678, 0755-1234567
-        rf"{_B}0[1-9][0-9]{{1,2}}-[0-9]{{7,8}}{_B}",
-    ]
+_PHONE_FORMS = (
+    # international: +CC, optional (area), then digit groups
+    rf"{_NB}\+[1-9][0-9]{{0,2}}(?:[ .-]?\([0-9]{{1,4}}\))?(?:[ .-]?[0-9]{{1,4}}){{2,5}}{_B}",
+    # Chinese mobile 1[3-9]x xxxx xxxx, optionally after (+86) or 0086
+    rf"(?:{_NB}\(\+?86\)[ -]?|{_B}0086[ -]?|{_B})1[3-9][0-9](?:[ -]?[0-9]{{4}}){{2}}{_B}",
+    # North American: (555) 010-0199, 555-010-0199, 555.010.0199, 1-800-555-0199
+    rf"(?:{_B}1[ .-]?)?(?:{_NB}\([0-9]{{3}}\)[ .-]?|{_B}[0-9]{{3}}[.-])"
+    rf"[0-9]{{3}}[.-][0-9]{{4}}{_B}",
+    # Chinese landline 010-12345678, 0755-1234567
+    rf"{_B}0[1-9][0-9]{{1,2}}-[0-9]{{7,8}}{_B}",
 )
+PHONE = "|".join(_PHONE_FORMS)
 
 
 def _valid_email(c: pl.Expr) -> pl.Expr:
@@ -141,21 +140,35 @@ def _valid_phone(c: pl.Expr) -> pl.Expr:
     return c.str.count_matches("[0-9]").is_between(7, 15)
 
 
-# (kind, prefilter regex, candidate regex, validator), applied in this order: e-mails first
+# A prefilter picks the rows a stage looks at: a regex, or (gate, regex) pairs whose rows
+# are united, a pair's regex running only on the rows its gate (a cheap regex every match
+# of the pair's regex contains) finds, or on all rows when the gate is None. Both give
+# the rows the plain regex would: the gates only keep slow regexes (counted repetitions
+# without a literal to start from) off the rows that cannot match.
+Prefilter = str | tuple[tuple[str | None, str], ...]
+_IPV6_PREFILTER: Prefilter = ((":", rf"::|(?:{_H}:){{7}}{_H}"),)
+_PHONE_PREFILTER: Prefilter = (
+    (None, _PHONE_FORMS[0]),
+    (None, _PHONE_FORMS[1]),
+    (r"[0-9]{3}[.-][0-9]{4}", _PHONE_FORMS[2]),
+    (None, _PHONE_FORMS[3]),
+)
+
+# (kind, prefilter, candidate regex, validator), applied in this order: e-mails first
 # (their local parts hold digits), IDs before cards (an ID may pass Luhn), phones last.
 Validator = Callable[[pl.Expr], pl.Expr]
-STAGES: tuple[tuple[PIIKind, str, str, Validator], ...] = (
+STAGES: tuple[tuple[PIIKind, Prefilter, str, Validator], ...] = (
     ("email", "@", EMAIL, _valid_email),
     (
         "ip",
-        rf"::|(?:{_H}:){{7}}{_H}",
+        _IPV6_PREFILTER,
         rf"{_W}*:[0-9A-Za-z_:]*(?:\.[0-9]+){{0,3}}",
         _valid_ipv6,
     ),
     ("ip", r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]", rf"{_W}*[0-9](?:\.[0-9]+)+{_W}*", _valid_ipv4),
     ("id_number", "[0-9]{17}", rf"{_W}*[0-9]{{17}}{_W}*", _valid_id_number),
     ("card", "[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{2}", CARD, _valid_card),
-    ("phone", PHONE, PHONE, _valid_phone),
+    ("phone", _PHONE_PREFILTER, PHONE, _valid_phone),
 )
 
 _SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
@@ -169,12 +182,27 @@ def _sentinel(texts: pl.Series) -> str:
     raise ValueError("mask_pii: no free sentinel character in this batch")
 
 
+def prefilter_rows(text: pl.Series, prefilter: Prefilter) -> pl.Series:
+    """Indices of the rows `prefilter` (see Prefilter) picks."""
+    if isinstance(prefilter, str):
+        return text.str.contains(prefilter).fill_null(False).arg_true()
+    hit = pl.Series([False] * len(text), dtype=pl.Boolean)
+    for gate, pattern in prefilter:
+        if gate is None:
+            hit = hit | text.str.contains(pattern).fill_null(False)
+            continue
+        idx = (text.str.contains(gate).fill_null(False) & ~hit).arg_true()
+        if idx.len():
+            hit = hit.scatter(idx, text.gather(idx).str.contains(pattern).fill_null(False))
+    return hit.arg_true()
+
+
 def mask_validated(
-    text: pl.Series, prefilter: str, candidate: str, valid: Validator, placeholder: str
+    text: pl.Series, prefilter: Prefilter, candidate: str, valid: Validator, placeholder: str
 ) -> tuple[pl.Series, pl.Series]:
     """Replace every `candidate` match for which `valid` holds; returns (text, count per row)."""
     counts = pl.Series("n", [0] * len(text), dtype=pl.Int32)
-    rows = text.str.contains(prefilter).fill_null(False).arg_true()
+    rows = prefilter_rows(text, prefilter)
     if rows.len() == 0:
         return text, counts
     sub = text.gather(rows)

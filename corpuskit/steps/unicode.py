@@ -1,9 +1,10 @@
 """fix_unicode: repair mojibake, drop invisible characters, normalize Unicode.
 
-Everything runs as Polars expressions over the whole `text` column, except ftfy, which
-is per document in Python: a vectorized regex first picks the few documents that show
-mojibake byte patterns (UTF-8 read as cp1252/latin-1/cp1251, C1 controls, terminal
-escapes), and only those are handed to ftfy.
+Everything runs as Polars expressions over the `text` column, except ftfy, which is per
+document in Python: a vectorized regex first picks the few documents that show mojibake
+byte patterns (UTF-8 read as cp1252/latin-1/cp1251, C1 controls, terminal escapes), and
+only those are handed to ftfy. One scan for the union of the three passes' row gates
+comes first, so the (usually many) documents that need nothing cost one regex scan.
 """
 
 from __future__ import annotations
@@ -148,6 +149,13 @@ class FixUnicode(MapStep):
 
             config = _ftfy_config()
             self._ftfy = lambda s: ftfy.fix_text(s, config)
+        if c.form != "none":
+            unstable_class(c.form, self._keep())  # cached per process: built here, not in a batch
+
+    def _keep(self) -> str:
+        """Characters the normalization leaves alone (protected CJK punctuation)."""
+        c: FixUnicodeConfig = self.config
+        return CJK_PROTECTED if c.protect_cjk_punct and c.form in ("NFKC", "NFKD") else ""
 
     def _transient(self) -> tuple[str, ...]:
         return ("_ftfy",)
@@ -159,9 +167,19 @@ class FixUnicode(MapStep):
         self.ensure_ready()
         c: FixUnicodeConfig = self.config
         original = batch.get_column("text").cast(pl.String)
-        text = original
-        counters: dict[str, int] = {}
-
+        counters: dict[str, int] = {"mojibake_repaired": 0} if c.fix_mojibake else {}
+        # One scan for the union of the three passes' row gates: a row none of them
+        # picks is left alone by all three, so only the picked rows go through them.
+        gates = self._gates()
+        if not gates:
+            counters["docs_changed"] = 0
+            return StepResult(batch.with_columns(original.alias("text")), counters)
+        rows = original.str.contains("|".join(gates)).fill_null(False).arg_true()
+        if rows.len() == 0:
+            counters["docs_changed"] = 0
+            return StepResult(batch.with_columns(original.alias("text")), counters)
+        before = original.gather(rows)
+        text = before
         if c.fix_mojibake:
             text, repaired = self._fix_mojibake(text)
             counters["mojibake_repaired"] = repaired
@@ -170,9 +188,26 @@ class FixUnicode(MapStep):
         if c.form != "none":
             text = self._normalize(text, c.form, c.protect_cjk_punct)
 
-        changed = (text != original).fill_null(False).sum()
-        counters["docs_changed"] = int(changed)
+        counters["docs_changed"] = int((text != before).fill_null(False).sum())
+        text = original.clone().scatter(rows, text)
         return StepResult(batch.with_columns(text.alias("text")), counters)
+
+    def _invisible_class(self) -> str:
+        """The characters `remove_control` drops (a character-class body)."""
+        c: FixUnicodeConfig = self.config
+        return _CONTROL + _INVISIBLE + ("" if c.keep_joiners else _JOINERS)
+
+    def _gates(self) -> list[str]:
+        """The row gate of each enabled pass (a row outside all of them is unchanged)."""
+        c: FixUnicodeConfig = self.config
+        gates = []
+        if c.fix_mojibake:
+            gates.append(MOJIBAKE_CANDIDATE)
+        if c.remove_control:
+            gates.append(rf"[\r\x{{0B}}\x{{0C}}{self._invisible_class()}]")
+        if c.form != "none":
+            gates.append(unstable_class(c.form, self._keep()))
+        return gates
 
     def _fix_mojibake(self, text: pl.Series) -> tuple[pl.Series, int]:
         idx = text.str.contains(MOJIBAKE_CANDIDATE).fill_null(False).arg_true()
@@ -186,8 +221,7 @@ class FixUnicode(MapStep):
         return text.clone().scatter(idx, pl.Series(after, dtype=pl.String())), repaired
 
     def _remove_invisible(self, text: pl.Series) -> pl.Series:
-        c: FixUnicodeConfig = self.config
-        drop = _CONTROL + _INVISIBLE + ("" if c.keep_joiners else _JOINERS)
+        drop = self._invisible_class()
         return rewrite_matching(
             text,
             rf"[\r\x{{0B}}\x{{0C}}{drop}]",
