@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from corpuskit.steps import unicode as unicode_step
 from corpuskit.steps.unicode import CJK_PROTECTED, FixUnicode, FixUnicodeConfig, unstable_class
 
 
@@ -174,3 +175,20 @@ def test_unstable_class_leaves_out_kept_characters():
     cls = unstable_class("NFKC", CJK_PROTECTED)
     series = pl.Series(["你好，世界！（一）", "ｆｕｌｌ", "ﬁ"])
     assert series.str.contains(cls).to_list() == [False, True, True]
+
+
+def test_unstable_class_is_built_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CORPUSKIT_CACHE_DIR", str(tmp_path))
+    unstable_class.cache_clear()
+    try:
+        built = unstable_class("NFKC", CJK_PROTECTED)
+        files = list((tmp_path / "unicode").glob("unstable-*.txt"))
+        assert len(files) == 1
+        assert files[0].read_text() == built
+        assert built == unicode_step._build_unstable_class("NFKC", CJK_PROTECTED)
+        files[0].write_text("[x]")  # a later process reads the file, not the tables
+        unstable_class.cache_clear()
+        assert unstable_class("NFKC", CJK_PROTECTED) == "[x]"
+        assert unstable_class("NFC") != "[x]"  # another key, another file
+    finally:
+        unstable_class.cache_clear()

@@ -10,8 +10,11 @@ comes first, so the (usually many) documents that need nothing cost one regex sc
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
 import unicodedata
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import polars as pl
@@ -71,9 +74,36 @@ def unstable_class(form: str, keep: str = "") -> str:
     A text without any of them is already in `form`: each character is stable alone
     (quick check "yes"), and none is a combining mark or the second half of a
     composition. Unassigned code points are included, since Polars may know a newer
-    Unicode than Python. Characters in `keep` are left out. Built once per process
-    (about half a second).
+    Unicode than Python. Characters in `keep` are left out. Building it scans every
+    code point (about half a second), so the result is kept in a file of the user's
+    cache folder, keyed by Python's Unicode version, and every later process reads it.
     """
+    key = hashlib.sha1(f"{unicodedata.unidata_version}|{form}|{keep}".encode()).hexdigest()
+    cached = _cache_dir() / f"unstable-{key[:16]}.txt"
+    try:
+        return cached.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        pass
+    value = _build_unstable_class(form, keep)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(value, encoding="ascii")
+        os.replace(tmp, cached)
+    except OSError:
+        pass  # a read-only home only costs the rebuild
+    return value
+
+
+def _cache_dir() -> Path:
+    """$CORPUSKIT_CACHE_DIR, else corpuskit/ in $XDG_CACHE_HOME or ~/.cache."""
+    if env := os.environ.get("CORPUSKIT_CACHE_DIR"):
+        return Path(env) / "unicode"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "corpuskit" / "unicode"
+
+
+def _build_unstable_class(form: str, keep: str) -> str:
     second = set(_HANGUL_VT)
     for cp in range(0x110000):
         d = unicodedata.decomposition(chr(cp))
