@@ -2,21 +2,29 @@
 
     .venv/bin/python bench/bench_ray.py --docs 100000
     .venv/bin/python bench/bench_ray.py --docs 100000 --only overhead --dedup
+    .venv/bin/python bench/bench_ray.py --docs 100000 --only overhead --stages tasks,data
     .venv/bin/python bench/bench_ray.py --docs 100000 --only rates
 
 Two parts (--only picks one):
 
 overhead  The cleaning recipe (fix_unicode -> clean_text -> normalize_punctuation ->
           mask_pii -> length_filter) on the generated JSONL in units of --unit-mb, run three
-          ways with the same CPUs (--cpus, default all): `corpuskit run` with the local
-          executor (workers = CPUs); `corpuskit run --executor ray --ray-address local`
-          (cold: starts a fresh local Ray instance, which is part of the time); and
+          ways (two more per extra --stages mode) with the same CPUs (--cpus, default
+          all): `corpuskit run` with the local executor (workers = CPUs);
+          `corpuskit run --executor ray --ray-address local` (cold: starts a fresh local
+          Ray instance, which is part of the time); and
           run_recipe on a Ray instance started beforehand (warm: the run alone, as a job on
-          a running cluster; its workers still import corpuskit on their first task).
+          a running cluster; its workers still import corpuskit on their first task; hot:
+          the same process runs the recipe again, its workers up and imported).
           --repeat interleaved rounds; checks that every run kept the same ids, and prints
           the best and all seconds, docs/s and the ratio ray / local of the best times.
           --dedup adds exact_dedup and minhash_dedup after the cleaning chain (two global
           fits: under Ray their maps and reduces run as Ray tasks).
+          --stages picks how the Ray runs execute per-document stages (the executor's
+          `stages`): tasks (a Ray task per unit), data (a Ray Data pipeline per stage),
+          or tasks,data (both, cold and warm each, in the same interleaved rounds).
+          --spelling puts fix_spelling first: its setup (about 0.9 s) is not cached per
+          process, so it shows what setting steps up once per unit costs.
 rates     Per-core rates (one process, POLARS_MAX_THREADS=1), the inputs of a paper
           estimate of the dedup stage at scale: the cleaning chain (local executor, one
           worker), then over its Parquet output the fit of exact_dedup and minhash_dedup,
@@ -56,6 +64,10 @@ CLEANING = [
 
 DEDUP = [{"exact_dedup": {}}, {"minhash_dedup": {}}]
 
+# a step whose setup (loading its word list, about 0.9 s) is not cached per process: the
+# local executor and `stages: tasks` set it up once per unit, `stages: data` once per worker
+SPELLING = [{"fix_spelling": {}}]
+
 # fit parts (from the fit report) and where they run under the Ray executor
 MAP_PARTS = {
     "hash": "map over row groups",
@@ -81,7 +93,12 @@ if __name__ == "__main__":
     r = load_recipe(recipe, {"executor": "ray"})
     t = time.perf_counter()
     run_recipe(r)
-    print(json.dumps({"seconds": time.perf_counter() - t}))
+    first = time.perf_counter() - t
+    # again, into another folder: Ray's workers are up and have imported corpuskit
+    r = load_recipe(recipe, {"executor": "ray", "output": str(r.output.path) + "-again"})
+    t = time.perf_counter()
+    run_recipe(r)
+    print(json.dumps({"seconds": first, "again": time.perf_counter() - t}))
     ray.shutdown()
 """
 
@@ -144,52 +161,81 @@ def kept_ids(out: Path) -> pl.Series:
 
 
 def bench_overhead(
-    data: Path, cpus: int, unit_mb: float, repeat: int, work: Path, dedup: bool = False
+    data: Path,
+    cpus: int,
+    unit_mb: float,
+    repeat: int,
+    work: Path,
+    dedup: bool = False,
+    stages: tuple[str, ...] = ("tasks",),
+    spelling: bool = False,
 ) -> dict:
     ck = [python(), "-m", "corpuskit.cli", "run"]
-    steps = CLEANING + (DEDUP if dedup else [])
-    local_spec = {"workers": cpus, "unit_mb": unit_mb}
-    ray_spec = {"kind": "ray", "address": "local", "num_cpus": cpus, "unit_mb": unit_mb}
-    local = write_recipe(work / "local.yaml", data, work / "local", local_spec, steps)
-    cold = write_recipe(work / "cold.yaml", data, work / "cold", ray_spec, steps)
-    warm = write_recipe(work / "warm.yaml", data, work / "warm", {"unit_mb": unit_mb}, steps)
-    names = ["local executor", "ray, cold (starts Ray)", "ray, warm (Ray running)"]
-    seconds: list[list[float]] = [[], [], []]
-    rss: list[float] = [0.0, 0.0, 0.0]
+    steps = (SPELLING if spelling else []) + CLEANING + (DEDUP if dedup else [])
+    local = write_recipe(
+        work / "local.yaml", data, work / "local", {"workers": cpus, "unit_mb": unit_mb}, steps
+    )
+    # (key, output folder, command): local first, then per mode a cold and a warm run;
+    # a warm run measures two rows, its first run and the same run again ("hot")
+    commands = [("local", "local", [*ck, str(local), "--quiet"])]
+    for mode in stages:
+        cold_spec = {"kind": "ray", "address": "local", "num_cpus": cpus, "unit_mb": unit_mb}
+        cold_spec["stages"] = mode
+        cold = write_recipe(
+            work / f"cold-{mode}.yaml", data, work / f"cold-{mode}", cold_spec, steps
+        )
+        warm_spec = {"unit_mb": unit_mb, "stages": mode}
+        warm = write_recipe(
+            work / f"warm-{mode}.yaml", data, work / f"warm-{mode}", warm_spec, steps
+        )
+        commands.append((f"ray_{mode}_cold", f"cold-{mode}", [*ck, str(cold), "--quiet"]))
+        warm_cmd = [python(), "-c", WARM, str(warm), str(cpus)]
+        commands.append((f"ray_{mode}_warm", f"warm-{mode}", warm_cmd))
+    names = {"local": "local executor"}
+    for mode in stages:
+        names[f"ray_{mode}_cold"] = f"ray {mode}, cold (starts Ray)"
+        names[f"ray_{mode}_warm"] = f"ray {mode}, warm (Ray running)"
+        names[f"ray_{mode}_hot"] = f"ray {mode}, hot (workers up)"
+    seconds: dict[str, list[float]] = {key: [] for key in names}
+    rss: dict[str, float] = dict.fromkeys(names, 0.0)
     for _ in range(repeat):  # interleaved, so that load from elsewhere hits all sides alike
-        for folder in ("local", "cold", "warm"):
+        for _, folder, _ in commands:
             shutil.rmtree(work / folder, ignore_errors=True)
-        runs = [
-            measure(names[0], [*ck, str(local), "--quiet"]),
-            measure(names[1], [*ck, str(cold), "--quiet"]),
-            measure(names[2], [python(), "-c", WARM, str(warm), str(cpus)]),
-        ]
-        for r in runs:
+            shutil.rmtree(work / f"{folder}-again", ignore_errors=True)
+        for key, _, cmd in commands:
+            r = measure(names[key], cmd)
             if r.returncode != 0:
-                sys.exit(f"{r.name} failed:\n{r.output}")
-        warm_s = json.loads(runs[2].output.strip().splitlines()[-1])["seconds"]
-        for i, s in enumerate([runs[0].seconds, runs[1].seconds, warm_s]):
-            seconds[i].append(s)
-            rss[i] = max(rss[i], runs[i].peak_rss_mb)
+                sys.exit(f"{names[key]} failed:\n{r.output}")
+            if key.endswith("_warm"):
+                got = json.loads(r.output.strip().splitlines()[-1])
+                seconds[key].append(got["seconds"])
+                hot = key.removesuffix("_warm") + "_hot"
+                seconds[hot].append(got["again"])
+                rss[hot] = max(rss[hot], r.peak_rss_mb)
+            else:
+                seconds[key].append(r.seconds)
+            rss[key] = max(rss[key], r.peak_rss_mb)
         want = kept_ids(work / "local")
-        for name in ("cold", "warm"):
-            if not kept_ids(work / name).equals(want):
-                sys.exit(f"ray ({name}) kept other ids than the local executor")
+        for key, folder, _ in commands[1:]:
+            for out in [folder] + ([f"{folder}-again"] if key.endswith("_warm") else []):
+                if not kept_ids(work / out).equals(want):
+                    sys.exit(f"{names[key]} kept other ids than the local executor ({out})")
     manifest = json.loads((work / "local" / "manifest.json").read_text())
     docs = manifest["totals"]["read"]
-    best = [min(s) for s in seconds]
+    best = {key: min(v) for key, v in seconds.items()}
     rows = [
         {
-            "run": names[i],
-            "best s": f"{best[i]:.2f}",
-            "all s": " ".join(f"{s:.1f}" for s in seconds[i]),
-            "docs/s (best)": f"{docs / best[i]:,.0f}",
-            "ray / local (best)": f"{best[i] / best[0]:.2f}",
-            "peak RSS MB (tree)": f"{rss[i]:,.0f}",
+            "run": names[key],
+            "best s": f"{best[key]:.2f}",
+            "all s": " ".join(f"{s:.1f}" for s in seconds[key]),
+            "docs/s (best)": f"{docs / best[key]:,.0f}",
+            "ray / local (best)": f"{best[key] / best['local']:.2f}",
+            "peak RSS MB (tree)": f"{rss[key]:,.0f}",
         }
-        for i in range(3)
+        for key in names
     ]
-    chain = "cleaning chain" + (" + exact_dedup + minhash_dedup" if dedup else "")
+    chain = ("fix_spelling + " if spelling else "") + "cleaning chain"
+    chain += " + exact_dedup + minhash_dedup" if dedup else ""
     print(
         f"overhead: {chain}, {docs:,} documents, {manifest['units']} units of {unit_mb:g} MB, "
         f"{cpus} CPUs, {repeat} interleaved repeats"
@@ -197,16 +243,18 @@ def bench_overhead(
     print(table(rows))
     print(f"rejected by reason (all runs kept the same ids): {manifest['rejected_by_reason']}")
     print("cold: `corpuskit run --executor ray` starting its own Ray; warm: run_recipe alone")
-    print("on a Ray instance started before (RSS: that process tree, Ray's daemons included)")
+    print("on a Ray instance started before (RSS: that process tree, Ray's daemons included);")
+    print("hot: the warm run's process runs the recipe again, its Ray workers already up")
+    print("ray tasks: a Ray task per unit; ray data: a Ray Data pipeline per stage")
     return {
         "steps": [next(iter(step)) for step in steps],
         "rejected_by_reason": manifest["rejected_by_reason"],
         "docs": docs,
         "units": manifest["units"],
         "cpus": cpus,
-        "seconds": dict(zip(["local", "ray_cold", "ray_warm"], seconds, strict=True)),
-        "ratio_cold": best[1] / best[0],
-        "ratio_warm": best[2] / best[0],
+        "stages": list(stages),
+        "seconds": seconds,
+        "ratios": {key: best[key] / best["local"] for key in names},
         "same_kept_ids": True,
     }
 
@@ -296,6 +344,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="overhead: interleaved repeats")
     ap.add_argument("--only", default="overhead,rates")
     ap.add_argument("--dedup", action="store_true", help="overhead: add the two dedup steps")
+    ap.add_argument(
+        "--spelling",
+        action="store_true",
+        help="overhead: put fix_spelling (a setup of about 0.9 s, not cached) first",
+    )
+    ap.add_argument(
+        "--stages",
+        default="tasks",
+        help="overhead: how the Ray runs do per-document stages: tasks, data or tasks,data",
+    )
     ap.add_argument("--json", type=Path, help="write the results here too")
     args = ap.parse_args()
 
@@ -309,8 +367,11 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
         if "overhead" in only:
+            stages = tuple(args.stages.split(","))
+            if not set(stages) <= {"tasks", "data"}:
+                ap.error(f"--stages: tasks, data or tasks,data, not {args.stages}")
             results["overhead"] = bench_overhead(
-                data, args.cpus, args.unit_mb, args.repeat, work, args.dedup
+                data, args.cpus, args.unit_mb, args.repeat, work, args.dedup, stages, args.spelling
             )
         if "rates" in only:
             results["rates"] = bench_rates(data, work)

@@ -81,6 +81,10 @@ class ExecutorSpec(_Strict):
     cpus_per_task: float = Field(1, gt=0)
     # how often Ray retries a failed unit or fit task (worker crash or exception)
     max_retries: int = Field(3, ge=0)
+    # how per-document stages run: "tasks", one Ray task per unit calling process_unit;
+    # "data", a Ray Data pipeline per stage (read units -> map_batches the steps -> write
+    # shards, fused into one task per unit). Same output either way.
+    stages: Literal["tasks", "data"] = "tasks"
     # passed to ray.init, e.g. {"pip": ["corpuskit"]} or {"py_modules": [...]} on a cluster
     # whose nodes lack corpuskit or a plugin
     runtime_env: dict[str, Any] | None = None

@@ -1,7 +1,9 @@
 """The Ray executor: same output as the local executor, retries, resume, and the missing-Ray error.
 
-The dedup fits run their maps as Ray tasks: a traced minhash_dedup (a subclass whose fit
-wraps `Corpus.map`) leaves a marker per mapped call, naming the process that ran it.
+Per-document stages run two ways (`executor.stages`): "tasks" (a Ray task per unit) and
+"data" (a Ray Data pipeline per stage); the equality, retry, failure and resume tests run
+both. The dedup fits run their maps as Ray tasks: a traced minhash_dedup (a subclass whose
+fit wraps `Corpus.map`) leaves a marker per mapped call, naming the process that ran it.
 
 One local Ray instance (2 CPUs) is shared by the module; starting Ray takes seconds, so the
 tests that need it are marked slow.
@@ -47,6 +49,7 @@ slow_identity = tests.helpers:SlowIdentity
 flaky_once = tests.test_ray_executor:FlakyOnce
 record_ids = tests.test_ray_executor:RecordIds
 poison = tests.test_ray_executor:Poison
+count_setup = tests.test_ray_executor:CountSetup
 traced_minhash_dedup = tests.test_ray_executor:TracedMinHash
 """
 
@@ -106,6 +109,19 @@ class Poison(MapStep):
     def map(self, batch: pl.DataFrame) -> pl.DataFrame:
         if Path(self.config.path).exists() and batch["id"].str.ends_with(self.config.only).any():
             raise ValueError("poisoned")
+        return batch
+
+
+class CountSetup(MapStep):
+    """Appends `<pid>` to a log on every setup: how often a worker set the step up."""
+
+    Config = RecordConfig
+
+    def setup(self) -> None:
+        with open(self.config.log, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+
+    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
         return batch
 
 
@@ -199,6 +215,20 @@ def run(raw: dict, **kw) -> dict:
     return run_recipe(recipe_from_dict(raw), **kw).manifest
 
 
+#: both ways of running per-document stages on Ray
+STAGES = pytest.mark.parametrize("stages", ["tasks", "data"])
+
+
+def data_operators(notes: Notes) -> list[tuple[str, int]]:
+    """(operator, tasks executed) of each Ray Data stage, from the executor's notes."""
+    out = []
+    for note in notes.notes:
+        if note.startswith("ray data: Operator "):
+            name, rest = note.removeprefix("ray data: Operator ").split(": ", 1)
+            out.append((name.split(" ", 1)[1], int(rest.split()[0])))
+    return out
+
+
 def without_seconds(ledger: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in ledger]
 
@@ -250,7 +280,8 @@ def test_executor_override_switches_kind(tmp_path):
 
 
 @pytest.mark.slow
-def test_news_recipe_on_ray_equals_local(tmp_path, ray_instance):
+@STAGES
+def test_news_recipe_on_ray_equals_local(tmp_path, ray_instance, stages):
     raw = yaml.safe_load((ROOT / "recipes" / "news.yaml").read_text())
     raw["input"]["path"] = str(ROOT / raw["input"]["path"])
     # a global step fitted as a Ray map-reduce, and a filter after it
@@ -260,16 +291,24 @@ def test_news_recipe_on_ray_equals_local(tmp_path, ray_instance):
     ]
     local, ray_out = tmp_path / "local", tmp_path / "ray"
     run({**raw, "output": {"path": str(local)}})
-    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}))
+    notes = Notes()
+    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}, stages=stages), progress=notes)
     assert any(stage[0] == "remove_frequent_lines" for stage in m["stages"])
     ledger = {row["step"].split(":", 1)[-1]: row for row in m["ledger"]}
     assert ledger["remove_frequent_lines"]["counters"]["lines_removed"] > 100
     assert m["recipe"]["executor"]["kind"] == "ray"
+    assert m["recipe"]["executor"]["stages"] == stages
     assert_same_output(ray_out, local)
+    if stages == "data":  # each stage one fused Ray Data operator, a task per unit
+        fused = "ReadUnits->MapBatches(StageMap)->Write"
+        assert data_operators(notes) == [(fused, m["units"])] * len(m["stages"])
+    else:
+        assert data_operators(notes) == []
 
 
 @pytest.mark.slow
-def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_instance):
+@STAGES
+def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_instance, stages):
     corpora = needs_shared("cnews_subset").parent
     steps = [
         {"fix_unicode": {}},
@@ -296,8 +335,12 @@ def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_inst
     }
     local, ray_out = tmp_path / "local", tmp_path / "ray"
     ml = run({**raw, "output": {"path": str(local)}})
-    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}))
+    notes = Notes()
+    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}, stages=stages), progress=notes)
     assert m["units"] > 4 and len(m["stages"]) == len(steps) - 2
+    ran = data_operators(notes)
+    assert len(ran) == (len(m["stages"]) if stages == "data" else 0)
+    assert all(name == "ReadUnits->MapBatches(StageMap)->Write" for name, _ in ran)
     rejected = m["rejected_by_reason"]
     assert (
         rejected.get("remove_frequent_lines:empty", 0)
@@ -312,7 +355,8 @@ def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_inst
 
 
 @pytest.mark.slow
-def test_failed_tasks_are_retried_by_ray(tmp_path, ray_instance):
+@STAGES
+def test_failed_tasks_are_retried_by_ray(tmp_path, ray_instance, stages):
     src = make_corpus(tmp_path / "src", files=2, docs=300)
     flaky, crash = tmp_path / "flaky", tmp_path / "crash"
     flaky.mkdir()
@@ -326,22 +370,62 @@ def test_failed_tasks_are_retried_by_ray(tmp_path, ray_instance):
     want = tmp_path / "want"
     run(raw_recipe(src, want, steps))
     got = tmp_path / "got"
-    m = run(on_ray(raw_recipe(src, got, faults + steps), max_retries=3))
+    m = run(on_ray(raw_recipe(src, got, faults + steps), max_retries=3, stages=stages))
     assert len(list(crash.iterdir())) == 1
     assert len(list(flaky.iterdir())) == m["units"] > 5  # every unit failed once, then passed
     assert_same_output(got, want, same_ledger=False)
 
 
 @pytest.mark.slow
-def test_boom_fails_with_the_step_and_unit_named(tmp_path, ray_instance):
+@STAGES
+def test_boom_fails_with_the_step_and_unit_named(tmp_path, ray_instance, stages):
     src = make_corpus(tmp_path / "src", files=1, docs=50)
     (src / "part-9.jsonl").write_text('{"text": "this one says BOOM"}\n')
-    with pytest.raises(StepFailed, match=r"steps\[0\] \(boom\) failed on .*part-9.jsonl.*BOOM"):
-        run(on_ray(raw_recipe(src, tmp_path / "out", [{"boom": {}}]), max_retries=0))
+    raw = on_ray(raw_recipe(src, tmp_path / "out", [{"boom": {}}]), max_retries=0, stages=stages)
+    match = r"steps\[0\] \(boom\) failed on .*part-9.jsonl.*BOOM"
+    with pytest.raises(StepFailed, match=match) as e:
+        run(raw)
+    assert str(e.value).count("\n") == 0  # the step's message alone, no Ray Data advice
 
 
 @pytest.mark.slow
-def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance):
+def test_lost_worker_on_ray_data_names_the_unfinished_units(tmp_path, ray_instance):
+    src = make_corpus(tmp_path / "src", files=1, docs=50)
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    # the worker running the unit holding part-0.jsonl:13 dies, with no retry left
+    steps = [{"flaky_once": {"folder": str(crash), "crash": True, "only": "part-0.jsonl:13"}}]
+    raw = on_ray(raw_recipe(src, tmp_path / "out", steps), max_retries=0, stages="data")
+    from corpuskit.engine.ray_data import UnitFailed
+
+    match = r"stage 0 failed on Ray Data \(WorkerCrashedError.*units without a result: 00000 \("
+    with pytest.raises(UnitFailed, match=match):
+        run(raw)
+    assert len(list(crash.iterdir())) == 1  # it crashed once, and was not retried
+    done = {p.stem for p in (tmp_path / "out" / "_state" / "stage-0").glob("*.json")}
+    assert "00000" not in done  # the unit that lost its worker (it holds lines 1-20)
+
+
+@pytest.mark.slow
+@STAGES
+def test_steps_are_set_up_once_per_unit_or_per_worker(tmp_path, ray_instance, stages):
+    src = make_corpus(tmp_path / "src", files=2, docs=300)
+    log = tmp_path / "setups.log"
+    steps = [{"count_setup": {"log": str(log)}}, {"length_filter": {"min_chars": 30}}]
+    want, got = tmp_path / "want", tmp_path / "got"
+    run(raw_recipe(src, want, steps[1:]))
+    m = run(on_ray(raw_recipe(src, got, steps), stages=stages))
+    assert_same_output(got, want, same_ledger=False)
+    pids = log.read_text().split()
+    if stages == "tasks":  # each unit task unpickles the steps and sets them up again
+        assert len(pids) == m["units"] > 5
+    else:  # Ray Data: once per worker process that ran the stage
+        assert len(pids) == len(set(pids)) < m["units"]
+
+
+@pytest.mark.slow
+@STAGES
+def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance, stages):
     src = make_corpus(tmp_path / "src", files=2, docs=300)
     log, poison = tmp_path / "ids.log", tmp_path / "poison"
     poison.touch()
@@ -353,7 +437,7 @@ def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance):
     want = tmp_path / "want"
     run(raw_recipe(src, want, steps))
     got = tmp_path / "got"
-    raw = on_ray(raw_recipe(src, got, probes + steps), max_retries=1)
+    raw = on_ray(raw_recipe(src, got, probes + steps), max_retries=1, stages=stages)
     with pytest.raises(StepFailed, match=r"steps\[1\] \(poison\) failed on .*part-1.jsonl"):
         run(raw)
     done = sorted(p.stem for p in (got / "_state" / "stage-0").glob("*.json"))
@@ -377,7 +461,8 @@ def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance):
 
 
 @pytest.mark.slow
-def test_cli_kill_9_then_resume_on_ray(tmp_path, site_env):
+@STAGES
+def test_cli_kill_9_then_resume_on_ray(tmp_path, site_env, stages):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'corpuskit[ray]')")
     src = make_corpus(tmp_path / "src", files=2, docs=300)
     steps = [
@@ -389,7 +474,7 @@ def test_cli_kill_9_then_resume_on_ray(tmp_path, site_env):
     run(raw_recipe(src, want, steps[1:]))
     out = tmp_path / "out"
     raw = raw_recipe(src, out, steps)
-    raw["executor"] = {"unit_mb": raw["executor"]["unit_mb"], "num_cpus": 2}
+    raw["executor"] = {"unit_mb": raw["executor"]["unit_mb"], "num_cpus": 2, "stages": stages}
     recipe_file = tmp_path / "r.yaml"
     recipe_file.write_text(yaml.safe_dump(raw))
     cmd = [*corpuskit_cmd(), "run", str(recipe_file), "--quiet", "--ray-address", "local"]
@@ -571,3 +656,42 @@ def test_dedup_fit_states_do_not_depend_on_partitions(tmp_path, monkeypatch):
     monkeypatch.setattr(lsh, "BAND_ROWS", 11)  # every band cut in 8 splits
     for got, want in zip(states(2), whole, strict=True):
         assert got.equals(want)
+
+
+def test_ray_data_tables_restore_batches_whatever_blocks_ray_cuts():
+    """pack -> (Ray Data merges tables into blocks) -> batches/unpack gives each batch back."""
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'corpuskit[ray]')")
+    import pyarrow as pa
+
+    from corpuskit.engine.ray_data import batches, pack, unpack
+    from corpuskit.schema import DOCUMENT_SCHEMA, REJECTED_SCHEMA, conform, to_rejected
+
+    def docs(prefix: str, n: int) -> pl.DataFrame:
+        ids = [f"{prefix}{i}" for i in range(n)]
+        return conform(
+            pl.DataFrame({"id": ids, "text": [f"text {i}" for i in ids]}), DOCUMENT_SCHEMA
+        )
+
+    def rejects(prefix: str, n: int, reason: str) -> pl.DataFrame:
+        return to_rejected(docs(prefix, n), "step", reason)
+
+    batches_in = [  # (unit, batch, documents, rejected writes, record)
+        (0, 0, docs("a", 3), [rejects("r", 2, "read:bad"), rejects("s", 1, "x:y")], {"n": 5}),
+        (0, 1, docs("b", 0), [rejects("t", 4, "x:z")], {"n": 4}),
+        (0, 2, docs("c", 0), [], {"end": True, "read": 9}),
+        (7, 0, docs("d", 2), [], {"n": 2}),
+    ]
+    tables = [pack(u, b, d, r, info, DOCUMENT_SCHEMA) for u, b, d, r, info in batches_in]
+    assert len({t.schema for t in tables}) == 1  # one schema: Ray Data concatenates freely
+    merged = pa.concat_tables(tables)  # what Ray Data's output buffer does
+    got = list(batches(merged.slice(0, 9))) + list(batches(merged.slice(9)))  # and a cut
+    # a cut through a batch yields it in two pieces, which the writer refuses (seq repeats)
+    assert [(u, b) for u, b, _ in got][:3] == [(0, 0), (0, 1), (0, 1)]
+    whole = list(batches(merged))
+    assert [(u, b) for u, b, _ in whole] == [(u, b) for u, b, *_ in batches_in]
+    for (_, _, rows), (_, _, d, r, info) in zip(whole, batches_in, strict=True):
+        got_docs, got_rejects, got_info = unpack(rows)
+        assert got_docs.equals(d) and got_info == info
+        assert len(got_rejects) == len(r)
+        for g, w in zip(got_rejects, r, strict=True):
+            assert g.schema == pl.Schema(REJECTED_SCHEMA) and g.equals(w)

@@ -2,19 +2,62 @@
 
 What runs where:
 
-- Per-document stages: one Ray task per work unit, each calling `worker.process_unit`,
-  the same function the local process pool calls. A unit streams its documents through
-  the stage's steps in Arrow/Polars batches with the steps' own code, writes its Parquet
-  shards and rejected shards into the output layout (a filesystem every node sees) and a
-  completion marker. Ray retries a task that raised or whose worker died
-  (`max_retries`, `retry_exceptions`); each attempt first removes what an earlier attempt
-  at the same unit left behind.
-  Units, not documents, are the tasks because a unit is what the output layout, the
-  ledger and resume are made of. A Ray Data pipeline (`map_batches` over document blocks)
-  would scatter a unit over blocks whose boundaries Ray Data chooses, and the rejected
-  rows and per-step ledger would need side outputs and a shuffle to come back together;
-  Ray Data's map tasks also no longer take `retry_exceptions` but through a deprecated
-  argument (Ray 2.60), and its per-dataset start-up costs seconds.
+- Per-document stages, two ways (`executor.stages`); both give the local executor's
+  output: the same shard files (names, rows, row groups), rejected rows and reasons,
+  ledger and manifest. Both resume by unit: a unit's completion marker is written, after
+  its shards, by the worker that wrote them, and a rerun skips marked units and first
+  removes what unmarked ones left behind.
+
+  `stages: tasks` (the default): one Ray task per work unit, each calling
+  `worker.process_unit`, the same function the local process pool calls. A unit streams
+  its documents through the stage's steps one source batch at a time, writes its Parquet
+  shards and rejected shards into the output layout (a filesystem every node sees) and
+  its marker. Ray retries a task that raised or whose worker died (`max_retries`,
+  `retry_exceptions`); each attempt first removes what an earlier attempt left. Cheap to
+  start (plain tasks), results come back as units finish; every unit task unpickles the
+  stage's steps and runs their `setup` again.
+
+  `stages: data`: each stage is a Ray Data pipeline (`corpuskit.engine.ray_data`):
+  `read_datasource` of the pending units (a read task each, running the unit's reader or
+  Parquet input with `worker.source_batches`, as process_unit does) -> `map_batches` of
+  the stage's steps over Arrow batches (`StageMap`: `worker.run_steps` on each source
+  batch, the steps' own code, unchanged) -> `write_datasink` (`UnitsDatasink`: the unit's
+  `ShardWriter`s, then its marker, on the worker). The three operators get the same
+  resources and retry options, so Ray Data fuses them into one task per unit
+  (`ReadUnits->MapBatches(StageMap)->Write`, noted in the progress output with Ray Data's
+  task count); the writer refuses a unit that does not reach it whole and in order, which
+  is what keeps shard names, cuts and resume per unit. `workers` becomes a CPU limit of
+  the Ray Data execution (an operator's `concurrency` would stop Ray 2.60 from fusing).
+  Gains: steps are set up once per worker process rather than once per unit (the local
+  pool and `tasks` unpickle the steps for every unit; the built-in steps cache their
+  models per process, but fix_spelling's 0.9 s setup, say, is paid per unit there: with
+  it, 100k documents ran in 4.7 s rather than 9.2 s on 2 CPUs); Ray Data's streaming
+  executor does the scheduling and statistics (`ds.stats()`).
+  Costs (bench/bench_ray.py, 100k documents, 11 units, 2 CPUs): Ray Data's start-up,
+  about 2.5 s once per driver process (its stats and autoscaling-coordinator actors, its
+  import in the workers), then about 0.2 s per stage; about 10% more time per unit
+  otherwise (each batch goes Polars -> Arrow -> Polars twice more, tagged with its unit
+  and batch number so batches are restored whatever blocks Ray Data cuts); 0.5 GB more
+  resident memory (Ray Data's actors); a task holds up to a unit's rows in Ray Data
+  blocks (128 MB block target; the write keeps the unit's blocks until the task ends)
+  where process_unit holds one batch. Without `workers`, Ray Data's resource-budget
+  back-pressure is left out: until its autoscaling coordinator answers (about a second)
+  it runs one task at a time, and it guards an object store this pipeline hardly uses;
+  with `workers` it stays, to enforce the limit, ramp-up included. Ray 2.60 specifics:
+  task retries are its `ray_remote_args` (`max_retries`, `retry_exceptions`), deprecated
+  (to be removed in 2.64, which names no replacement for bounding retries after a lost
+  worker); the back-pressure list is set through `DataContext.set_config`. Errors: a
+  step's `StepFailed` reaches the driver as it is
+  (`DataContext.raise_original_map_exception`), other errors in a unit carry a note
+  naming it, and a failure no unit explains (a worker lost with no retry left) raises
+  `UnitFailed` listing the units without a result. Not used: a `map_batches` actor pool
+  (steps set up once per actor), because Ray 2.60 does not fuse an actor map with the
+  write that follows, so a unit could reach several write tasks.
+
+  Units, not documents, remain the tasks either way because a unit is what the output
+  layout, the ledger and resume are made of; a Ray Data pipeline free to cut and shuffle
+  blocks would scatter a unit, and its rejected rows and ledger would need side outputs
+  and a shuffle to come back together.
 - Global steps: every fit writes its state into the output layout, where the stage's unit
   tasks load it, as with the local executor.
   `remove_frequent_lines` is fitted as a map-reduce on Ray's object store: map tasks run
@@ -75,7 +118,8 @@ import pyarrow.parquet as pq
 
 from corpuskit.engine.local import LocalExecutor, fit_and_save, fit_inputs, save_state
 from corpuskit.engine.plan import RunPlan
-from corpuskit.engine.stages import Stage
+from corpuskit.engine.ray_data import StageRun, run_stage
+from corpuskit.engine.stages import Stage, schema_after
 from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
@@ -95,6 +139,7 @@ class RayExecutor(LocalExecutor):
         self.spec = spec
         self.node_cpus = 1
         self.total_cpus = 1
+        self.data_runs: list[StageRun] = []  # Ray Data's report of each stage run that way
 
     def run(self, plan: RunPlan, layout: OutputLayout, progress: Progress) -> list[dict[str, Any]]:
         """Connect to (or start) Ray, run every stage, and disconnect if we connected."""
@@ -102,7 +147,8 @@ class RayExecutor(LocalExecutor):
             self.node_cpus, self.total_cpus = cluster_cpus()
             progress.note(
                 f"ray: {self.total_cpus} CPUs, largest node {self.node_cpus}, "
-                f"{self.spec.cpus_per_task:g} per unit task"
+                f"{self.spec.cpus_per_task:g} per unit task, stages as "
+                + ("Ray Data pipelines" if self.spec.stages == "data" else "Ray tasks")
             )
             return super().run(plan, layout, progress)
 
@@ -184,7 +230,53 @@ class RayExecutor(LocalExecutor):
         return min(cpus, self.spec.workers) if self.spec.workers else cpus
 
     # --- per-document stages ---------------------------------------------------------------
+    def _tasks(
+        self,
+        stage: Stage,
+        plan: RunPlan,
+        layout: OutputLayout,
+        kept_dir: Path,
+        previous: list[dict[str, Any]],
+        state_path: str | None,
+        last: bool,
+    ) -> list[UnitTask]:
+        """The local executor's unit tasks, plus the stage's input schema (for Ray Data)."""
+        tasks = super()._tasks(stage, plan, layout, kept_dir, previous, state_path, last)
+        if self.spec.stages == "data":
+            # what the stage reads: documents, or the columns the previous stage wrote
+            head = stage.global_step
+            schema_in = schema_after(plan.entries[: head.index] if head else [])
+            for t in tasks:
+                t.extra["schema_in"] = schema_in
+        return tasks
+
     def _execute(self, tasks: list[UnitTask], progress: Progress) -> Iterator[dict[str, Any]]:
+        """Run a stage's pending units: as Ray tasks, or as a Ray Data pipeline."""
+        if self.spec.stages == "data":
+            yield from self._execute_data(tasks, progress)
+        else:
+            yield from self._execute_tasks(tasks, progress)
+
+    def _execute_data(self, tasks: list[UnitTask], progress: Progress) -> Iterator[dict[str, Any]]:
+        """The stage as read -> map_batches -> write on Ray Data (`ray_data.run_stage`)."""
+        if not tasks:
+            return
+        report = StageRun()
+        results = run_stage(
+            tasks,
+            tasks[0].extra["schema_in"],
+            cpus_per_task=self.spec.cpus_per_task,
+            max_retries=self.spec.max_retries,
+            concurrency=self.spec.workers,
+            progress=progress,
+            report=report,
+        )
+        self.data_runs.append(report)
+        for line in report.operators:
+            progress.note(f"ray data: {line}")
+        yield from results
+
+    def _execute_tasks(self, tasks: list[UnitTask], progress: Progress) -> Iterator[dict[str, Any]]:
         """Submit unit tasks (a bounded number in flight) and yield results as they finish."""
         if not tasks:
             return

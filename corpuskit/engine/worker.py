@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from corpuskit import registry
 from corpuskit.engine.ledger import Ledger
 from corpuskit.engine.stages import step_key
-from corpuskit.output.shards import ShardWriter
+from corpuskit.output.shards import Shard, ShardWriter
 from corpuskit.readers.base import READ_STEP, Unit
 from corpuskit.recipe import InputSpec, StepEntry
 from corpuskit.schema import (
@@ -64,6 +64,35 @@ def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) 
     """Run one unit and return its result record (also written to `task.marker`)."""
     started = time.perf_counter()
     ledger = Ledger()
+    kept, rejected = unit_writers(task)
+    counts = {"read": 0, "kept": 0, "rejected": 0}
+    state = load_state(task)
+    try:
+        for batch, n_records in source_batches(task, ledger, rejected, counts):
+            out = run_steps(batch, task.entries, state, ledger, rejected, counts, task.describe)
+            kept.write(conform(out, task.schema_out))
+            counts["kept"] += out.height
+            if progress is not None:
+                progress(n_records)
+        shards = kept.commit()
+        rejected_shards = rejected.commit()
+    except BaseException:
+        kept.abort()
+        rejected.abort()
+        raise
+    result = unit_result(task, counts, ledger, shards, rejected_shards, started)
+    write_json_atomic(Path(task.marker), result)
+    return result
+
+
+class RowSink(Protocol):
+    """Where rejected rows go: a ShardWriter, or a collector of frames (Ray Data stages)."""
+
+    def write(self, batch: pl.DataFrame) -> None: ...
+
+
+def unit_writers(task: UnitTask) -> tuple[ShardWriter, ShardWriter]:
+    """The unit's kept and rejected shard writers: `part-<key>-NNN`, `part-s<stage>-<key>-NNN`."""
     kept = ShardWriter(
         Path(task.kept_dir),
         f"part-{task.key}",
@@ -78,22 +107,19 @@ def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) 
         task.max_shard_bytes,
         task.compression_level,
     )
-    counts = {"read": 0, "kept": 0, "rejected": 0}
-    state = _load_state(task)
-    try:
-        for batch, n_records in _source_batches(task, ledger, rejected, counts):
-            out = run_steps(batch, task.entries, state, ledger, rejected, counts, task.describe)
-            kept.write(conform(out, task.schema_out))
-            counts["kept"] += out.height
-            if progress is not None:
-                progress(n_records)
-        shards = kept.commit()
-        rejected_shards = rejected.commit()
-    except BaseException:
-        kept.abort()
-        rejected.abort()
-        raise
-    result = {
+    return kept, rejected
+
+
+def unit_result(
+    task: UnitTask,
+    counts: dict[str, int],
+    ledger: Ledger,
+    shards: list[Shard],
+    rejected_shards: list[Shard],
+    started: float,
+) -> dict[str, Any]:
+    """A unit's result record, as its completion marker holds it (`started`: perf_counter)."""
+    return {
         "stage": task.stage,
         "unit": task.key,
         **counts,
@@ -102,11 +128,10 @@ def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) 
         "rejected_shards": [s.__dict__ for s in rejected_shards],
         "seconds": round(time.perf_counter() - started, 4),
     }
-    write_json_atomic(Path(task.marker), result)
-    return result
 
 
-def _load_state(task: UnitTask) -> Any:
+def load_state(task: UnitTask) -> Any:
+    """The stage's fit state (None without a global step), loaded once per process."""
     if task.global_state is None:
         return None
     if task.global_state not in _STATE_CACHE:
@@ -116,9 +141,15 @@ def _load_state(task: UnitTask) -> Any:
     return _STATE_CACHE[task.global_state]
 
 
-def _source_batches(
-    task: UnitTask, ledger: Ledger, rejected: ShardWriter, counts: dict[str, int]
+def source_batches(
+    task: UnitTask, ledger: Ledger, rejected: RowSink, counts: dict[str, int]
 ) -> Iterator[tuple[pl.DataFrame, int]]:
+    """The unit's document batches and the records each stands for (documents + rejects).
+
+    Stage 0 reads the unit's input with its reader (read-time rejects go to `rejected`
+    before their batch is yielded); later stages read the Parquet row groups of the
+    previous stage's shards.
+    """
     if task.reader is not None:
         fmt, spec, index = task.reader
         reader = registry.get_reader(fmt)(spec, index)
@@ -157,7 +188,7 @@ def run_steps(
     entries: tuple[StepEntry, ...],
     state: Any,
     ledger: Ledger,
-    rejected: ShardWriter,
+    rejected: RowSink,
     counts: dict[str, int],
     where: str = "",
 ) -> pl.DataFrame:
