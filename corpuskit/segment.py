@@ -43,6 +43,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from corpuskit import jit
+
 DATA: Traversable = files("corpuskit") / "data" / "quality"
 
 # Whitespace as Python's str.isspace()/str.split() see it: Rust's \s lacks \x1c-\x1f.
@@ -828,12 +830,8 @@ def whitespace_words(texts: pl.Series) -> pl.Series:
 
 @lru_cache(maxsize=1)
 def segment_kernels() -> Any:
-    """corpuskit.segment_kernels (imported, kernels compiled or loaded), or None without numba."""
-    try:
-        from corpuskit import segment_kernels as kernels
-    except ImportError:
-        return None
-    return kernels
+    """corpuskit.segment_kernels (kernels compiled or loaded), or None (`corpuskit.jit`)."""
+    return jit.kernels("corpuskit.segment_kernels")
 
 
 class _Remembered:

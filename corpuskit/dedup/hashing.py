@@ -16,14 +16,14 @@ functions use when numba is importable.
 
 from __future__ import annotations
 
-import os
 import threading
-import warnings
 from types import ModuleType
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+
+from corpuskit import jit
 
 MASK32 = 0xFFFFFFFF
 WORD_BASE = 0x01000193  # odd: invertible mod 2**32 (the FNV prime)
@@ -36,9 +36,6 @@ _U32 = np.uint32
 
 # ---------------------------------------------------------------- compiled kernels
 
-_KERNELS: list[ModuleType | None] = []  # filled once: the module, or None
-_KERNELS_LOCK = threading.Lock()
-
 
 def numba_kernels() -> ModuleType | None:
     """`corpuskit.dedup.kernels` (numba), or None to use the numpy code.
@@ -49,24 +46,7 @@ def numba_kernels() -> ModuleType | None:
     start-up), or compiles them where there is no cache yet (about 5-7 s, once per machine
     and corpuskit version); `kernels.LOAD_SECONDS` records it. Later calls are free.
     """
-    if _KERNELS:
-        return _KERNELS[0]
-    with _KERNELS_LOCK:
-        if not _KERNELS:
-            module = None
-            if os.environ.get("CORPUSKIT_NUMBA", "1") != "0":
-                try:
-                    from corpuskit.dedup import kernels as module
-                except ImportError:
-                    module = None
-                except Exception as exc:  # a compile failure: numpy still works
-                    warnings.warn(
-                        f"corpuskit: numba kernels unavailable ({exc!r}); using numpy",
-                        stacklevel=2,
-                    )
-                    module = None
-            _KERNELS.append(module)
-    return _KERNELS[0]
+    return jit.kernels("corpuskit.dedup.kernels")
 
 
 # ---------------------------------------------------------------- mixing

@@ -37,6 +37,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
+from corpuskit import jit
 from corpuskit.segment import (
     ALPHA,
     HASH_SEED,
@@ -357,12 +358,9 @@ class GopherRepetition(FilterStep):
 
 @functools.cache
 def ngram_kernel() -> Callable[..., Any] | None:
-    """The numba n-gram kernel (corpuskit.steps.ngram_kernels), or None without numba."""
-    try:
-        from corpuskit.steps import ngram_kernels
-    except ImportError:
-        return None
-    return ngram_kernels.ngram_stats
+    """The numba n-gram kernel (corpuskit.steps.ngram_kernels), or None (`corpuskit.jit`)."""
+    module = jit.kernels("corpuskit.steps.ngram_kernels")
+    return None if module is None else module.ngram_stats
 
 
 def ngram_fracs(

@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 import polars as pl
 
+from corpuskit import jit
 from corpuskit.steps.base import MapStep, StepConfig
 from corpuskit.steps.subset import rewrite_frame_rows, rewrite_matching
 
@@ -219,12 +220,8 @@ class NormalizePunctuation(MapStep):
 
 
 def compiled_kernel() -> ModuleType | None:
-    """corpuskit.steps.punctuation_jit (numba), or None where numba is not installed."""
-    try:
-        from corpuskit.steps import punctuation_jit
-    except ImportError:
-        return None
-    return punctuation_jit
+    """corpuskit.steps.punctuation_jit (numba), or None (`corpuskit.jit`)."""
+    return jit.kernels("corpuskit.steps.punctuation_jit")
 
 
 def _lean(lang: pl.Series) -> pl.Series:
