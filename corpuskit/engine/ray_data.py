@@ -56,12 +56,18 @@ from corpuskit.recipe import RAY_MISSING, StepEntry
 
 try:
     import ray
-    import ray.data
     import ray.exceptions
-    from ray.data import Datasink, Datasource, ReadTask
-    from ray.data.block import BlockMetadata
 except ImportError as e:  # pragma: no cover - exercised without ray installed
     raise ImportError(RAY_MISSING) from e
+try:
+    import ray.data
+    from ray.data import Datasink, Datasource, ReadTask
+    from ray.data.block import BlockMetadata
+except ImportError as e:  # Ray without its data extra (pandas, fsspec)
+    raise ImportError(
+        f"executor.stages: data needs Ray Data, which does not import here ({e}); install "
+        "it with pip install 'corpuskit[ray]' (or 'ray[data]')"
+    ) from e
 
 try:  # Ray Data internals (2.60); without them a stage only starts about a second slower
     from ray.data._internal.execution.backpressure_policy import (

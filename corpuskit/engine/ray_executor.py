@@ -118,7 +118,6 @@ import pyarrow.parquet as pq
 
 from corpuskit.engine.local import LocalExecutor, fit_and_save, fit_inputs, save_state
 from corpuskit.engine.plan import RunPlan
-from corpuskit.engine.ray_data import StageRun, run_stage
 from corpuskit.engine.stages import Stage, schema_after
 from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
 from corpuskit.output.layout import OutputLayout
@@ -139,7 +138,7 @@ class RayExecutor(LocalExecutor):
         self.spec = spec
         self.node_cpus = 1
         self.total_cpus = 1
-        self.data_runs: list[StageRun] = []  # Ray Data's report of each stage run that way
+        self.data_runs: list[Any] = []  # ray_data.StageRun of each stage run on Ray Data
 
     def run(self, plan: RunPlan, layout: OutputLayout, progress: Progress) -> list[dict[str, Any]]:
         """Connect to (or start) Ray, run every stage, and disconnect if we connected."""
@@ -261,6 +260,8 @@ class RayExecutor(LocalExecutor):
         """The stage as read -> map_batches -> write on Ray Data (`ray_data.run_stage`)."""
         if not tasks:
             return
+        from corpuskit.engine.ray_data import StageRun, run_stage  # Ray Data: ray[data] only
+
         report = StageRun()
         results = run_stage(
             tasks,
