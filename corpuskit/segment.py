@@ -44,6 +44,7 @@ import polars as pl
 import pyarrow as pa
 
 from corpuskit import jit
+from corpuskit.textbuf import utf8_buffer
 
 DATA: Traversable = files("corpuskit") / "data" / "quality"
 
@@ -798,22 +799,6 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
     out = np.empty(max(size, 2 * a.size), dtype=a.dtype)
     out[: a.size] = a
     return out
-
-
-def utf8_buffer(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """The texts' UTF-8 bytes (uint8) and each text's offsets into them (int64, n + 1)."""
-    arr = texts.fill_null("").rechunk().to_arrow()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.large_string():
-        arr = arr.cast(pa.large_string())
-    n = len(arr)
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int64, count=n + 1, offset=arr.offset * 8)
-    if data_buf is None:
-        return np.zeros(0, dtype=np.uint8), offsets - offsets[0]
-    data = np.frombuffer(data_buf, dtype=np.uint8)
-    return data, offsets
 
 
 def whitespace_words(texts: pl.Series) -> pl.Series:

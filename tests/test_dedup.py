@@ -17,7 +17,6 @@ from corpuskit.dedup.cluster import connected_components
 from corpuskit.dedup.hashing import (
     ngram_hash_py,
     ngram_hashes,
-    utf8_buffer,
     word_value_py,
     word_values,
 )
@@ -35,6 +34,7 @@ from corpuskit.dedup.shingles import (
 from corpuskit.schema import DETAIL_COLUMN, DOCUMENT_SCHEMA, REASON_COLUMN, conform
 from corpuskit.steps.base import Corpus
 from corpuskit.steps.dedup import DedupAgainst, ExactDedup, MinHashDedup
+from corpuskit.textbuf import utf8_buffer
 
 WORDS = (
     "the market rose as investors weighed new data on growth prices and rates while "

@@ -21,7 +21,7 @@ from datasketch import MinHash
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpuskit.dedup.hashing import numba_kernels, utf8_buffer
+from corpuskit.dedup.hashing import numba_kernels
 from corpuskit.dedup.minhash import signatures, signatures_numpy
 from corpuskit.dedup.normalize import TokenNormalize
 from corpuskit.dedup.shingles import (
@@ -33,6 +33,7 @@ from corpuskit.dedup.shingles import (
     shingles_py,
     unspaced_share,
 )
+from corpuskit.textbuf import utf8_buffer
 from tests.conftest import ROOT, needs_shared
 
 kernels = numba_kernels()

@@ -35,11 +35,11 @@ from corpuskit.dedup.hashing import (
     ngram_hash_py,
     ngram_hashes,
     numba_kernels,
-    utf8_buffer,
     word_value_py,
     word_values,
 )
 from corpuskit.dedup.normalize import Normalize, TokenNormalize, normalized
+from corpuskit.textbuf import utf8_buffer
 
 # Languages written without spaces between words: character shingles.
 CHAR_LANGUAGES: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu")
