@@ -60,20 +60,28 @@ class LocalExecutor:
         previous: list[dict[str, Any]],
         progress: Progress,
     ) -> str | None:
+        """Fit the stage's global step once (a saved state is reused) and return its path."""
         if stage.global_step is None:
             return None
         path = layout.fit_state(stage.index)
         if not path.exists():
             files = fit_inputs(layout, stage, previous)
-            step = stage.global_step.step
-            progress.note(f"fitting {stage.global_step.name} over {len(files)} shards")
             started = time.perf_counter()
-            fit_and_save(step, files, layout.state / f"fit-{stage.index}", self.workers, path)
+            record = self._fit_state(stage, files, layout, path, progress)
             write_json_atomic(
                 layout.state / f"stage-{stage.index}.fit.json",
-                {"seconds": time.perf_counter() - started},
+                {"seconds": time.perf_counter() - started, **record},
             )
         return str(path)
+
+    def _fit_state(
+        self, stage: Stage, files: list[Path], layout: OutputLayout, path: Path, progress: Progress
+    ) -> dict[str, Any]:
+        """Run the fit and save its state at `path`; returns what to record about it."""
+        step = stage.global_step.step
+        progress.note(f"fitting {stage.global_step.name} over {len(files)} shards")
+        fit_and_save(step, files, layout.state / f"fit-{stage.index}", self.workers, path)
+        return {}
 
     def _tasks(
         self,

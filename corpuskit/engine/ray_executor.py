@@ -100,7 +100,6 @@ import contextlib
 import logging
 import math
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -116,10 +115,10 @@ except ImportError as e:  # pragma: no cover - exercised without ray installed
 import polars as pl
 import pyarrow.parquet as pq
 
-from corpuskit.engine.local import LocalExecutor, fit_and_save, fit_inputs, save_state
+from corpuskit.engine.local import LocalExecutor, fit_and_save, save_state
 from corpuskit.engine.plan import RunPlan
 from corpuskit.engine.stages import Stage, schema_after
-from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
+from corpuskit.engine.worker import UnitTask, process_unit
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
 from corpuskit.steps.base import GlobalStep
@@ -152,22 +151,11 @@ class RayExecutor(LocalExecutor):
             return super().run(plan, layout, progress)
 
     # --- global steps ----------------------------------------------------------------------
-    def _fit(
-        self,
-        stage: Stage,
-        plan: RunPlan,
-        layout: OutputLayout,
-        previous: list[dict[str, Any]],
-        progress: Progress,
-    ) -> str | None:
-        if stage.global_step is None:
-            return None
-        path = layout.fit_state(stage.index)
-        if path.exists():
-            return str(path)
-        files = [str(f) for f in fit_inputs(layout, stage, previous)]
+    def _fit_state(
+        self, stage: Stage, inputs: list[Path], layout: OutputLayout, path: Path, progress: Progress
+    ) -> dict[str, Any]:
+        files = [str(f) for f in inputs]
         step = stage.global_step.step
-        started = time.perf_counter()
         distributed = DISTRIBUTED_FITS.get(type(step))
         if distributed is not None:
             record: dict[str, Any] = {"where": "ray map-reduce"}
@@ -196,11 +184,7 @@ class RayExecutor(LocalExecutor):
                     f"{stage.global_step.name}: {stats['map_tasks']} map tasks in "
                     f"{stats['map_processes']} worker processes on {stats['map_nodes']} nodes"
                 )
-        write_json_atomic(
-            layout.state / f"stage-{stage.index}.fit.json",
-            {"seconds": time.perf_counter() - started, **record},
-        )
-        return str(path)
+        return record
 
     def slots(self) -> int:
         """Unit or map tasks the cluster runs at once."""
