@@ -163,45 +163,24 @@ def _fw_mark(c):  # ，。？！：；（）
     return _fw_mark6(c) or c in (FLP, FRP)
 
 
+# The marks that change width with their context, as (ASCII, full-width) pairs.
+_NARROW_MARKS = (0x2C, 0x2E, 0x3F, 0x21, 0x3A, 0x3B, LP, RP)
+_WIDE_MARKS = (0xFF0C, FSTOP, 0xFF1F, 0xFF01, 0xFF1A, 0xFF1B, FLP, FRP)
+
+
 @njit(cache=True, nogil=True)
 def _to_fw(c):
-    if c == 0x2C:
-        return 0xFF0C
-    if c == 0x2E:
-        return FSTOP
-    if c == 0x3F:
-        return 0xFF1F
-    if c == 0x21:
-        return 0xFF01
-    if c == 0x3A:
-        return 0xFF1A
-    if c == 0x3B:
-        return 0xFF1B
-    if c == LP:
-        return FLP
-    if c == RP:
-        return FRP
+    for i in range(len(_NARROW_MARKS)):
+        if c == _NARROW_MARKS[i]:
+            return _WIDE_MARKS[i]
     return c
 
 
 @njit(cache=True, nogil=True)
 def _to_ascii(c):
-    if c == 0xFF0C:
-        return 0x2C
-    if c == FSTOP:
-        return 0x2E
-    if c == 0xFF1F:
-        return 0x3F
-    if c == 0xFF01:
-        return 0x21
-    if c == 0xFF1A:
-        return 0x3A
-    if c == 0xFF1B:
-        return 0x3B
-    if c == FLP:
-        return LP
-    if c == FRP:
-        return RP
+    for i in range(len(_WIDE_MARKS)):
+        if c == _WIDE_MARKS[i]:
+            return _NARROW_MARKS[i]
     return c
 
 
