@@ -190,5 +190,9 @@ def test_unstable_class_is_built_once_then_read_from_the_cache(tmp_path, monkeyp
         unstable_class.cache_clear()
         assert unstable_class("NFKC", CJK_PROTECTED) == "[x]"
         assert unstable_class("NFC") != "[x]"  # another key, another file
+        files[0].write_text("[\\x{41")  # truncated or damaged: rebuilt, not used
+        unstable_class.cache_clear()
+        assert unstable_class("NFKC", CJK_PROTECTED) == built
+        assert files[0].read_text() == built
     finally:
         unstable_class.cache_clear()

@@ -81,7 +81,9 @@ def unstable_class(form: str, keep: str = "") -> str:
     key = hashlib.sha1(f"{unicodedata.unidata_version}|{form}|{keep}".encode()).hexdigest()
     cached = _cache_dir() / f"unstable-{key[:16]}.txt"
     try:
-        return cached.read_text(encoding="ascii")
+        value = cached.read_text(encoding="ascii")
+        if value.startswith("[") and value.endswith("]"):  # else damaged: rebuild it
+            return value
     except (OSError, UnicodeDecodeError):
         pass
     value = _build_unstable_class(form, keep)
