@@ -36,7 +36,7 @@ from harness import DEFAULT_CORPORA, ROOT, table
 
 from corpuskit.engine.run import run_recipe
 from corpuskit.recipe import load_recipe
-from corpuskit.training.config import validate_config
+from corpuskit.training.base import validate_config
 from corpuskit.training.launch import LaunchOptions, cpu_cores, run_training
 
 PRESETS = {

@@ -44,7 +44,7 @@ from corpuskit.cli import main  # noqa: E402
 from corpuskit.engine.run import run_recipe  # noqa: E402
 from corpuskit.recipe import recipe_from_dict  # noqa: E402
 from corpuskit.training import CorpusData, SplitConfig, TrainConfigError  # noqa: E402
-from corpuskit.training.config import validate_config  # noqa: E402
+from corpuskit.training.base import validate_config  # noqa: E402
 from corpuskit.training.launch import LaunchOptions, run_training  # noqa: E402
 from tests.conftest import ROOT, corpuskit_cmd, needs_shared, write_jsonl  # noqa: E402
 

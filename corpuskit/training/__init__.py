@@ -4,13 +4,8 @@ Trainer plugins (entry point group `corpuskit.trainers`) subclass `Trainer` and
 `TrainerConfig`; see base.py. Nothing in this package imports torch.
 """
 
-from corpuskit.training.base import Trainer, get_trainer
-from corpuskit.training.config import (
-    TrainConfigError,
-    TrainerConfig,
-    load_train_config,
-    parse_overrides,
-)
+from corpuskit.training.base import Trainer, get_trainer, load_train_config, validate_config
+from corpuskit.training.config import TrainConfigError, TrainerConfig, parse_overrides
 from corpuskit.training.data import CorpusData
 from corpuskit.training.split import SPLITS, SplitConfig, assign_split
 
@@ -25,4 +20,5 @@ __all__ = [
     "get_trainer",
     "load_train_config",
     "parse_overrides",
+    "validate_config",
 ]

@@ -21,8 +21,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import ValidationError
+
 from corpuskit import registry
-from corpuskit.training.config import TrainConfigError, TrainerConfig
+from corpuskit.recipe import _describe
+from corpuskit.training.config import TrainConfigError, TrainerConfig, merge, read_config_file
 from corpuskit.training.data import CorpusData
 
 
@@ -70,3 +73,23 @@ def get_trainer(name: str) -> type[Trainer]:
         raise TrainConfigError(f"trainer {name!r} failed to load: {found.errors[name]}")
     known = ", ".join(sorted(found.loaded)) or "none installed (pip install plugins/gpt)"
     raise TrainConfigError(f"unknown trainer {name!r}; available: {known}")
+
+
+def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainerConfig:
+    """Validate a raw mapping with its trainer's config class; errors name the key."""
+    name = raw.get("trainer")
+    if not name:
+        raise TrainConfigError(f"{origin}: missing required key 'trainer'")
+    cls = get_trainer(str(name))
+    try:
+        return cls.Config.model_validate(raw)
+    except ValidationError as e:
+        raise TrainConfigError(f"{origin} (trainer {name}): {_describe(e)}") from None
+
+
+def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainerConfig:
+    """Read, override and validate a training config; `run_dir` defaults to runs/<file stem>."""
+    raw = merge(read_config_file(path), overrides or {})
+    if not raw.get("run_dir"):
+        raw["run_dir"] = str(Path("runs") / Path(path).stem)
+    return validate_config(raw, origin=str(path))

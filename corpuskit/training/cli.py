@@ -66,7 +66,8 @@ def train(
     corpuskit train recipes/news-gpt.yaml --data out/news --nproc 2 max_iters=200
     An interrupted run continues from its last checkpoint (resume: auto).
     """
-    from corpuskit.training.config import load_train_config, parse_overrides
+    from corpuskit.training.base import load_train_config
+    from corpuskit.training.config import parse_overrides
     from corpuskit.training.launch import LaunchOptions, run_training
 
     extra = parse_overrides(overrides)

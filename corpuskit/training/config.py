@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from corpuskit.recipe import RecipeError, _describe
+from corpuskit.recipe import RecipeError
 from corpuskit.training.split import SplitConfig
 
 
@@ -84,28 +84,6 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise TrainConfigError(f"{path}: a training config is a mapping with `trainer: NAME`")
     return raw
-
-
-def validate_config(raw: dict[str, Any], origin: str = "config") -> TrainerConfig:
-    """Validate a raw mapping with its trainer's config class; errors name the key."""
-    from corpuskit.training.base import get_trainer
-
-    name = raw.get("trainer")
-    if not name:
-        raise TrainConfigError(f"{origin}: missing required key 'trainer'")
-    cls = get_trainer(str(name))
-    try:
-        return cls.Config.model_validate(raw)
-    except ValidationError as e:
-        raise TrainConfigError(f"{origin} (trainer {name}): {_describe(e)}") from None
-
-
-def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainerConfig:
-    """Read, override and validate a training config; `run_dir` defaults to runs/<file stem>."""
-    raw = merge(read_config_file(path), overrides or {})
-    if not raw.get("run_dir"):
-        raw["run_dir"] = str(Path("runs") / Path(path).stem)
-    return validate_config(raw, origin=str(path))
 
 
 def save_config(config: TrainerConfig, path: Path) -> None:

@@ -15,8 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpuskit.training.base import Trainer, get_trainer
-from corpuskit.training.config import TrainConfigError, TrainerConfig, save_config
+from corpuskit.training.base import Trainer, get_trainer, validate_config
+from corpuskit.training.config import (
+    TrainConfigError,
+    TrainerConfig,
+    merge,
+    read_config_file,
+    save_config,
+)
 from corpuskit.training.data import CorpusData
 
 CONFIG_FILE = "config.yaml"
@@ -120,8 +126,6 @@ def run_training(config: TrainerConfig, opts: LaunchOptions | None = None) -> di
 
 def load_run(run_dir: str | Path, data: str | None = None) -> tuple[Trainer, CorpusData | None]:
     """The trainer of a finished (or running) run folder, and its corpus if it still exists."""
-    from corpuskit.training.config import merge, read_config_file, validate_config
-
     run_dir = Path(run_dir)
     path = run_dir / CONFIG_FILE
     if not path.exists():

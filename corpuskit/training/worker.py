@@ -13,8 +13,8 @@ from corpuskit.training.launch import CONFIG_FILE, open_data
 
 
 def main(argv: list[str] | None = None) -> int:
-    from corpuskit.training.base import get_trainer
-    from corpuskit.training.config import read_config_file, validate_config
+    from corpuskit.training.base import get_trainer, validate_config
+    from corpuskit.training.config import read_config_file
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
