@@ -21,11 +21,19 @@ Architectures (`--arch`):
 - `ensemble`: spacy.TextCatEnsemble.v2, the BOW model plus a CNN tok2vec with attention
   (no pretrained vectors exist offline); several times slower, for tasks where word order
   and context matter more than topic words.
+- `cnn`: spacy.TextCatReduce.v1, the same CNN tok2vec alone, mean- and max-pooled (spaCy's
+  successor of TextCatCNN); no bag-of-words features.
+
+The model folder's meta.json carries, under `corpuskit`, the class names (after
+`--label-names`), the architecture and the training data: its reading options and a
+SHA-256 fingerprint of the labelled documents (`data.fingerprint`). Saving and loading are
+spaCy's own `to_disk`/`from_disk`: weights and config, no pickled code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import shutil
@@ -48,7 +56,8 @@ from corpuskit.labelling.pipelines import (
 )
 from corpuskit.recipe import RecipeError
 
-Arch = Literal["bow", "ensemble"]
+Arch = Literal["bow", "ensemble", "cnn"]
+ARCHS = ("bow", "ensemble", "cnn")
 AUTO = "auto"
 # Share of the training part that spaCy's loop uses as its dev corpus.
 VALIDATION_FRACTION = 0.1
@@ -57,6 +66,26 @@ MIN_UPDATES = 50
 MIN_BATCH_WORDS = 32
 # What `label eval` reads back from a trained pipeline folder.
 META_FILE = "corpuskit_label.json"
+
+# The CNN tok2vec of `ensemble` and `cnn`: hashed embeddings of word features, no vectors.
+_TOK2VEC = """
+[components.textcat.model.tok2vec]
+@architectures = "spacy.Tok2Vec.v2"
+
+[components.textcat.model.tok2vec.embed]
+@architectures = "spacy.MultiHashEmbed.v2"
+width = 64
+rows = [2000, 2000, 500, 1000, 500]
+attrs = ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"]
+include_static_vectors = false
+
+[components.textcat.model.tok2vec.encode]
+@architectures = "spacy.MaxoutWindowEncoder.v2"
+width = 64
+window_size = 1
+maxout_pieces = 3
+depth = 2
+"""
 
 _MODELS = {
     "bow": """
@@ -79,24 +108,19 @@ exclusive_classes = true
 length = {bow_length}
 ngram_size = 2
 no_output_layer = false
-
-[components.textcat.model.tok2vec]
-@architectures = "spacy.Tok2Vec.v2"
-
-[components.textcat.model.tok2vec.embed]
-@architectures = "spacy.MultiHashEmbed.v2"
-width = 64
-rows = [2000, 2000, 500, 1000, 500]
-attrs = ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"]
-include_static_vectors = false
-
-[components.textcat.model.tok2vec.encode]
-@architectures = "spacy.MaxoutWindowEncoder.v2"
-width = 64
-window_size = 1
-maxout_pieces = 3
-depth = 2
-""",
+"""
+    + _TOK2VEC,
+    "cnn": """
+[components.textcat.model]
+@architectures = "spacy.TextCatReduce.v1"
+exclusive_classes = true
+use_reduce_first = false
+use_reduce_last = false
+use_reduce_max = true
+use_reduce_mean = true
+nO = null
+"""
+    + _TOK2VEC,
 }
 
 _CONFIG = """
@@ -270,6 +294,7 @@ def train_classifier(
     settings: TrainSettings,
     log: Callable[[str], None] | None = None,
     quiet: bool = False,
+    label_names: str | None = None,
 ) -> TrainOutcome:
     """Read, split, train and save a pipeline (tokenizer + textcat) to `out`.
 
@@ -285,8 +310,12 @@ def train_classifier(
     if settings.lang != AUTO and settings.lang not in spacy_langs():
         raise RecipeError(f"--lang {settings.lang!r}: spaCy has no language with that code")
     _check_out(out)
-    found = labelled.read_labelled(source)
+    found = labelled.read_labelled(source, label_names)
+    if found.label_names:
+        # Saved resolved, so that `label eval` renames the codes the same way.
+        source = dataclasses.replace(source, label_names=found.label_names)
     docs = found.docs
+    data_fingerprint = labelled.fingerprint(docs)
     labels = sorted(docs["label"].unique().to_list())
     if len(labels) < 2:
         raise RecipeError(f"{source.path}: a classifier needs at least 2 classes, found {labels}")
@@ -337,6 +366,12 @@ def train_classifier(
         meta["description"] = (
             f"textcat ({settings.arch}) trained by `corpuskit label train` on {source.path}"
         )
+        meta["corpuskit"] = {
+            "labels": labels,
+            "label_names": found.label_names,
+            "arch": settings.arch,
+            "data": {**source.to_dict(), "fingerprint": data_fingerprint, "documents": docs.height},
+        }
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -344,6 +379,7 @@ def train_classifier(
     seconds = time.perf_counter() - started
     info = {
         "data": source.to_dict(),
+        "data_fingerprint": data_fingerprint,
         "seed": settings.seed,
         "dev_fraction": settings.dev_fraction,
         "validation_fraction": VALIDATION_FRACTION,
