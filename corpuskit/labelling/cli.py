@@ -86,6 +86,20 @@ def label() -> None:
     help="textcat architecture: bag of words (seconds), BOW + CNN ensemble or CNN (minutes).",
 )
 @click.option("--max-epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--ngrams",
+    type=click.IntRange(1, 4),
+    default=2,
+    show_default=True,
+    help="Bag-of-words features: token n-grams up to this length (bow, ensemble).",
+)
+@click.option(
+    "--segmenter",
+    type=click.Choice(["jieba", "char"]),
+    default="jieba",
+    show_default=True,
+    help="Chinese tokens: jieba words, or characters (char n-grams with --ngrams 3).",
+)
 @click.option("--quiet", is_flag=True, help="No spaCy training table.")
 def train(
     data: str,
@@ -100,6 +114,8 @@ def train(
     lang: str,
     arch: str,
     max_epochs: int,
+    ngrams: int,
+    segmenter: str,
     quiet: bool,
 ) -> None:
     """Train a text classifier (spaCy textcat, exclusive classes) on labelled documents.
@@ -125,6 +141,8 @@ def train(
         seed=0 if seed is None else seed,
         dev_fraction=0.2 if dev_fraction is None else dev_fraction,
         max_epochs=max_epochs,
+        ngram_size=ngrams,
+        segmenter=segmenter,  # type: ignore[arg-type]
     )
     outcome = train_classifier(
         source, out, settings, log=click.echo, quiet=quiet, label_names=label_names
@@ -158,6 +176,12 @@ def train(
     "the training data: a cross-domain evaluation).",
 )
 @click.option(
+    "--domain",
+    type=click.Choice(["in", "cross"]),
+    help="How the report names the data: in-domain (default for the training data) or "
+    "cross-domain (default for other data); e.g. --domain in for an official test split.",
+)
+@click.option(
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores."
 )
 def evaluate(
@@ -171,6 +195,7 @@ def evaluate(
     dev_fraction: float | None,
     label_names: str | None,
     use_all: bool,
+    domain: str | None,
     json_path: Path | None,
 ) -> None:
     """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
@@ -216,7 +241,8 @@ def evaluate(
         split="all" if use_all or not same_data else "heldout",
         label_names=label_names,
     )
-    report.extra["domain"] = "in-domain" if same_data else "cross-domain"
+    domain = domain or ("in" if same_data else "cross")
+    report.extra["domain"] = f"{domain}-domain"
     report.extra["trained_on"] = trained_on
     _print_report(report)
     if json_path is not None:

@@ -93,7 +93,7 @@ _MODELS = {
 @architectures = "spacy.TextCatBOW.v3"
 exclusive_classes = true
 length = {bow_length}
-ngram_size = 2
+ngram_size = {ngram_size}
 no_output_layer = false
 nO = null
 """,
@@ -106,7 +106,7 @@ nO = null
 @architectures = "spacy.TextCatBOW.v3"
 exclusive_classes = true
 length = {bow_length}
-ngram_size = 2
+ngram_size = {ngram_size}
 no_output_layer = false
 """
     + _TOK2VEC,
@@ -247,6 +247,8 @@ class TrainSettings:
     learn_rate: float = 0.001
     batch_words: int = 4000  # tokens a batch; smaller for sets under 50 x this
     bow_length: int = 262144  # hashed feature rows of the BOW model
+    ngram_size: int = 2  # BOW features: n-grams of tokens up to this length
+    segmenter: Literal["jieba", "char"] = "jieba"  # Chinese tokens: jieba words or characters
 
 
 def training_config(
@@ -258,13 +260,15 @@ def training_config(
     console: bool = True,
 ) -> str:
     """The spaCy config (.cfg text) that `spacy train` would read."""
-    tokenizer = json.dumps(tokenizer_config(lang))
+    tokenizer = json.dumps(tokenizer_config(lang, settings.segmenter))
     return _CONFIG.format(
         seed=settings.seed,
         lang=lang,
         console=str(console).lower(),
         tokenizer=tokenizer,
-        model=_MODELS[settings.arch].replace("{bow_length}", str(settings.bow_length)),
+        model=_MODELS[settings.arch]
+        .replace("{bow_length}", str(settings.bow_length))
+        .replace("{ngram_size}", str(settings.ngram_size)),
         dropout=settings.dropout,
         patience=settings.patience,
         max_epochs=settings.max_epochs,
@@ -333,7 +337,7 @@ def train_classifier(
         + (f"; {found.unlabelled} without a label skipped" if found.unlabelled else "")
     )
     quiet_jieba()
-    nlp = spacy.blank(lang, config=blank_config(lang))
+    nlp = spacy.blank(lang, config=blank_config(lang, settings.segmenter))
     with tempfile.TemporaryDirectory(prefix="corpuskit-train-") as tmp:
         work = Path(tmp)
         tokens = 0
