@@ -15,8 +15,10 @@ from corpuskit.cli import main
 from corpuskit.engine.run import run_recipe
 from corpuskit.labelling.data import (
     LabelledData,
+    class_counts,
     fingerprint,
     load_label_names,
+    oversample,
     read_labelled,
     split,
 )
@@ -330,3 +332,39 @@ def test_neural_architectures_train(tmp_path, arch):
     assert report["documents"] == 12 and report["accuracy"] > 1 / 3
     cfg = (tmp_path / "model" / "config.cfg").read_text()
     assert ("TextCatReduce" in cfg) == (arch == "cnn")
+
+
+def test_oversample_balances_the_training_part():
+    docs = pl.DataFrame(
+        {"id": [str(i) for i in range(13)], "text": [f"t{i}" for i in range(13)],
+         "label": ["a"] * 10 + ["b"] * 3}
+    )  # fmt: skip
+    out = oversample(docs, seed=0)
+    assert class_counts(out) == {"a": 10, "b": 10}
+    assert set(out.filter(pl.col("label") == "b")["text"]) == {"t10", "t11", "t12"}
+    assert out.height == 20 and out["text"].to_list() != sorted(out["text"].to_list())
+
+
+def test_train_on_mail_folders_with_subjects(tmp_path):
+    rng = random.Random(7)
+    words = {"spam": "free prize winner cash offer click buy cheap", "ham": FILLER_HAM}
+    for label, vocab in words.items():
+        for i in range(30):
+            body = " ".join(rng.sample(vocab.split(), 5))
+            subject = f"{label} note {i}" if i % 2 else "hello"
+            msg = f"From: a@b.c\nSubject: {subject}\nMessage-ID: <{label}{i}@x>\n\n{body}\n"
+            (tmp_path / "mail" / label).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "mail" / label / str(i)).write_text(msg)
+    report = _train_and_eval(
+        tmp_path, "--data", str(tmp_path / "mail"), "--format", "email",
+        "--label-field", "folder", "--text-field", "text,title", "--balance",
+    )  # fmt: skip
+    assert report["labels"] == ["ham", "spam"] and report["documents"] == 12
+    found = read_labelled(
+        LabelledData(str(tmp_path / "mail"), "folder", ("text", "title"), "email")
+    )
+    assert found.docs.height == 60
+    assert found.docs["text"].str.ends_with("\nhello").sum() == 30  # body, then the subject
+
+
+FILLER_HAM = "meeting tomorrow lunch report project schedule family weekend thanks"

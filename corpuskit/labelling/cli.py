@@ -100,6 +100,11 @@ def label() -> None:
     show_default=True,
     help="Chinese tokens: jieba words, or characters (char n-grams with --ngrams 3).",
 )
+@click.option(
+    "--balance",
+    is_flag=True,
+    help="Oversample smaller classes of the training part to the size of the largest.",
+)
 @click.option("--quiet", is_flag=True, help="No spaCy training table.")
 def train(
     data: str,
@@ -116,6 +121,7 @@ def train(
     max_epochs: int,
     ngrams: int,
     segmenter: str,
+    balance: bool,
     quiet: bool,
 ) -> None:
     """Train a text classifier (spaCy textcat, exclusive classes) on labelled documents.
@@ -143,6 +149,7 @@ def train(
         max_epochs=max_epochs,
         ngram_size=ngrams,
         segmenter=segmenter,  # type: ignore[arg-type]
+        balance=balance,
     )
     outcome = train_classifier(
         source, out, settings, log=click.echo, quiet=quiet, label_names=label_names

@@ -223,6 +223,20 @@ def split(docs: pl.DataFrame, dev_fraction: float, seed: int) -> tuple[pl.DataFr
     return ranked.filter(~dev).select(keep), ranked.filter(dev).select(keep)
 
 
+def oversample(docs: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Every class repeated up to the size of the largest (whole copies, then a seeded
+    sample), shuffled: a remedy for skewed classes (spam, negative reviews) whose recall
+    a plain fit sacrifices. Only the training part is touched, never the held-out split."""
+    largest = max(class_counts(docs).values())
+    parts = []
+    for (label,), group in docs.group_by("label", maintain_order=True):
+        copies, rest = divmod(largest, group.height)
+        parts.extend([group] * copies)
+        if rest:
+            parts.append(group.sample(rest, seed=seed + len(str(label))))
+    return pl.concat(parts).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
 def class_counts(docs: pl.DataFrame) -> dict[str, int]:
     """Documents per label, labels sorted."""
     return dict(sorted(docs.group_by("label").len().iter_rows()))

@@ -249,6 +249,7 @@ class TrainSettings:
     bow_length: int = 262144  # hashed feature rows of the BOW model
     ngram_size: int = 2  # BOW features: n-grams of tokens up to this length
     segmenter: Literal["jieba", "char"] = "jieba"  # Chinese tokens: jieba words or characters
+    balance: bool = False  # oversample smaller classes of the training part to the largest
 
 
 def training_config(
@@ -311,6 +312,7 @@ def train_classifier(
 
     say = log or (lambda msg: None)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if settings.lang != AUTO and settings.lang not in spacy_langs():
         raise RecipeError(f"--lang {settings.lang!r}: spaCy has no language with that code")
     _check_out(out)
@@ -336,6 +338,9 @@ def train_classifier(
         f"{fit.height}, validating on {validation.height}, holding out {heldout.height}"
         + (f"; {found.unlabelled} without a label skipped" if found.unlabelled else "")
     )
+    if settings.balance:
+        fit = labelled.oversample(fit, settings.seed)
+        say(f"balanced by oversampling: {fit.height} training documents")
     quiet_jieba()
     nlp = spacy.blank(lang, config=blank_config(lang, settings.segmenter))
     with tempfile.TemporaryDirectory(prefix="corpuskit-train-") as tmp:
@@ -396,6 +401,9 @@ def train_classifier(
         "heldout_docs": heldout.height,
         "batch_words": batch_words,
         "train_seconds": round(seconds, 1),
+        # CPU time of the training process (all threads): what a free machine's wall
+        # clock would roughly show when training ran on a shared, loaded one
+        "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
         "settings": asdict(settings),
     }
     (out / META_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
