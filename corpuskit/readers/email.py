@@ -64,7 +64,7 @@ from corpuskit.readers.encoding import (
     html_codec,
     normalize_name,
 )
-from corpuskit.readers.html import BATCH_DOCS, PageRows
+from corpuskit.readers.html import BATCH_DOCS, PageRows, plan_file_groups, read_whole
 from corpuskit.readers.sources import open_binary, strip_compression
 
 # `id_field: path` ids messages by file path (path:n in an mbox), never by Message-ID.
@@ -135,25 +135,7 @@ class EmailReader(Reader):
 
     def plan(self, files: list[Path], unit_bytes: int) -> tuple[list[InputFile], list[Unit]]:
         """An mbox is a unit of its own; message files go in groups of about `unit_bytes`."""
-        infos, units = [], []
-        group: list[str] = []
-        group_bytes = 0
-        for path in files:
-            infos.append(InputFile.of(path))
-            if is_mbox(path):
-                units.append(Unit(self.input_index, source_name(path), str(path)))
-                continue
-            group.append(str(path))
-            group_bytes += path.stat().st_size
-            if group_bytes >= unit_bytes:
-                units.append(self._group(group))
-                group, group_bytes = [], 0
-        if group:
-            units.append(self._group(group))
-        return infos, units
-
-    def _group(self, group: list[str]) -> Unit:
-        return Unit(self.input_index, source_name(Path(group[0])), group[0], files=tuple(group))
+        return plan_file_groups(self.input_index, files, unit_bytes, alone=is_mbox)
 
     def read(self, unit: Unit) -> Iterator[ReadBatch]:
         # Rows are built with path ids (so that `source` is right), then given their ids.
@@ -163,7 +145,7 @@ class EmailReader(Reader):
             files = unit.files if budget is None else unit.files[:budget]
             for name in files:
                 source = source_name(Path(name))
-                data, error = _read_file(Path(name))
+                data, error = read_whole(Path(name))
                 self._add(rows, source, source, data, error, Path(name).parent.name)
                 if len(rows) >= BATCH_DOCS:
                     yield self._with_ids(rows.build())
@@ -283,17 +265,6 @@ def _unescape(lines: list[bytes]) -> bytes:
     if len(lines) > 1 and not lines[-1].strip():
         lines = lines[:-1]
     return _ESCAPED_FROM.sub(rb"\1", b"".join(lines))
-
-
-def _read_file(path: Path) -> tuple[bytes, str | None]:
-    chunks: list[bytes] = []
-    try:
-        with open_binary(path) as f:
-            while chunk := f.read(1 << 20):
-                chunks.append(chunk)
-    except Exception as e:
-        return b"".join(chunks), f"{type(e).__name__}: {e}"
-    return b"".join(chunks), None
 
 
 # --- headers --------------------------------------------------------------------------------
