@@ -283,6 +283,10 @@ def test_label_names_file_numbers_codes_like_ag_news(tmp_path):
     assert len(meta["data"]["fingerprint"]) == 64 and meta["data"]["documents"] == 90
     info = json.loads((tmp_path / "model" / META_FILE).read_text())
     assert info["data_fingerprint"] == meta["data"]["fingerprint"]
+    # spaCy's to_disk output only: config, JSON, msgpack weights; nothing pickled
+    files = [p for p in (tmp_path / "model").rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".joblib")]
+    assert all(b"\x80\x04\x95" not in p.read_bytes()[:3] for p in files)  # no pickle header
     # the same data gives the same fingerprint, other data another
     found = read_labelled(LabelledData(str(data), "topic", ("body",)), str(classes))
     assert fingerprint(found.docs) == meta["data"]["fingerprint"]
