@@ -159,3 +159,20 @@ def test_recipe_run_per_language_with_prefix(model, tmp_path):
     ledger = {s["step"]: s for s in manifest["ledger"]}
     counters = ledger["1:classify"]["counters"]
     assert counters == {"class:finance": 1, "class:sports": 1, "docs_unclassified": 1}
+
+
+def test_web_classify_recipe_validates_with_models_in_place(model, tmp_path):
+    """recipes/classify/web-classify.yaml, its model folders pointed at the test model."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "recipes" / "classify" / "web-classify.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for item in raw["steps"]:
+        config = item.get("classify")
+        if config:
+            config["model"] = {"en": str(model)}  # the test model is English
+            config.update({k: ["sports"] for k in ("keep", "reject") if k in config})
+    raw["input"] = {"path": str(write_jsonl(tmp_path / "d.jsonl", [{"text": "x"}]))}
+    recipe = recipe_from_dict(raw)
+    names = [entry.name for entry in recipe.build_steps()]
+    assert names.count("classify") == 2 and names.index("language") < names.index("classify")

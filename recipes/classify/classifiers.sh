@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains the classifiers of issue 17 into models/ (not committed; minutes each on a CPU).
 # Run from the repository root with ../shared/corpora beside it:
-#   bash recipes/classifiers.sh            # spam, quality and sentiment models
-#   bash recipes/classifiers.sh spam       # only one group: spam | quality | sentiment
+#   bash recipes/classify/classifiers.sh            # spam, quality and sentiment models
+#   bash recipes/classify/classifiers.sh spam       # only one group: spam | quality | sentiment
 # Scores: `corpuskit label eval --model models/NAME` (held-out split); BENCHMARKS.md has them.
 set -euo pipefail
 C=../shared/corpora
@@ -13,7 +13,7 @@ ARGS=("$@")
 if [[ ${#ARGS[@]} -eq 0 ]] || want spam; then
   # Spam: Chinese e-mail (trec06c, read by the e-mail reader: body + subject, the folder
   # ham/spam is the label) and English SMS; per language, used by `classify` in
-  # recipes/web-classify.yaml (reject: [spam]).
+  # recipes/classify/web-classify.yaml (reject: [spam]).
   ck label train --data "$C/trec06c_subset" --format email --label-field folder \
     --text-field text,title --lang zh --out models/spam-zh
   ck label train --data "$C/sms_spam/SMSSpamCollection" --format labelled_text \
