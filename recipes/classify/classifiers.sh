@@ -22,8 +22,9 @@ fi
 
 if [[ ${#ARGS[@]} -eq 0 ]] || want quality; then
   # DCLM-style quality: edited news and books (reference) against page boilerplate and
-  # spam (web); bench/make_quality_data.py says where each part comes from.
-  python bench/make_quality_data.py --out data/quality
+  # spam (web); bench/make_quality_data.py says where each part comes from (it needs
+  # Resiliparse: pip install -e '.[bench]').
+  "${PYTHON:-python}" bench/make_quality_data.py --out data/quality
   for lang in en zh; do
     ck label train --data "data/quality/quality-$lang.jsonl" --label-field label \
       --lang "$lang" --balance --out "models/quality-$lang"
