@@ -19,10 +19,10 @@ from __future__ import annotations
 import csv
 import email
 import email.header
-import email.message
 import gzip
 import hashlib
 import io
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -44,6 +44,7 @@ CORPORA_ENV = "CORPUSKIT_CORPORA"
 LABELS = ("keep", "reject")
 DOMAINS = ("news", "forum", "book", "web", "junk")
 SPAN_LABELS = ("keep", "remove")
+SPAN_DEFAULTS = ("keep", "remove", "ignore")
 CLEANING_STEPS = ("fix_unicode", "clean_text", "normalize_punctuation", "mask_pii")
 # Locator kinds whose text the bench gets from corpuskit's own readers (html, warc):
 # `resolve` gives no text for them, only the raw bytes their hash covers.
@@ -116,7 +117,12 @@ def _decode(data: bytes, encoding: str) -> str:
 
 # --- e-mail bodies -------------------------------------------------------------------
 
-_CHARSET_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030"}
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+}
 
 
 def _charset(name: str | None, fallback: str) -> str:
@@ -209,7 +215,7 @@ def book_segments(path: Path) -> dict[str, str]:
         raise GoldError(f"{path}: no Project Gutenberg START/END lines") from None
     body = lines[start + 1 : end]
     cuts = [0, *(i for i in range(1, len(body)) if _is_heading(body, i)), len(body)]
-    pieces = ["\n".join(body[a:b]).strip("\n") for a, b in zip(cuts, cuts[1:], strict=False)]
+    pieces = ["\n".join(body[a:b]).strip("\n") for a, b in itertools.pairwise(cuts)]
     merged: list[str] = []
     carry = ""
     for piece in (p for p in pieces if p.strip()):
@@ -351,7 +357,7 @@ def verified(record: dict[str, Any], corpora: Path | None = None) -> Source:
 # --- gold files ----------------------------------------------------------------------
 
 DOC_KEYS = {"id", "corpus", "domain", "lang", "locator", "sha", "label", "category"}
-SPAN_KEYS = {"id", "spans"}
+SPAN_KEYS = {"id", "default", "spans"}
 CLEANING_KEYS = {"id", "step", "config", "lang", "kind", "locator", "sha", "before", "after"}
 
 
@@ -388,15 +394,19 @@ def load_docs(path: Path = DOCS_FILE) -> list[dict[str, Any]]:
     return docs
 
 
-def load_spans(path: Path = SPANS_FILE) -> dict[str, list[dict[str, Any]]]:
-    """Span gold by document id: each span {text, label: keep|remove, kind}."""
+def load_spans(path: Path = SPANS_FILE) -> dict[str, dict[str, Any]]:
+    """Span gold by document id: {default, spans}. Each span is {text, label, kind}: `text`
+    is found in the text the step sees (in document order); `label` keep (content) or remove
+    (boilerplate); characters no span covers count as `default` (keep, remove or ignore)."""
     out = {}
     for rec in read_jsonl(path):
         _check_keys(path, rec, SPAN_KEYS)
+        if rec["default"] not in SPAN_DEFAULTS:
+            raise GoldError(f"{path}: {rec['id']}: default {rec['default']!r}")
         for s in rec["spans"]:
             if s.get("label") not in SPAN_LABELS or not s.get("text"):
                 raise GoldError(f"{path}: {rec['id']}: bad span {s}")
-        out[rec["id"]] = rec["spans"]
+        out[rec["id"]] = {"default": rec["default"], "spans": rec["spans"]}
     return out
 
 
@@ -412,11 +422,3 @@ def load_cleaning(path: Path = CLEANING_FILE) -> list[dict[str, Any]]:
         if it["step"] not in CLEANING_STEPS:
             raise GoldError(f"{path}: {it['id']}: unknown step {it['step']!r}")
     return items
-
-
-def doc_texts(
-    docs: list[dict[str, Any]], corpora: Path | None = None
-) -> dict[str, Source]:
-    """Verified sources of `docs` by id (text None for pages a corpuskit reader extracts)."""
-    corpora = corpora or corpora_root()
-    return {d["id"]: verified(d, corpora) for d in docs}
