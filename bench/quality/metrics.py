@@ -17,11 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
+# Addresses, phone-like digit runs and mask_pii's placeholders are left out on both sides,
+# so a masked text still lines up with its source.
+_PII = re.compile(r"\S+@\S+|<(?:EMAIL|PHONE|IP|ID_NUMBER|CARD)>|\+?\d[\d\s().-]{6,}\d")
 
 
 def skeleton(text: str) -> str:
-    """The letters and digits of `text`, NFKC-normalized and lower-cased."""
-    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).lower())
+    """The letters and digits of `text`, NFKC-normalized and lower-cased, without PII."""
+    text = _PII.sub(" ", unicodedata.normalize("NFKC", text))
+    return _NOT_ALNUM.sub("", text.lower())
 
 
 def survival(text_in: str, text_out: str) -> list[bool]:
@@ -66,6 +70,26 @@ class SpanScore:
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
 
+def locate(haystack: str, needle: str, cursor: int) -> tuple[int, int]:
+    """Where `needle` sits in `haystack` (after `cursor` if it can): (start, end), or (-1, -1).
+
+    A span that a cleaning step partly rewrote (an address masked as <EMAIL>) is found by
+    alignment in the text after `cursor`, when at least half of it matches."""
+    for start in (cursor, 0):
+        at = haystack.find(needle, start)
+        if at >= 0:
+            return at, at + len(needle)
+    window = haystack[cursor : cursor + 3 * len(needle) + 200]
+    blocks = [
+        b
+        for b in difflib.SequenceMatcher(None, window, needle, autojunk=False).get_matching_blocks()
+        if b.size >= 4
+    ]
+    if blocks and sum(b.size for b in blocks) * 2 >= len(needle):
+        return cursor + blocks[0].a, cursor + blocks[-1].a + blocks[-1].size
+    return -1, -1
+
+
 def score_spans(
     spans: list[dict[str, Any]], default: str, text_in: str, text_out: str | None
 ) -> SpanScore:
@@ -82,14 +106,12 @@ def score_spans(
         sk = skeleton(s["text"])
         if not sk:
             continue
-        at = sk_in.find(sk, cursor)
-        if at < 0:
-            at = sk_in.find(sk)
+        at, end = locate(sk_in, sk, cursor)
         if at < 0:
             score.stale += 1
             continue
-        label[at : at + len(sk)] = [s["label"]] * len(sk)
-        cursor = at + len(sk)
+        label[at:end] = [s["label"]] * (end - at)
+        cursor = end
     alive = survival(text_in, text_out) if text_out is not None else [False] * len(sk_in)
     for lab, ok in zip(label, alive, strict=True):
         if lab == "keep":
