@@ -378,15 +378,22 @@ def _check_keys(path: Path, rec: dict[str, Any], keys: set[str]) -> None:
         raise GoldError(f"{path}: {rec.get('id', '?')}: missing {', '.join(sorted(missing))}")
 
 
+def _records(path: Path, keys: set[str]) -> list[dict[str, Any]]:
+    """The records of a gold file, each with `keys` and a unique `id`."""
+    records = list(read_jsonl(path))
+    seen: set[str] = set()
+    for rec in records:
+        _check_keys(path, rec, keys)
+        if rec["id"] in seen:
+            raise GoldError(f"{path}: duplicate id {rec['id']}")
+        seen.add(rec["id"])
+    return records
+
+
 def load_docs(path: Path = DOCS_FILE) -> list[dict[str, Any]]:
     """The document gold, schema-checked (not hash-checked: see `verified`)."""
-    docs = list(read_jsonl(path))
-    seen: set[str] = set()
+    docs = _records(path, DOC_KEYS)
     for d in docs:
-        _check_keys(path, d, DOC_KEYS)
-        if d["id"] in seen:
-            raise GoldError(f"{path}: duplicate id {d['id']}")
-        seen.add(d["id"])
         if d["label"] not in LABELS or d["domain"] not in DOMAINS:
             raise GoldError(f"{path}: {d['id']}: label {d['label']!r} / domain {d['domain']!r}")
         if d["label"] == "reject" and not d.get("reason"):
@@ -412,13 +419,8 @@ def load_spans(path: Path = SPANS_FILE) -> dict[str, dict[str, Any]]:
 
 def load_cleaning(path: Path = CLEANING_FILE) -> list[dict[str, Any]]:
     """Cleaning gold: one before/after edit per record."""
-    items = list(read_jsonl(path))
-    seen: set[str] = set()
+    items = _records(path, CLEANING_KEYS)
     for it in items:
-        _check_keys(path, it, CLEANING_KEYS)
-        if it["id"] in seen:
-            raise GoldError(f"{path}: duplicate id {it['id']}")
-        seen.add(it["id"])
         if it["step"] not in CLEANING_STEPS:
             raise GoldError(f"{path}: {it['id']}: unknown step {it['step']!r}")
     return items
