@@ -34,8 +34,10 @@ from corpuskit_gpt.tokenizer import (  # noqa: E402
     EOT,
     build_char,
     eot_id,
+    Utf8Guard,
     save_tokenizer,
     train_bpe,
+    train_byte_bpe,
 )
 from corpuskit_gpt.train import track_best  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
@@ -123,11 +125,11 @@ def losses(run_dir: Path, key: str = "train_loss") -> dict[int, float]:
 # --- tokenizer and shards ----------------------------------------------------
 
 
-def test_bpe_keeps_every_byte_and_loads_with_auto_tokenizer(tmp_path):
+def test_byte_bpe_keeps_every_byte_and_loads_with_auto_tokenizer(tmp_path):
     from transformers import AutoTokenizer
 
     texts = [d["text"] for d in make_docs(200)]
-    tok = train_bpe(iter([texts]), vocab_size=400, min_frequency=2)
+    tok = train_byte_bpe(iter([texts]), vocab_size=400, min_frequency=2)
     assert 257 <= tok.get_vocab_size() <= 400 and tok.token_to_id(EOT) == 0
     unseen = "naïve 你好 € 🙂\n\ttabs"  # not one of these characters is in the training text
     assert tok.decode(tok.encode(unseen).ids) == unseen
@@ -223,15 +225,18 @@ def test_any_world_size_sees_the_same_global_batch():
     cpu = torch.device("cpu")
 
     def global_batch(world: int, step: int) -> list[list[int]]:
-        accum = 4 // world
+        cfg = GPTConfig(trainer="gpt", batch_size=3, gradient_accumulation_steps=4)
+        micro, accum = cfg.batch_layout(world)
         rows = []
-        for micro in range(accum):
+        for m in range(accum):
             for rank in range(world):
-                b = TrainBatches(tokens, 16, 3, 4, 7, rank, world, cpu).get(step, micro)
+                b = TrainBatches(tokens, 16, micro, accum, 7, rank, world, cpu).get(step, m)
+                assert len(b) == micro
                 rows += b.tolist()
         return sorted(rows)
 
-    assert global_batch(1, 5) == global_batch(2, 5) == global_batch(4, 5)
+    assert global_batch(1, 5) == global_batch(2, 5) == global_batch(4, 5) == global_batch(3, 5)
+    assert global_batch(1, 5) == global_batch(6, 5) == global_batch(12, 5)
     assert global_batch(1, 5) != global_batch(1, 6)
     one = TrainBatches(tokens, 16, 3, 4, 7, 0, 1, cpu)
     assert torch.equal(one.get(5, 0), one.get(5, 0)) and one.get(5, 0).dtype == torch.int64

@@ -38,11 +38,13 @@ class GPTTrainer(Trainer):
     distributed = True
     config: GPTConfig
 
-    def cache_dir(self, data: CorpusData, run_dir: Path) -> Path:
-        """Tokenizer and shard cache: the config's, else <data>/tokens, else <run_dir>/tokens."""
+    def cache_dir(self, run_dir: Path) -> Path:
+        """Tokenizer and shard cache: the config's (shared, e.g. by tune's trials), else
+        <run_dir>/tokens. Entries are keyed by the corpus fingerprint and the tokenizer, so
+        a shared cache never serves stale shards; the data folder is never written."""
         if self.config.cache_dir:
             return Path(self.config.cache_dir)
-        return data.root / "tokens" if os.access(data.root, os.W_OK) else run_dir / "tokens"
+        return run_dir / "tokens"
 
     def prepare(self, data: CorpusData, run_dir: Path, world_size: int = 1) -> None:
         """Resume checks, the tokenizer (trained, cached, or the checkpoint's), token shards."""
@@ -50,11 +52,10 @@ class GPTTrainer(Trainer):
         from corpuskit_gpt.tokenizer import copy_tokenizer, load_tokenizer, save_tokenizer
 
         cfg = self.config
-        if cfg.gradient_accumulation_steps % world_size:
-            raise TrainConfigError(
-                f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a "
-                f"multiple of the number of processes ({world_size})"
-            )
+        try:
+            console.print(f"[dim]{cfg.describe_layout(world_size)}[/dim]")
+        except ValueError as e:
+            raise TrainConfigError(str(e)) from None
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoint = latest_checkpoint(run_dir) if cfg.resume != "false" else None
         if cfg.resume == "true" and checkpoint is None:
@@ -77,7 +78,7 @@ class GPTTrainer(Trainer):
         else:
             save_tokenizer(self._tokenizer(data, run_dir), run_dir, cfg.block_size)
         tok = load_tokenizer(run_dir)
-        shards, built = ensure_shards(data, tok, self.cache_dir(data, run_dir))
+        shards, built = ensure_shards(data, tok, self.cache_dir(run_dir))
         m = shards.meta
         console.print(
             f"[dim]{'wrote' if built else 'reusing'} token shards {shards.folder}: "
@@ -95,21 +96,24 @@ class GPTTrainer(Trainer):
         """Train the tokenizer on the training split, or reuse the cached one of same inputs."""
         from tokenizers import Tokenizer
 
-        from corpuskit_gpt.tokenizer import build_char, train_bpe
+        from corpuskit_gpt.tokenizer import build_char, train_bpe, train_byte_bpe
 
         cfg = self.config
         key = hashlib.sha256(
-            f"{data.fingerprint()}|{cfg.tokenizer}|{cfg.vocab_size}|{cfg.min_frequency}".encode()
+            f"{data.fingerprint()}|{cfg.tokenizer}|{cfg.vocab_size}|{cfg.min_frequency}|"
+            f"{cfg.character_coverage}|v2".encode()
         ).hexdigest()[:24]
-        cache = self.cache_dir(data, run_dir)
+        cache = self.cache_dir(run_dir)
         path = cache / f"tokenizer-{key}.json"
         if path.exists():
             return Tokenizer.from_file(str(path))
         texts = data.texts("train")
         if cfg.tokenizer == "char":
             tok = build_char(texts)
+        elif cfg.tokenizer == "byte_bpe":
+            tok = train_byte_bpe(texts, cfg.vocab_size, cfg.min_frequency)
         else:
-            tok = train_bpe(texts, cfg.vocab_size, cfg.min_frequency)
+            tok = train_bpe(texts, cfg.vocab_size, cfg.min_frequency, cfg.character_coverage)
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tok.save(str(tmp))
@@ -119,7 +123,7 @@ class GPTTrainer(Trainer):
     def fit(self, data: CorpusData, run_dir: Path) -> dict[str, Any]:
         from corpuskit_gpt.train import train
 
-        return train(self.config, run_dir)
+        return train(self.config, run_dir, data)
 
     def _load(self, run_dir: Path, checkpoint: Path | None) -> tuple[Any, Any, Any]:
         """(model, tokenizer, single-process env) of a run's final model or a checkpoint."""
@@ -157,7 +161,7 @@ class GPTTrainer(Trainer):
 
         cfg = self.config
         model, tok, env = self._load(run_dir, checkpoint)
-        shards, _ = ensure_shards(data, tok, self.cache_dir(data, run_dir))
+        shards, _ = ensure_shards(data, tok, self.cache_dir(run_dir))
         out: dict[str, Any] = {}
         for split in splits:
             m = split_metrics(
