@@ -312,22 +312,25 @@ def run_trials(
     deadline = None if opts.timeout is None else time.monotonic() + opts.timeout
     running: list[Running] = []
     # Trials left RUNNING by a killed search: resume them (their runs resume too).
-    for t in study.get_trials(deep=False, states=(TrialState.RUNNING,)):
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         run_dir = search.tune_dir / "trials" / f"trial-{t.number:04d}"
         log(f"trial {t.number}: was running when the search stopped; resuming it")
         running.append(launch(search, t, run_dir, storage_url, pruning, opts, threads, log))
 
     def finished_count() -> int:
         done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        return len(study.get_trials(deep=False, states=done))
+        return len(study.get_trials(deepcopy=False, states=done))
 
     def steps_used() -> int:
-        return sum(int(t.user_attrs.get("steps", 0)) for t in study.get_trials(deep=False))
+        return sum(int(t.user_attrs.get("steps", 0)) for t in study.get_trials(deepcopy=False))
 
     while True:
         for r in [r for r in running if r.proc.poll() is not None]:
             running.remove(r)
             settle(study, r, opts.metric, log)
+        if len(running) >= opts.jobs:
+            time.sleep(0.5)
+            continue
         room = (
             finished_count() + len(running) < opts.trials
             and (deadline is None or time.monotonic() < deadline)
@@ -336,7 +339,7 @@ def run_trials(
                 or steps_used() + full * (len(running) + 1) <= opts.budget * full
             )
         )
-        if room and len(running) < opts.jobs:
+        if room:
             trial = study.ask(dists)
             run_dir = search.tune_dir / "trials" / f"trial-{trial.number:04d}"
             try:
@@ -350,7 +353,7 @@ def run_trials(
             continue
         if not running:
             break
-        time.sleep(0.2)
+        time.sleep(0.5)
 
 
 def launch(
@@ -461,7 +464,7 @@ def report(study: Any, search: Search, opts: TuneOptions, log: Any) -> dict[str,
     optuna = require_optuna()
     TrialState = optuna.trial.TrialState
     tune_dir = search.tune_dir
-    trials = study.get_trials(deep=False)
+    trials = study.get_trials(deepcopy=False)
     full = int(search.base.get("max_iters") or 0) or 1
     steps = sum(int(t.user_attrs.get("steps", 0)) for t in trials)
     rows = [
