@@ -50,13 +50,13 @@ def write_config(path: Path, corpus_dir: Path, **overrides) -> Path:
 
 
 def test_search_block_is_validated(tmp_path, corpus):  # noqa: F811
-    with pytest.raises(TrainConfigError, match="search.n_layers: not a searchable key"):
+    with pytest.raises(TrainConfigError, match=r"search\.n_layers: not a searchable key"):
         load_search(
             write_config(tmp_path / "a.yaml", corpus, search={"n_layers": {"choice": [1]}}),
             {},
             None,
         )
-    with pytest.raises(TrainConfigError, match="low .* must be below high"):
+    with pytest.raises(TrainConfigError, match=r"low .* must be below high"):
         parse_spec("search.dropout", {"uniform": [0.3, 0.1]})
     with pytest.raises(TrainConfigError, match="needs low > 0"):
         parse_spec("search.learning_rate", {"log_uniform": [0, 1e-3]})
@@ -102,7 +102,8 @@ def test_a_search_prunes_writes_best_config_table_and_plots(tmp_path, corpus):  
     assert "search" not in best and best["learning_rate"] == study.best_params["learning_rate"]
     assert best["run_dir"].endswith("run-tune-best")
     assert result["best_value"] == pytest.approx(study.best_value)
-    rows = list(csv.DictReader(open(tune_dir / "trials.csv")))
+    with open(tune_dir / "trials.csv") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 6 and {"trial", "state", "val_loss", "steps", "dropout"} <= set(rows[0])
     assert result["steps"] == sum(int(r["steps"]) for r in rows)
     for name in ("history", "parallel", "importances"):

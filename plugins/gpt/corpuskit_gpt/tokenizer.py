@@ -207,15 +207,23 @@ def _utf8_step(state: int, byte: int) -> int:
     return 0 if need == 1 else (1 if need == 2 else 2)
 
 
+def byte_level_alphabet() -> dict[int, str]:
+    """GPT-2's byte-to-character table (the ByteLevel pre-tokenizer's): printable bytes stand
+    for themselves, the others for the characters from U+0100 on, in byte order."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    table, extra = {b: chr(b) for b in keep}, 0
+    for b in range(256):
+        if b not in table:
+            table[b] = chr(0x100 + extra)
+            extra += 1
+    return table
+
+
 def token_bytes(tok: Tokenizer) -> list[bytes | None]:
     """The UTF-8 bytes each token id stands for; None for special and added tokens."""
     spec = json.loads(tok.to_str())
     byte_level = "ByteLevel" in json.dumps(spec.get("decoder"))
-    unicode_to_byte = {}
-    if byte_level:
-        from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-        unicode_to_byte = {c: b for b, c in bytes_to_unicode().items()}
+    unicode_to_byte = {c: b for b, c in byte_level_alphabet().items()} if byte_level else {}
     added = {t["id"] for t in spec.get("added_tokens", [])}
     out: list[bytes | None] = [None] * tok.get_vocab_size()
     for token, i in tok.get_vocab().items():
