@@ -206,8 +206,9 @@ def show_trials(path: Path) -> None:
     "--bleu",
     "bleu_docs",
     type=click.IntRange(min=0),
-    default=0,
-    help="Also score greedy continuations of N held-out documents (BLEU, chrF).",
+    default=None,
+    help="Score greedy continuations of N held-out documents (BLEU, chrF); "
+    "default: the config's bleu_docs, 0 = off.",
 )
 @click.option(
     "--samples",
@@ -222,7 +223,7 @@ def evaluate(
     data: str | None,
     splits: tuple[str, ...],
     checkpoint: Path | None,
-    bleu_docs: int,
+    bleu_docs: int | None,
     samples: int,
     as_json: bool,
 ) -> None:

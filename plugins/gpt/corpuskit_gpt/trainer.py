@@ -130,7 +130,7 @@ class GPTTrainer(Trainer):
         import torch
 
         from corpuskit_gpt.dist import setup
-        from corpuskit_gpt.model import GPT2LMHeadModel  # quiets transformers' progress bars
+        from corpuskit_gpt.model import CausalLM, GPT2LMHeadModel  # (quiets progress bars)
         from corpuskit_gpt.tokenizer import load_tokenizer
 
         folder = checkpoint
@@ -142,8 +142,7 @@ class GPTTrainer(Trainer):
             raise TrainConfigError(f"{run_dir} holds no model yet (model/ or checkpoints/)")
         env = setup(self.config)
         model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).to(env.device)
-        model.eval()
-        return model, load_tokenizer(folder), env
+        return CausalLM(model).eval(), load_tokenizer(folder), env
 
     def evaluate(
         self,
@@ -151,11 +150,12 @@ class GPTTrainer(Trainer):
         run_dir: Path,
         splits: Sequence[str] = ("val", "test"),
         checkpoint: Path | None = None,
-        bleu_docs: int = 0,
+        bleu_docs: int | None = None,
         samples: int = 2,
         **_: Any,
     ) -> dict[str, Any]:
-        """Loss, perplexity and accuracy per split; samples; BLEU/chrF when bleu_docs > 0."""
+        """Loss, perplexity and accuracy per split; samples; BLEU/chrF of `bleu_docs`
+        continuations (default: the config's)."""
         from corpuskit_gpt.evaluate import continuation_scores, sample_texts, split_metrics
         from corpuskit_gpt.shards import ensure_shards
 
@@ -174,6 +174,7 @@ class GPTTrainer(Trainer):
             )
             if m is not None:
                 out.update({f"{split}_{k}": v for k, v in m.items()})
+        bleu_docs = cfg.bleu_docs if bleu_docs is None else bleu_docs
         if bleu_docs:
             held_out = "test" if shards.meta["documents"]["test"] else "val"
             scores = continuation_scores(
