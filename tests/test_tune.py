@@ -169,3 +169,20 @@ def test_killed_search_resumes_losing_at_most_the_running_trial(tmp_path, corpus
     ]
     steps = [r["step"] for r in metrics if "train_loss" in r]
     assert steps == list(range(1, 61))  # one curve, resumed, no step twice
+
+
+@pytest.mark.slow
+def test_ddp_trials_report_from_rank_0(tmp_path, corpus):  # noqa: F811
+    """--nproc 2: each trial is a 2-rank torchrun job; rank 0 reports, both stop alike."""
+    config = write_config(tmp_path / "t.yaml", corpus, max_iters=20)
+    result = run_tune(
+        config, {}, TuneOptions(trials=2, nproc=2, pruner="none", cores=2), log=lambda m: None
+    )
+    assert result["trials"] == {"complete": 2}
+    study = optuna.load_study(
+        study_name="tune", storage=f"sqlite:///{tmp_path / 'run-tune' / 'study.db'}"
+    )
+    for t in study.trials:
+        assert sorted(t.intermediate_values) == [10]
+        log = (tmp_path / "run-tune" / "trials" / f"trial-{t.number:04d}" / "train.log").read_text()
+        assert "2 process(es)" in log
