@@ -527,6 +527,41 @@ def saved_tensors(folder: Path) -> list[float]:
 
 
 @pytest.mark.slow
+def test_chinese_run_with_the_default_tokenizer_generates_whole_characters(tmp_path):
+    """A run on Chinese documents with `tokenizer: bpe` (the default); `corpuskit generate`
+    at temperature 1 after a few steps, when byte tokens are still likely, never prints
+    U+FFFD."""
+    src = write_jsonl(
+        tmp_path / "zh.jsonl", [{"id": f"z{i}", "text": t} for i, t in enumerate(zh_docs(300))]
+    )
+    out = tmp_path / "out"
+    run_recipe(
+        recipe_from_dict(
+            {
+                "input": {"path": str(src), "id_field": "id"},
+                "output": {"path": str(out)},
+                "executor": {"workers": 1},
+            }
+        )
+    )
+    run_dir = tmp_path / "run"
+    overrides = {"tokenizer": "bpe", "vocab_size": 400, "character_coverage": 0.9, "max_iters": 10}
+    summary = run_training(gpt_config(out, run_dir, **overrides, eval_interval=0))
+    assert summary["steps"] == 10
+    tok = json.loads((run_dir / "tokenizer.json").read_text())
+    assert tok["model"]["byte_fallback"] is True and "<0xE4>" in tok["model"]["vocab"]
+    r = CliRunner().invoke(
+        main,
+        [
+            "generate", str(run_dir), "--prompt", "记者", "--max-new-tokens", "60",
+            "--temperature", "1.0", "--top-k", "0", "--num-samples", "8",
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "记者" in r.output and "\ufffd" not in r.output
+
+
+@pytest.mark.slow
 def test_nproc_2_with_accumulation_1_keeps_the_global_batch(corpus, tmp_path):
     """news-gpt.yaml's layout (accumulation 1) under --nproc 2: each rank takes half."""
     overrides = {"gradient_accumulation_steps": 1, "max_iters": 8, "eval_interval": 4}

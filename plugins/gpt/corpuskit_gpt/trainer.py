@@ -107,13 +107,17 @@ class GPTTrainer(Trainer):
         path = cache / f"tokenizer-{key}.json"
         if path.exists():
             return Tokenizer.from_file(str(path))
-        texts = data.texts("train")
         if cfg.tokenizer == "char":
-            tok = build_char(texts)
+            tok = build_char(data.texts("train"))
         elif cfg.tokenizer == "byte_bpe":
-            tok = train_byte_bpe(texts, cfg.vocab_size, cfg.min_frequency)
-        else:
-            tok = train_bpe(texts, cfg.vocab_size, cfg.min_frequency, cfg.character_coverage)
+            tok = train_byte_bpe(data.texts("train"), cfg.vocab_size, cfg.min_frequency)
+        else:  # reads the training split twice: the alphabet, then the merges
+            tok = train_bpe(
+                lambda: data.texts("train"),
+                cfg.vocab_size,
+                cfg.min_frequency,
+                cfg.character_coverage,
+            )
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tok.save(str(tmp))
