@@ -76,6 +76,8 @@ def main() -> None:
     ap.add_argument("--vocab", type=int, default=4096)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samples", type=int, default=32, help="samples for the U+FFFD count")
+    ap.add_argument("--coverage", type=float, default=0.9995, help="bpe: character_coverage")
+    ap.add_argument("--sides", nargs="+", default=["byte_bpe", "bpe"], help="tokenizers to run")
     ap.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "data" / "tokenizer")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -90,12 +92,12 @@ def main() -> None:
         "eval_interval": 0, "final_eval_iters": None, "checkpoint_interval": 0,
         "log_interval": 50, "sample_tokens": 0, "bleu_docs": 0, "device": "cpu",
         "compile": "false", "threads": args.threads, "progress": "false",
-        "tensorboard": False, "resume": "false",
+        "tensorboard": False, "resume": "false", "character_coverage": args.coverage,
     }  # fmt: skip
     corpus = CorpusData(data, validate_config(common).split)
     val_chars = sum(len(t) for batch in corpus.texts("val") for t in batch)
     rows, results = [], {}
-    for name in ("byte_bpe", "bpe"):
+    for name in args.sides:
         run_dir = args.work / f"run-{name}"
         shutil.rmtree(run_dir, ignore_errors=True)
         summary = run_training(
@@ -135,8 +137,10 @@ def main() -> None:
         f"{args.threads} thread(s)"
     )
     print(table(rows))
-    ratio = results["bpe"]["bits_per_char"] / results["byte_bpe"]["bits_per_char"]
-    print(f"\nbits per character, new / old: {ratio:.3f}")
+    ratio = None
+    if {"bpe", "byte_bpe"} <= set(results):
+        ratio = results["bpe"]["bits_per_char"] / results["byte_bpe"]["bits_per_char"]
+        print(f"\nbits per character, new / old: {ratio:.3f} (bpe coverage {args.coverage})")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "ratio": ratio}, indent=2))
 

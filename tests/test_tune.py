@@ -112,6 +112,10 @@ def test_a_search_prunes_writes_best_config_table_and_plots(tmp_path, corpus):  
     # The best config trains as it is.
     r = CliRunner().invoke(main, ["train", str(tune_dir / "best.yaml"), "max_iters=2"])
     assert r.exit_code == 0, r.output
+    (tune_dir / "best.yaml").unlink()
+    r = CliRunner().invoke(main, ["tune", str(config), "--report"])
+    assert r.exit_code == 0, r.output
+    assert (tune_dir / "best.yaml").exists() and '"best_trial"' in r.output
     # Run again: the study is complete, nothing new starts.
     again = run_tune(config, {}, opts, log=lambda m: None)
     assert sum(again["trials"].values()) == 6

@@ -127,6 +127,12 @@ def train(
     "--metric", default="val_loss", show_default=True, help="summary.json key to minimize."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed.")
+@click.option(
+    "--report",
+    "report_only",
+    is_flag=True,
+    help="Only write best.yaml, trials.csv, tune.json and plots of the study as it stands.",
+)
 @click.option("--data", help="corpuskit output folder to train on, replacing the config's.")
 @click.option(
     "--run-dir",
@@ -145,6 +151,7 @@ def tune(
     budget: float | None,
     metric: str,
     seed: int,
+    report_only: bool,
     data: str | None,
     run_dir: Path | None,
 ) -> None:
@@ -164,7 +171,7 @@ def tune(
         extra["data"] = data
     opts = TuneOptions(
         trials=trials, timeout=timeout, jobs=jobs, nproc=nproc, pruner=pruner, sampler=sampler,
-        budget=budget, metric=metric, seed=seed, tune_dir=run_dir,
+        budget=budget, metric=metric, seed=seed, tune_dir=run_dir, report_only=report_only,
     )  # fmt: skip
     result = run_tune(config, extra, opts, log=lambda m: console.print(f"[dim]{m}[/dim]"))
     show_trials(Path(result["study"]).parent / "trials.csv")

@@ -83,6 +83,7 @@ class TuneOptions:
     seed: int = 0
     tune_dir: Path | None = None
     cores: int | None = None
+    report_only: bool = False  # write best.yaml, trials.csv, tune.json, plots; run nothing
 
 
 @dataclass
@@ -239,6 +240,13 @@ def run_tune(config: Path, overrides: dict[str, Any], opts: TuneOptions, log: An
     optuna = require_optuna()
     search = load_search(config, overrides, opts.tune_dir)
     tune_dir = search.tune_dir
+    if opts.report_only:  # reads the study; a search may be running on it meanwhile
+        if not (tune_dir / "study.db").exists():
+            raise TrainConfigError(f"{tune_dir} holds no study yet")
+        study = optuna.load_study(
+            study_name=STUDY, storage=open_storage(f"sqlite:///{(tune_dir / 'study.db').resolve()}")
+        )
+        return report(study, search, opts, log)
     with exclusive(tune_dir):
         storage_url = f"sqlite:///{(tune_dir / 'study.db').resolve()}"
         storage = open_storage(storage_url)
