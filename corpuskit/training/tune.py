@@ -262,6 +262,7 @@ def run_tune(config: Path, overrides: dict[str, Any], opts: TuneOptions, log: An
         if made_for is None:
             study.set_user_attr("fingerprint", search.fingerprint)
             study.set_user_attr("config", str(config))
+            study.set_user_attr("pruner", opts.pruner)
         elif made_for != search.fingerprint:
             raise TrainConfigError(
                 f"{tune_dir}: its study was made for another config or search space; "
@@ -495,7 +496,7 @@ def report(study: Any, search: Search, opts: TuneOptions, log: Any) -> dict[str,
         "full_runs": round(steps / full, 2),
         "seconds": study.user_attrs.get("seconds"),
         "metric": opts.metric,
-        "pruner": opts.pruner,
+        "pruner": study.user_attrs.get("pruner", opts.pruner),
     }
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if complete:
