@@ -107,6 +107,7 @@ def train(cfg: GPTConfig, run_dir: Path, data: CorpusData | None = None) -> dict
     if pruned:  # the search needs no final evaluation of a pruned trial
         monitor.close()
         summary = finish_pruned(run_dir, env, state, seconds)
+        del ddp, model
         teardown(env)
         return summary
     final = {split: evaluate(split, cfg.final_eval_iters) for split in ("val", "test")}
@@ -114,6 +115,10 @@ def train(cfg: GPTConfig, run_dir: Path, data: CorpusData | None = None) -> dict
     monitor.close()
     settle_best(state, final["val"], step, cfg, raw, run_dir, env, shards)
     summary = finish(cfg, run_dir, env, raw, tok, state, final, seconds, stop, data)
+    # The DDP reducer holds the process group: dropped after teardown, its destructor
+    # joined gloo's worker thread while holding the GIL the thread waited for (a rank hung
+    # at exit in the DDP test). Dropping it while the group is alive avoids that.
+    del ddp, model
     teardown(env)
     return summary
 
