@@ -267,7 +267,7 @@ def run_step(step, files: list[Path], workdir: Path, workers: int = 2):
     workdir.mkdir(parents=True, exist_ok=True)
     step.ensure_ready()
     state = step.fit(corpus)
-    outs = [step.apply(pl.read_parquet(f), state).batch for f in files]
+    outs = [step.process(pl.read_parquet(f), state).batch for f in files]
     out = pl.concat(outs, how="diagonal_relaxed")
     kept = out.filter(pl.col(REASON_COLUMN).is_null()).drop(REASON_COLUMN, DETAIL_COLUMN)
     rejected = out.filter(pl.col(REASON_COLUMN).is_not_null())

@@ -640,13 +640,11 @@ def test_dedup_fit_states_do_not_depend_on_partitions(tmp_path, monkeypatch):
     cfg = MinHashDedup.Config()
 
     def states(workers: int) -> list[pl.DataFrame]:
-        out = [
-            exact_state(files, workers, Normalize(), Policy(k), "ex")[0]
-            for k in ("first", "drop_all")
-        ]
+        corpus = Corpus(files, tmp_path / "w", workers)
+        out = [exact_state(corpus, Normalize(), Policy(k), "ex")[0] for k in ("first", "drop_all")]
         for keep in ("first", "longest"):
             args = (cfg.shingling(), cfg.lsh(), 0.7, True, Policy(keep), "mh")
-            out.append(near_state(files, tmp_path / "w", workers, *args)[0])
+            out.append(near_state(corpus, *args)[0])
         return out
 
     whole = states(1)

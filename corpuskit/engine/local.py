@@ -13,12 +13,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
+from corpuskit.corpus import Corpus, Mapper
 from corpuskit.engine.plan import RunPlan
 from corpuskit.engine.stages import Stage, schema_after
 from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
-from corpuskit.steps.base import Corpus, Mapper
 
 _progress_queue: Any = None
 
@@ -228,15 +228,12 @@ def fit_and_save(
 ) -> None:
     """`step.fit` over `files`, its state written to `path` atomically (any executor).
 
-    The corpus is active while the fit runs (`Corpus.current()`), so maps the step's code
-    runs through `corpuskit.dedup.parts` go to `mapper` (None: `workers` threads).
+    The fit's Corpus maps through `mapper` (None: `workers` threads).
     """
     step.ensure_ready()
     corpus = Corpus(files, workdir, workers, mapper, parallelism)
     corpus.workdir.mkdir(parents=True, exist_ok=True)
-    with corpus.active():
-        state = step.fit(corpus)
-    save_state(step, state, path)
+    save_state(step, step.fit(corpus), path)
 
 
 def save_state(step: Any, state: Any, path: Path) -> None:

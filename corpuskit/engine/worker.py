@@ -202,8 +202,7 @@ def run_steps(
         label = f"steps[{entry.index}] ({entry.name})"
         t0 = time.perf_counter()
         try:
-            step.ensure_ready()
-            result = step.apply(batch, state) if step.kind == "global" else step.process(batch)
+            result = step.process(batch, state)
         except Exception as e:
             raise StepFailed(f"{label} failed on {where}: {type(e).__name__}: {e}") from e
         out = _check_columns(result.batch, batch, entry, label, where)

@@ -31,8 +31,7 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.base import FilterStep, StepConfig, StepResult
+from corpuskit.steps.base import FilterStep, StepConfig
 
 CUT_PREFIX = "cut:"
 _SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
@@ -326,29 +325,23 @@ class RemoveBoilerplateLines(FilterStep):
         self._unit_regexes = combine_groups([p for p in patterns if not p.cut], c.ignore_case)
         self._cut_regexes = combine_groups([p for p in patterns if p.cut], c.ignore_case)
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         self.ensure_ready()
         c: BoilerplateConfig = self.config
         r = remove_units(batch["text"], self._unit_regexes, self._cut_regexes, c.whole_line_bytes)
+        self.count("lines_removed", r.lines_removed.sum() or 0)
+        self.count("units_removed", r.units_removed.sum() or 0)
+        self.count("chars_removed", r.chars_removed.sum() or 0)
+        self.count("docs_changed", (r.chars_removed > 0).sum())
         # a document left empty is rejected with its original text, for review
         emptied = (r.text.str.strip_chars() == "") & (r.chars_removed > 0)
-        out = batch.with_columns(
+        return batch.with_columns(
             pl.when(emptied).then(pl.col("text")).otherwise(r.text).alias("text"),
             r.lines_removed.alias("boilerplate_lines_removed"),
             r.units_removed.alias("boilerplate_units_removed"),
             r.chars_removed.alias("boilerplate_chars_removed"),
-            pl.when(emptied)
-            .then(pl.lit(f"{self.name}:empty"))
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias(REASON_COLUMN),
+            emptied.alias("_emptied"),
         )
-        counters = {
-            "lines_removed": int(r.lines_removed.sum() or 0),
-            "units_removed": int(r.units_removed.sum() or 0),
-            "chars_removed": int(r.chars_removed.sum() or 0),
-            "docs_changed": int((r.chars_removed > 0).sum()),
-        }
-        return StepResult(out, counters)
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
-        return []  # `process` decides: only documents this step emptied are rejected
+        return [("empty", pl.col("_emptied"))]

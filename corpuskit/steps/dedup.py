@@ -1,12 +1,12 @@
 """exact_dedup, minhash_dedup, dedup_against: corpus-wide duplicate removal (global steps).
 
 `fit` runs once over the whole stage input; its maps and per-partition reduces go through
-`Corpus.map` (threads with the local executor, Ray tasks across the cluster with the Ray
-executor) and exchange rows through spill files in the run's work folder. It returns a
-table with one row per document that belongs to a duplicate cluster, keyed by id; `apply`
-joins each batch to it. Documents are only ever dropped with a reason, and a dropped
-duplicate names the document it duplicates in the rejected output's `detail` column.
-Algorithms: `corpuskit.dedup`.
+the `Corpus` it is given (`corpus.map`: threads with the local backend, Ray tasks across
+the cluster with the Ray backend) and exchange rows through spill files in the run's work
+folder. It returns a table with one row per document that belongs to a duplicate cluster,
+keyed by id; `apply` joins each batch to it. Documents are only ever dropped with a reason,
+and a dropped duplicate names the document it duplicates in the rejected output's `detail`
+column. Algorithms: `corpuskit.dedup`.
 
 Document ids must be unique across the corpus (they are unless the input's `id_field`
 repeats; a repeat fails the fit with a message naming the ids).
@@ -22,6 +22,7 @@ from typing import ClassVar, Literal
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
+from corpuskit.corpus import Corpus
 from corpuskit.dedup.cluster import Keep
 from corpuskit.dedup.fit import FitReport, Policy, exact_state, near_state
 from corpuskit.dedup.lsh import LSHParams
@@ -36,7 +37,7 @@ from corpuskit.dedup.reference import (
 )
 from corpuskit.dedup.shingles import CHAR_LANGUAGES, Shingling
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
-from corpuskit.steps.base import Corpus, GlobalStep, StepConfig, StepResult
+from corpuskit.steps.base import GlobalStep, StepConfig
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ def _apply_state(
     state: DedupState,
     reason: str,
     columns: dict[str, pl.Expr],
-) -> StepResult:
+) -> pl.DataFrame:
     """Join the batch to the fit's decisions; `columns` may use _CLUSTER and _SIZE."""
     table = state.table.select(
         "id",
@@ -204,14 +205,15 @@ def _apply_state(
     counters = joined.select(clusters=first.fill_null(False).sum(), duplicates=dropped.sum()).row(
         0, named=True
     )
-    out = joined.with_columns(
+    for name, n in counters.items():
+        step.count(name, n)
+    return joined.with_columns(
         **columns,
         **{
             REASON_COLUMN: pl.when(dropped).then(pl.lit(f"{step.name}:{reason}")),
             DETAIL_COLUMN: pl.col(_DROP),
         },
     ).drop(_CLUSTER, _SIZE, _DROP)
-    return StepResult(out, {k: int(v) for k, v in counters.items()})
 
 
 class ExactDedup(GlobalStep):
@@ -222,13 +224,11 @@ class ExactDedup(GlobalStep):
 
     def fit(self, corpus: Corpus) -> DedupState:
         c: ExactDedupConfig = self.config
-        table, report = exact_state(
-            list(corpus.files), max(1, corpus.workers), c.normalize, c.policy(), self.name
-        )
+        table, report = exact_state(corpus, c.normalize, c.policy(), self.name)
         log.info("%s: %s", self.name, report)
         return DedupState(table, report)
 
-    def apply(self, batch: pl.DataFrame, state: DedupState) -> StepResult:
+    def apply(self, batch: pl.DataFrame, state: DedupState) -> pl.DataFrame:
         copies = pl.col(_SIZE).fill_null(1).cast(pl.Int64)
         return _apply_state(self, batch, state, "duplicate", {"exact_copies": copies})
 
@@ -245,9 +245,7 @@ class MinHashDedup(GlobalStep):
     def fit(self, corpus: Corpus) -> DedupState:
         c: MinHashDedupConfig = self.config
         table, report = near_state(
-            list(corpus.files),
-            Path(corpus.workdir) / f"minhash-{self.name}",
-            max(1, corpus.workers),
+            corpus,
             c.shingling(),
             c.lsh(),
             c.threshold,
@@ -258,7 +256,7 @@ class MinHashDedup(GlobalStep):
         log.info("%s: %s", self.name, report)
         return DedupState(table, report)
 
-    def apply(self, batch: pl.DataFrame, state: DedupState) -> StepResult:
+    def apply(self, batch: pl.DataFrame, state: DedupState) -> pl.DataFrame:
         reason = "duplicate_cluster" if self.config.keep == "drop_all" else "near_duplicate"
         cols = {
             "dup_cluster": pl.coalesce(_CLUSTER, "id"),
@@ -294,30 +292,21 @@ class DedupAgainst(GlobalStep):
 
     def fit(self, corpus: Corpus) -> AgainstState:
         c: DedupAgainstConfig = self.config
-        workers = max(1, corpus.workers)
         spec = self.index_spec()
         cache = Path(c.cache_dir).expanduser() if c.cache_dir else default_cache_dir()
-        index = load_or_build_index(reference_files(c.reference), spec, cache, workers)
+        index = load_or_build_index(corpus, reference_files(c.reference), spec, cache)
         log.info(
             "%s: reference index %s (%s)",
             self.name,
             index.folder,
             "built" if index.built else "cached",
         )
-        matches = match_reference(
-            index,
-            spec,
-            list(corpus.files),
-            Path(corpus.workdir) / f"against-{self.name}",
-            workers,
-            c.threshold,
-            c.verify,
-        )
+        matches = match_reference(corpus, index, spec, c.threshold, c.verify, self.name)
         return AgainstState(
             matches.select("id", "ref_id", "reason", "jaccard"), str(index.folder), index.built
         )
 
-    def apply(self, batch: pl.DataFrame, state: AgainstState) -> StepResult:
+    def apply(self, batch: pl.DataFrame, state: AgainstState) -> pl.DataFrame:
         matches = state.matches.select(
             "id", pl.col("ref_id").alias(_DROP), pl.col("reason").alias(_CLUSTER)
         )
@@ -327,6 +316,6 @@ class DedupAgainst(GlobalStep):
         out = joined.with_columns(
             **{REASON_COLUMN: pl.when(matched).then(reason), DETAIL_COLUMN: pl.col(_DROP)}
         ).drop(_DROP, _CLUSTER)
-        counts = joined.group_by(_CLUSTER).len().drop_nulls()
-        counters = {f"{r}_matches": int(n) for r, n in counts.iter_rows()}
-        return StepResult(out, counters)
+        for r, n in joined.group_by(_CLUSTER).len().drop_nulls().iter_rows():
+            self.count(f"{r}_matches", n)
+        return out

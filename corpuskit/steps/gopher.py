@@ -54,7 +54,7 @@ from corpuskit.segment import (
     word_hashes,
     zh_stop_words,
 )
-from corpuskit.steps.base import FilterStep, StepConfig, StepResult, reason_from_rules
+from corpuskit.steps.base import FilterStep, StepConfig
 
 # datatrove's default Gopher stop words (gopher_quality_filter.STOP_WORDS)
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -238,11 +238,6 @@ class GopherQuality(FilterStep):
             rules.append(("stop_words", pl.col("gopher_stop_words") < c.min_stop_words))
         return rules
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
-        annotated = self.annotate(batch)
-        out = annotated.with_columns(reason_from_rules(self.name, self.rules()))
-        return StepResult(out.drop("_uns"))
-
 
 def _per_script(spaced: float | None, unspaced: float | None) -> pl.Expr | None:
     """A threshold that differs for unspaced documents; None where both are off."""
@@ -303,57 +298,62 @@ class GopherRepetition(FilterStep):
                 if n < 1:
                     raise ValueError(f"{key}: n-gram sizes must be >= 1, got {n}")
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """The duplicate line and paragraph fractions first; the n-gram statistics (scratch
+        columns `_top_{n}`, `_dup_{n}`) only for the documents those rules keep."""
         c: GopherRepetitionConfig = self.config
         text = batch["text"].fill_null("")
         length = text.str.len_chars().cast(pl.Float64)
-        frame = pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
         para, line = _paragraph_line_stats(text)
-        frame = frame.with_columns(
-            length=length,
-            para_frac=para["dup"] / para["n"],
-            para_char=para["dup_chars"] / length,
-            line_frac=line["dup"] / line["n"],
-            line_char=line["dup_chars"] / length,
+        frame = pl.DataFrame(
+            {
+                "gopher_dup_para_frac": para["dup"] / para["n"],
+                "gopher_dup_para_char_frac": para["dup_chars"] / length,
+                "gopher_dup_line_frac": line["dup"] / line["n"],
+                "gopher_dup_line_char_frac": line["dup_chars"] / length,
+                "_length": length,
+            }
         )
-        rules: list[tuple[str, pl.Expr]] = [("empty", pl.col("length") == 0)]
-        if _on(c.dup_para_frac):
-            rules.append(("dup_para_frac", pl.col("para_frac") > c.dup_para_frac))
-        if _on(c.dup_para_char_frac):
-            rules.append(("dup_para_char_frac", pl.col("para_char") > c.dup_para_char_frac))
-        if _on(c.dup_line_frac):
-            rules.append(("dup_line_frac", pl.col("line_frac") > c.dup_line_frac))
-        if _on(c.dup_line_char_frac):
-            rules.append(("dup_line_char_frac", pl.col("line_char") > c.dup_line_char_frac))
-        # n-gram rules only matter for documents the cheaper rules keep
-        undecided = frame.select(~pl.any_horizontal([r.fill_null(False) for _, r in rules]))
-        undecided = undecided.to_series()
+        undecided = frame.select(
+            ~pl.any_horizontal([r.fill_null(False) for _, r in self._line_rules()])
+        ).to_series()
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
         tokens = segmenter().tokens(batch["text"], unspaced)
         fracs = ngram_fracs(
             tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams, self._kernel
         )
-        frame = frame.with_columns(**fracs)
-        for n, frac in c.top_n_grams:
-            rules.append((f"top_{n}_gram", pl.col(f"top_{n}") > frac))
-        for n, frac in c.dup_n_grams:
-            rules.append((f"duplicated_{n}_n_grams", pl.col(f"dup_{n}") > frac))
-        tops = [pl.col(f"top_{n}") for n, _ in c.top_n_grams]
-        dups = [pl.col(f"dup_{n}") for n, _ in c.dup_n_grams]
-        frame = frame.with_columns(
-            reason_from_rules(self.name, rules),
+        tops = [fracs[f"top_{n}"] for n, _ in c.top_n_grams]
+        dups = [fracs[f"dup_{n}"] for n, _ in c.dup_n_grams]
+        return batch.with_columns(
+            *frame.get_columns()[:4],
             gopher_top_ngram_frac=pl.max_horizontal(tops) if tops else pl.lit(None, pl.Float64),
             gopher_dup_ngram_frac=pl.max_horizontal(dups) if dups else pl.lit(None, pl.Float64),
+            _length=length,
+            **{f"_{name}": values for name, values in fracs.items()},
         )
-        out = batch.with_columns(
-            gopher_dup_para_frac=frame["para_frac"],
-            gopher_dup_para_char_frac=frame["para_char"],
-            gopher_dup_line_frac=frame["line_frac"],
-            gopher_dup_line_char_frac=frame["line_char"],
-            gopher_top_ngram_frac=frame["gopher_top_ngram_frac"],
-            gopher_dup_ngram_frac=frame["gopher_dup_ngram_frac"],
-        ).with_columns(frame.get_column(_reason_col()))
-        return StepResult(out)
+
+    def _line_rules(self) -> list[tuple[str, pl.Expr]]:
+        """The rules decided before any n-gram is counted."""
+        c: GopherRepetitionConfig = self.config
+        rules: list[tuple[str, pl.Expr]] = [("empty", pl.col("_length") == 0)]
+        for key, column in (
+            ("dup_para_frac", "gopher_dup_para_frac"),
+            ("dup_para_char_frac", "gopher_dup_para_char_frac"),
+            ("dup_line_frac", "gopher_dup_line_frac"),
+            ("dup_line_char_frac", "gopher_dup_line_char_frac"),
+        ):
+            if _on(getattr(c, key)):
+                rules.append((key, pl.col(column) > getattr(c, key)))
+        return rules
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        c: GopherRepetitionConfig = self.config
+        rules = self._line_rules()
+        for n, frac in c.top_n_grams:
+            rules.append((f"top_{n}_gram", pl.col(f"_top_{n}") > frac))
+        for n, frac in c.dup_n_grams:
+            rules.append((f"duplicated_{n}_n_grams", pl.col(f"_dup_{n}") > frac))
+        return rules
 
 
 @functools.cache
@@ -407,12 +407,6 @@ def ngram_fracs(
     got = pl.from_numpy(np.hstack([top, dup])).fill_nan(None)
     # a size configured twice keeps its last column, as the reference's dict does
     return {name: got.to_series(k).alias(name) for k, name in enumerate(names)}
-
-
-def _reason_col() -> str:
-    from corpuskit.schema import REASON_COLUMN
-
-    return REASON_COLUMN
 
 
 def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
