@@ -9,6 +9,7 @@ import pytest
 
 from corpuskit.corpus import Corpus
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
 from corpuskit.steps.frequent_lines import (
@@ -156,7 +157,7 @@ def test_config_errors(tmp_path):
             "steps": [{"remove_frequent_lines": config}],
         }
         with pytest.raises(RecipeError, match=message):
-            recipe_from_dict(raw)
+            build_steps(recipe_from_dict(raw))
 
 
 def test_recipe_run_as_a_global_step(tmp_path):

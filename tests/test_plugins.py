@@ -9,6 +9,7 @@ import pytest
 
 from corpuskit import registry
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from tests.conftest import ROOT, corpuskit_cmd, write_jsonl
 
@@ -61,7 +62,7 @@ def test_example_plugin_config_errors(tmp_path):
         "steps": [{"blocklist": {"patterns": ["(unclosed"]}}],
     }
     with pytest.raises(RecipeError, match=r"steps\[0\] \(blocklist\): patterns: '\(unclosed'"):
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
 
 
 def test_broken_plugin_reported_without_breaking_others(plugin_site, tmp_path):
@@ -79,7 +80,7 @@ def test_broken_plugin_reported_without_breaking_others(plugin_site, tmp_path):
     with pytest.raises(
         RecipeError, match=r"steps\[0\] \(broken_plugin\): the plugin failed to load"
     ):
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
 
 
 def test_cli_steps_lists_kind_package_and_broken(plugin_site):
