@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Compare two run outputs: kept and rejected shards file by file, row by row, and manifests.
 
-    python bench/compare_outputs.py BEFORE AFTER
+    python bench/compare_outputs.py BEFORE AFTER [--ignore recipe.executor]
 
 BEFORE and AFTER are output folders (holding manifest.json) or folders of them (compared
 by subfolder name). Shards must have the same names; each pair is compared by its bytes
 and, where the bytes differ, row by row (the first differing row is printed). Manifests
 are compared with their timing fields left out (`created`, `seconds`, each ledger row's
-`seconds`). Exits 1 on any difference: the check that a refactor kept the behaviour.
+`seconds`) and any key named by --ignore (a dotted path, e.g. `recipe.executor` to compare
+a Ray run with a local one). Exits 1 on any difference: the check that a refactor kept
+the behaviour.
 """
 
 from __future__ import annotations
@@ -24,9 +26,15 @@ import polars as pl
 TIMING = ("created", "seconds")
 
 
-def without_timing(manifest: dict[str, Any]) -> dict[str, Any]:
+def without_timing(manifest: dict[str, Any], ignore: list[str]) -> dict[str, Any]:
     out = {k: v for k, v in manifest.items() if k not in TIMING}
     out["ledger"] = [{k: v for k, v in row.items() if k != "seconds"} for row in out["ledger"]]
+    for path in ignore:
+        *parents, last = path.split(".")
+        node = out
+        for key in parents:
+            node = node.get(key, {})
+        node.pop(last, None)
     return out
 
 
@@ -79,7 +87,7 @@ def compare_shards(before: Path, after: Path, folder: str) -> tuple[list[str], d
     return problems, stats
 
 
-def compare(before: Path, after: Path) -> list[str]:
+def compare(before: Path, after: Path, ignore: list[str]) -> list[str]:
     problems = []
     for folder in ("data", "rejected"):
         found, stats = compare_shards(before, after, folder)
@@ -90,8 +98,9 @@ def compare(before: Path, after: Path) -> list[str]:
         )
     ma = json.loads((before / "manifest.json").read_text(encoding="utf-8"))
     mb = json.loads((after / "manifest.json").read_text(encoding="utf-8"))
-    manifest = diff_json(without_timing(ma), without_timing(mb))
-    print(f"  manifest.json: {'equal' if not manifest else 'DIFFERENT'} (timing fields left out)")
+    manifest = diff_json(without_timing(ma, ignore), without_timing(mb, ignore))
+    left_out = ", ".join(["timing fields", *ignore])
+    print(f"  manifest.json: {'equal' if not manifest else 'DIFFERENT'} ({left_out} left out)")
     return problems + [f"manifest{d}" for d in manifest]
 
 
@@ -99,6 +108,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("before", type=Path)
     ap.add_argument("after", type=Path)
+    ap.add_argument("--ignore", action="append", default=[], help="a manifest key (dotted path)")
     args = ap.parse_args()
     if (args.before / "manifest.json").exists():
         pairs = [(args.before.name, args.before, args.after)]
@@ -114,7 +124,7 @@ def main() -> int:
             print(f"  MISSING: {after / 'manifest.json'}")
             failed = True
             continue
-        problems = compare(before, after)
+        problems = compare(before, after, args.ignore)
         for p in problems:
             print(f"  DIFFERENT {p}")
         print(f"  {'IDENTICAL' if not problems else 'DIFFERENT'}")

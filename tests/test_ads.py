@@ -8,7 +8,7 @@ import pytest
 from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.ads import COMPONENTS, DEFAULT_WEIGHTS, AdFilter, AdFilterConfig
+from corpuskit.steps.ad_filter import COMPONENTS, DEFAULT_WEIGHTS, AdFilter, AdFilterConfig
 from tests.conftest import needs_shared, write_jsonl
 
 SIGNAL_COLUMNS = [f"ad_{k}" for k in COMPONENTS]

@@ -9,7 +9,7 @@ from corpuskit.engine.run import run_recipe
 from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.boilerplate import BoilerplateConfig, RemoveBoilerplateLines
+from corpuskit.steps.remove_boilerplate_lines import BoilerplateConfig, RemoveBoilerplateLines
 from tests.conftest import needs_shared, write_jsonl
 
 NEWS_ZH = "国务院今天召开常务会议，研究部署进一步扩大内需促进经济增长的措施。"

@@ -33,8 +33,10 @@ from corpuskit.dedup.shingles import (
 )
 from corpuskit.schema import DETAIL_COLUMN, DOCUMENT_SCHEMA, REASON_COLUMN, conform
 from corpuskit.steps.base import Corpus
-from corpuskit.steps.dedup import DedupAgainst, ExactDedup, MinHashDedup
-from corpuskit.textbuf import utf8_buffer
+from corpuskit.steps.dedup_against import DedupAgainst
+from corpuskit.steps.exact_dedup import ExactDedup
+from corpuskit.steps.minhash_dedup import MinHashDedup
+from corpuskit.text.utf8 import utf8_buffer
 
 WORDS = (
     "the market rose as investors weighed new data on growth prices and rates while "

@@ -11,7 +11,7 @@ import pytest
 
 from corpuskit.corpus import Corpus
 from corpuskit.dedup.fit import Policy, near_state
-from corpuskit.steps.dedup import MinHashDedup
+from corpuskit.steps.minhash_dedup import MinHashDedup
 from tests.conftest import ROOT, SHARED, needs_shared
 
 

@@ -12,7 +12,7 @@ from corpuskit.engine.run import run_recipe
 from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.frequent_lines import (
+from corpuskit.steps.remove_frequent_lines import (
     FrequentLinesConfig,
     RemoveFrequentLines,
     normalized,

@@ -35,7 +35,7 @@ from corpuskit.engine.worker import StepFailed
 from corpuskit.progress import Progress
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.steps import Corpus, MapStep, StepConfig
-from corpuskit.steps.dedup import MinHashDedup, MinHashDedupConfig
+from corpuskit.steps.minhash_dedup import MinHashDedup, MinHashDedupConfig
 from tests.conftest import ROOT, corpuskit_cmd, needs_shared, write_jsonl
 from tests.test_engine import frames, make_corpus, raw_recipe
 

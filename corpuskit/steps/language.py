@@ -9,8 +9,8 @@ Two backends, both offline:
   into a cache directory on first use.
 - `langdetect`: the Python port of Google's langdetect, with its own detector factory
   seeded to 0 so a text gets the same answer in every call and every process (the
-  library's global `DetectorFactory.seed` is left alone). Per-document Python, ~2.5 ms a
-  document: 20-60x slower than fastText (bench/bench_language.py).
+  library's global `DetectorFactory.seed` is left alone). Per-document Python, far slower
+  than fastText (BENCHMARKS.md).
 
 Everything around the model is batch-wide Polars: the text prefix (`max_chars`); URLs,
 e-mail addresses, HTML tags (raw or escaped, as in ag_news) and entities removed; whitespace

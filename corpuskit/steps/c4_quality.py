@@ -32,22 +32,18 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from corpuskit.segment import (
+from corpuskit.steps.base import FilterStep
+from corpuskit.steps.quality import UnspacedConfig
+from corpuskit.text.chars import (
     NON_WS,
-    PUNCT,
-    SENT_END,
     char_class,
     normalize_line_breaks,
     punctuation,
     py_strip,
-    row_sums,
-    segmenter,
-    unit_pattern,
     unspaced_mask,
-    whitespace_words,
 )
-from corpuskit.steps.base import FilterStep
-from corpuskit.steps.gopher import UnspacedConfig
+from corpuskit.text.rows import row_sums
+from corpuskit.text.segment import PUNCT, SENT_END, segmenter, unit_pattern, whitespace_words
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = (".", "?", "!", '"', "'")

@@ -18,18 +18,11 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from corpuskit.segment import (
-    NON_WS,
-    char_class,
-    duplicate_stats,
-    punctuation,
-    row_sums,
-    segmenter,
-    unit_counts,
-    unspaced_mask,
-)
 from corpuskit.steps.base import FilterStep
-from corpuskit.steps.gopher import UnspacedConfig
+from corpuskit.steps.quality import UnspacedConfig
+from corpuskit.text.chars import NON_WS, char_class, punctuation, unspaced_mask
+from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
+from corpuskit.text.segment import segmenter
 
 
 class FineWebQualityConfig(UnspacedConfig):
