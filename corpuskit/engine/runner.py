@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -137,18 +138,24 @@ def unit_tasks(
 
 
 def stage_fingerprint(stage: Stage, state: str | None) -> str:
-    """Identifies a stage's steps (class, name, config) and fit state: a worker process that
-    has set these steps up for one unit reuses them for the next (`worker.stage_steps`)."""
+    """Identifies a stage's steps (class, name, config) and fit state (path, size, mtime): a
+    worker process that has set these steps up for one unit reuses them for the next
+    (`worker.stage_steps`), even across runs, as long as nothing of this changed."""
+    # a pydantic config's repr names every field and its value
     steps = [
         [
             e.index,
             e.name,
             f"{type(e.step).__module__}.{type(e.step).__qualname__}",
-            e.step.config.model_dump_json(),
+            repr(e.step.config),
         ]
         for e in stage.entries
     ]
-    payload = json.dumps({"stage": stage.index, "steps": steps, "state": state})
+    fit = None
+    if state is not None:
+        st = os.stat(state)
+        fit = [state, st.st_size, st.st_mtime_ns]
+    payload = json.dumps({"stage": stage.index, "steps": steps, "state": fit})
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
