@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.labelling.classifier import BowFeatures, ClassifierOptions, TextClassifier, chunks
 from corpuskit.labelling.data import LabelledData
 from corpuskit.labelling.train import TrainSettings, train_classifier
@@ -124,7 +125,7 @@ def test_bad_configs_name_the_problem(config, message, model):
         "steps": [{"classify": {"model": str(model), **config}}],
     }
     with pytest.raises(RecipeError, match=message):
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
 
 
 def test_recipe_run_per_language_with_prefix(model, tmp_path):
@@ -174,5 +175,5 @@ def test_web_classify_recipe_validates_with_models_in_place(model, tmp_path):
             config.update({k: ["sports"] for k in ("keep", "reject") if k in config})
     raw["input"] = {"path": str(write_jsonl(tmp_path / "d.jsonl", [{"text": "x"}]))}
     recipe = recipe_from_dict(raw)
-    names = [entry.name for entry in recipe.build_steps()]
+    names = [entry.name for entry in build_steps(recipe)]
     assert names.count("classify") == 2 and names.index("language") < names.index("classify")

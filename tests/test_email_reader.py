@@ -14,10 +14,10 @@ import pytest
 
 from corpuskit import registry
 from corpuskit.engine.run import run_recipe
-from corpuskit.readers.base import ReadBatch
+from corpuskit.readers.base import InputSpec, ReadBatch, infer_format
 from corpuskit.readers.email import decode_header_value, decode_text, is_mbox
 from corpuskit.readers.encoding import detect_encoding
-from corpuskit.recipe import InputSpec, recipe_from_dict
+from corpuskit.recipe import recipe_from_dict
 from tests.conftest import needs_shared
 
 # GBK-only characters (not in GB2312): "——" is A8 44 A8 44, "囍" is 87 E4... in GB18030.
@@ -303,8 +303,8 @@ def test_engine_run_accounts_for_every_message(tmp_path):
 
 
 def test_format_inference():
-    assert registry.infer_format("a.eml") == "email"
-    assert registry.infer_format("list.mbox.gz") == "email"
+    assert infer_format("a.eml") == "email"
+    assert infer_format("list.mbox.gz") == "email"
 
 
 # --- the real corpora -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Each message is parsed by the standard library (`email` with `policy.default`): MIME
 structure, base64 and quoted-printable bodies, RFC 2047 encoded words. The body is the
 text/plain part when the message has one, else its text/html part run through the same
-main-text extraction as web pages (`corpuskit.extract`); an HTML part stored without its
+main-text extraction as web pages (`corpuskit.readers.extract`); an HTML part stored without its
 markup, or a base64-declared body stored decoded (both in trec06c), is read as it is.
 
 Charsets are read as mail clients read them: a declared GB2312 means GBK (GB18030),
@@ -48,14 +48,6 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from corpuskit.extract import (
-    DECODE_FLAG,
-    DEFAULT_OPTIONS,
-    TOO_LARGE,
-    ExtractOptions,
-    extract_html,
-    looks_like_html,
-)
 from corpuskit.readers.base import InputFile, ReadBatch, Reader, Unit, source_name
 from corpuskit.readers.encoding import (
     DecodedPage,
@@ -63,6 +55,14 @@ from corpuskit.readers.encoding import (
     detect_encoding,
     html_codec,
     normalize_name,
+)
+from corpuskit.readers.extract import (
+    DECODE_FLAG,
+    DEFAULT_OPTIONS,
+    TOO_LARGE,
+    ExtractOptions,
+    extract_html,
+    looks_like_html,
 )
 from corpuskit.readers.html import BATCH_DOCS, PageRows, plan_file_groups, read_whole
 from corpuskit.readers.sources import open_binary, strip_compression

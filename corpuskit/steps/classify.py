@@ -17,7 +17,7 @@ Speed and the long-document rule: see corpuskit.labelling.classifier (batched pr
 only the classifier enabled; `max_chars`, `long_docs: truncate | chunk`).
 
 The step-specific logic lives in `decide` and the classifier module; the class below is
-the glue to the step contract (annotate + rules), kept thin for the contract of issue 14.
+the glue to the step contract (annotate + rules).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from pydantic import Field, field_validator, model_validator
 
 from corpuskit.labelling.classifier import ClassifierOptions, LongDocs, TextClassifier
 from corpuskit.labelling.pipelines import check_spec, is_path, route_by_lang
-from corpuskit.steps.base import FilterStep, StepConfig, StepResult
+from corpuskit.steps.base import FilterStep, StepConfig
 
 LOW_SCORE = "low_score"
 SCORES = pl.List(pl.Struct({"class": pl.String(), "score": pl.Float64()}))
@@ -232,6 +232,10 @@ class Classify(FilterStep):
             cols[f"{p}class_scores"] = joined["scores"]
         if f"{p}class_verdict" in self.columns:
             cols[f"{p}class_verdict"] = pl.Series(verdicts.tolist(), dtype=pl.String())
+        found_classes = cols[f"{p}class"]
+        for name, count in found_classes.drop_nulls().value_counts().rows():
+            self.count(f"class:{name}", int(count))
+        self.count("docs_unclassified", int(found_classes.null_count()))
         return batch.with_columns(**cols)
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
@@ -240,11 +244,3 @@ class Classify(FilterStep):
             return []
         reasons = [*sorted(self.labels()), LOW_SCORE]
         return [(r, pl.col(verdict) == r) for r in reasons]
-
-    def process(self, batch: pl.DataFrame) -> StepResult:
-        """annotate + rules, plus counters `class:<class>` and `docs_unclassified`."""
-        result = super().process(batch)
-        found = result.batch[f"{self.config.prefix}class"]
-        counters = {f"class:{k}": int(v) for k, v in found.drop_nulls().value_counts().rows()}
-        counters["docs_unclassified"] = int(found.null_count())
-        return StepResult(result.batch, counters)

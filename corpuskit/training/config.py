@@ -37,6 +37,11 @@ class TrainerConfig(BaseModel):
     text_field: str = Field("text", description="column holding the document text")
     split: SplitConfig = Field(SplitConfig(), description="held-out fractions: {val, test, seed}")
     seed: int = Field(1337, description="seed of weights init, data order and dropout")
+    search: dict[str, Any] | None = Field(
+        None,
+        description="hyper-parameter search space for `corpuskit tune` (key: {uniform: [a, b]}, "
+        "{log_uniform: [a, b]}, {int: [a, b]}, {choice: [...]}); `train` ignores it",
+    )
 
 
 def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
