@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from corpuskit import __version__, registry
-from corpuskit.engine.stages import Stage, StepEntry, build_steps, schema_after, split_stages
+from corpuskit.engine.stages import Stage, StepEntry, build_steps, final_schema, split_stages
 from corpuskit.readers.base import InputFile, InputSpec, Unit
 from corpuskit.recipe import Recipe
 
@@ -28,7 +28,7 @@ class RunPlan:
 
     @property
     def output_schema(self) -> dict[str, pl.DataType]:
-        return schema_after(self.entries)
+        return final_schema(self.entries, self.recipe.output.columns, self.recipe.analyze)
 
     def fingerprint(self) -> str:
         """Changes whenever the result could change: recipe, inputs, limit, version.
@@ -77,7 +77,9 @@ def plan_run(recipe: Recipe, limit: int | None = None, base: Path | None = None)
         units.extend((spec.format, u) for u in planned)
     if limit is not None:
         units = _apply_limit(units, limit)
-    return RunPlan(recipe, entries, split_stages(entries), specs, inputs, units, limit)
+    plan = RunPlan(recipe, entries, split_stages(entries), specs, inputs, units, limit)
+    plan.output_schema  # noqa: B018 (output.columns names columns that exist: checked now)
+    return plan
 
 
 def _apply_limit(units: list[tuple[str, Unit]], limit: int) -> list[tuple[str, Unit]]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from corpuskit.engine.plan import RunPlan
-from corpuskit.engine.stages import Stage, schema_after
+from corpuskit.engine.stages import Stage, stage_schema
 from corpuskit.engine.worker import UnitTask, write_json_atomic
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
@@ -105,7 +105,12 @@ def unit_tasks(
         stage=stage.index,
         entries=stage.entries,
         fingerprint=stage_fingerprint(stage, state),
-        schema_out=schema_after(plan.entries[: last_index(stage) + 1]),
+        schema_out=(
+            plan.output_schema
+            if stage.index == len(plan.stages) - 1
+            else stage_schema(plan.entries[: last_index(stage) + 1], plan.recipe.analyze)
+        ),
+        analyze=plan.recipe.analyze,
         kept_dir=str(kept_dir),
         rejected_dir=str(layout.rejected),
         max_shard_bytes=int(out.max_shard_mb * (1 << 20)),
