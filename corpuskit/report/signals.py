@@ -1,0 +1,144 @@
+"""A histogram of every signal column, the step's thresholds drawn on it, and the share of
+documents each threshold would drop were it elsewhere (the would-be decisions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from corpuskit.report import charts
+from corpuskit.report.page import Charts, Section, esc
+from corpuskit.report.run import KEPT, WOULD_REJECT, Run
+
+BINS = 40
+FATES = ["kept", "rejected here", "rejected later"]
+ANALYZE_FATES = ["would pass", "would be rejected here", "rejected by another step"]
+
+
+def signal_values(run: Run) -> pl.DataFrame:
+    """Every document that has a signal: its signal values (Float64), step and reason
+    ('kept' for kept documents; in an analyze run, the first reason it would get)."""
+    cols = run.signal_columns
+    kept_cols = [c for c in cols if c in run.schema]
+    extra = [WOULD_REJECT] if WOULD_REJECT in run.schema else []
+    kept = run.kept([*kept_cols, *extra]).with_columns(
+        [pl.col(c).cast(pl.Float64) for c in kept_cols], step=pl.lit(KEPT), reason=pl.lit(KEPT)
+    )
+    if extra:
+        joined = pl.col(WOULD_REJECT).list.join("|")
+        kept = kept.with_columns(
+            reason=pl.when(joined.fill_null("") == "").then(pl.lit(KEPT)).otherwise(joined)
+        )
+    rejected = run.signals_of_rejected(cols)
+    frames = [kept.select("step", "reason", *kept_cols), rejected]
+    return pl.concat([f.collect() for f in frames], how="diagonal_relaxed")
+
+
+def fate_expr(step_name: str, analyze: bool) -> pl.Expr:
+    here = pl.col("reason").str.contains(f"(^|\\|){step_name}:", literal=False)
+    if analyze:
+        return (
+            pl.when(pl.col("reason") == KEPT)
+            .then(pl.lit(ANALYZE_FATES[0]))
+            .when(here)
+            .then(pl.lit(ANALYZE_FATES[1]))
+            .otherwise(pl.lit(ANALYZE_FATES[2]))
+        )
+    return (
+        pl.when(pl.col("step") == KEPT)
+        .then(pl.lit(FATES[0]))
+        .when(pl.col("step") == step_name)
+        .then(pl.lit(FATES[1]))
+        .otherwise(pl.lit(FATES[2]))
+    )
+
+
+def histogram_data(
+    values: pl.DataFrame,
+    column: str,
+    step_name: str,
+    cuts: list[tuple[str, str, float]],
+    analyze: bool,
+    integer: bool = False,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Binned counts by fate, and per threshold the share it would drop at each bin edge."""
+    v = values.select(pl.col(column).alias("v"), fate=fate_expr(step_name, analyze)).filter(
+        pl.col("v").is_finite()
+    )
+    if v.height == 0:
+        return [], []
+    lo, hi = v.select(
+        pl.col("v").quantile(0.001).alias("lo"), pl.col("v").quantile(0.999).alias("hi")
+    ).row(0)
+    for _, _, t in cuts:
+        lo, hi = min(lo, t), max(hi, t)
+    if hi <= lo:
+        hi = lo + 1.0
+    width = (hi - lo) / BINS
+    if integer and width < 1:
+        width, hi = 1.0, lo + max(1.0, np.ceil(hi - lo + 1))
+    nbins = max(1, int(np.ceil((hi - lo) / width)))
+    binned = (
+        v.with_columns(b=((pl.col("v") - lo) / width).floor().clip(0, nbins - 1).cast(pl.Int32))
+        .group_by("b", "fate")
+        .len()
+        .sort("b")
+    )
+    bins = [
+        {"lo": lo + b * width, "hi": lo + (b + 1) * width, "fate": fate, "n": n}
+        for b, fate, n in binned.iter_rows()
+    ]
+    counts = np.zeros(nbins)
+    for b, _, n in binned.iter_rows():
+        counts[b] += n
+    total = counts.sum()
+    below = np.concatenate([[0.0], np.cumsum(counts)])  # documents under each edge
+    edges = lo + width * np.arange(nbins + 1)
+    cumulative = []
+    for label, op, _ in cuts:
+        share = below / total if op in ("<", "<=") else 1 - below / total
+        if op in ("<", "<=", ">", ">="):
+            cumulative.extend(
+                {"x": float(x), "share": float(s), "docs": round(s * total), "rule": label}
+                for x, s in zip(edges, share, strict=True)
+            )
+    return bins, cumulative
+
+
+def section(run: Run) -> Section:
+    c = Charts("signals")
+    cols = run.signal_columns
+    if not cols:
+        return Section("signals", "Signals", "<p>No step of this recipe adds a numeric signal.</p>")
+    values = signal_values(run)
+    fates = ANALYZE_FATES if run.analyze else FATES
+    parts = [
+        '<p class="note">Each histogram counts the documents that reached the step, by fate; '
+        "a dashed rule is a threshold of the step's rules; the grey line (right axis) is the "
+        "share of those documents the rule would drop with its threshold at x. Values past "
+        "the 0.1% / 99.9% quantiles are counted in the edge bins.</p>"
+    ]
+    for step in run.steps:
+        mine = [col for col in step.columns if col in cols and col in values.columns]
+        if not mine:
+            continue
+        parts.append(f"<h3>{esc(step.name)}</h3><div class=grid>")
+        for col in mine:
+            cuts = [
+                (f"{reason}: {cmp}", cmp.op, float(cmp.value))
+                for reason, cmps in step.thresholds.items()
+                for cmp in cmps
+                if cmp.column == col
+                and isinstance(cmp.value, int | float)
+                and not isinstance(cmp.value, bool)
+            ]
+            integer = cols[col].is_integer()
+            bins, cumulative = histogram_data(values, col, step.name, cuts, run.analyze, integer)
+            if not bins:
+                continue
+            rules = [{"value": t, "rule": label} for label, _, t in cuts]
+            parts.append(c.place(charts.histogram(bins, rules, cumulative, title=col, fates=fates)))
+        parts.append("</div>")
+    return Section("signals", "Signals and thresholds", "".join(parts), c.specs)
