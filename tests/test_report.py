@@ -28,11 +28,9 @@ def specs_of(html: str) -> dict:
     return json.loads(m.group(1).replace("<\\/", "</"))
 
 
-def chart_rows(spec: dict) -> list[dict]:
-    """The inline rows of a chart (first layer's, for layered charts)."""
-    if "layer" in spec:
-        return chart_rows(spec["layer"][0])
-    return spec["data"]["values"]
+def chart_rows(spec: dict, name: str = "rows") -> list[dict]:
+    """The inline rows of a chart's named dataset."""
+    return spec["datasets"][name]
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +76,12 @@ def test_report_numbers_match_the_manifest(news_run: Path, news_report: Path) ->
         assert f"<b>{reason}</b>: {n:,} documents" in html
     # the length_filter histogram counts every document that reached it, threshold drawn
     length = next(
-        s for s in specs.values() if "layer" in s and "length_chars" in json.dumps(s)[:4000]
+        s for s in specs.values() if "bins" in s["datasets"] and '"length_chars"' in json.dumps(s)
     )
-    bins = chart_rows(length)
+    bins = chart_rows(length, "bins")
     reached = next(r["in"] for r in manifest["ledger"] if r["step"].endswith(":length_filter"))
     assert sum(b["n"] for b in bins) == reached
-    rule_rows = length["layer"][0]["layer"][1]["data"]["values"]
+    rule_rows = chart_rows(length, "thresholds")
     assert {"value": 20.0, "rule": "too_short: length_chars < 20"} in rule_rows
     # language split adds up to the documents read
     assert "by language" in html and "by input file" in html and "by web host" in html

@@ -6,34 +6,28 @@ import polars as pl
 
 from corpuskit.report import charts
 from corpuskit.report.page import Charts, Section, table
-from corpuskit.report.run import KEPT, Run
+from corpuskit.report.run import KEPT, LANG, Run
 
 TOP = 25
-LANG_COLUMN = "lang"
 HOST = r"^[a-zA-Z][a-zA-Z0-9+.-]*://(?:[^@/]*@)?([^/:?#]+)"
 
 
 def fates_by(run: Run) -> pl.DataFrame:
-    """fate (kept / rejected), language, source and host of every document read."""
-    has_lang = any(LANG_COLUMN in s.columns for s in run.steps)
-    kept = run.kept(["source", "url", *([LANG_COLUMN] if has_lang else [])]).with_columns(
+    """Documents by fate (kept / rejected), language, source and host."""
+    has_lang = any(LANG in s.columns for s in run.steps)
+    kept = run.kept(["source", "url", *([LANG] if has_lang else [])]).with_columns(
         fate=pl.lit(KEPT)
     )
-    rej = run.rejected(["source", "url", "signals"]).with_columns(fate=pl.lit("rejected"))
-    if has_lang:
-        rej = rej.with_columns(
-            pl.col("signals").str.json_path_match(f"$.{LANG_COLUMN}").alias(LANG_COLUMN)
-        )
-    else:
-        kept = kept.with_columns(pl.lit(None, pl.String).alias(LANG_COLUMN))
-        rej = rej.with_columns(pl.lit(None, pl.String).alias(LANG_COLUMN))
-    cols = ["fate", "source", "url", LANG_COLUMN]
+    if not has_lang:
+        kept = kept.with_columns(pl.lit(None, pl.String).alias(LANG))
+    rej = run.rejected_signals.lazy().with_columns(fate=pl.lit("rejected"))
+    cols = ["fate", "source", "url", LANG]
     both = pl.concat([kept.select(cols), rej.select(cols)])
     return (
         both.select(
             "fate",
             "source",
-            pl.col(LANG_COLUMN).fill_null("(not detected)").alias("language"),
+            pl.col(LANG).fill_null("(not detected)").alias("language"),
             pl.col("url").str.extract(HOST, 1).str.to_lowercase().alias("host"),
         )
         .group_by("fate", "source", "language", "host")

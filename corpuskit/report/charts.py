@@ -3,8 +3,9 @@
 Vega-Lite is a grammar of statistical graphics: a histogram with its threshold drawn as a
 rule, a stacked bar of fates, a tooltip on every mark are a few declarative lines, and
 the page renders them with one inlined bundle of Vega (vl-convert ships it, no network).
-Data is inlined into each spec, already aggregated: a chart never holds one row per
-document.
+Data is inlined into each spec as named datasets (Altair deep-copies inline values at every
+step of building a chart; a name costs nothing), already aggregated: a chart never holds one
+row per document.
 """
 
 from __future__ import annotations
@@ -26,6 +27,13 @@ FATE_COLORS = {
 }
 
 
+def _spec(chart: alt.TopLevelMixin, **datasets: list[dict[str, Any]]) -> dict[str, Any]:
+    """The chart's Vega-Lite spec with its named datasets' rows filled in."""
+    spec = chart.to_dict(validate=False)
+    spec["datasets"] = {**spec.get("datasets", {}), **datasets}
+    return spec
+
+
 def _fate_scale(domain: list[str]) -> alt.Scale:
     return alt.Scale(domain=domain, range=[FATE_COLORS.get(d, "#888888") for d in domain])
 
@@ -45,7 +53,7 @@ def stacked_bars(
     domain = stack_order or sorted({r[stack] for r in rows})
     height = max(60, 18 * len({r[category] for r in rows}))
     chart = (
-        alt.Chart(alt.Data(values=rows), title=title, width=width, height=height)
+        alt.Chart(alt.NamedData("rows"), title=title, width=width, height=height)
         .mark_bar()
         .encode(
             y=alt.Y(f"{category}:N", sort=order or "-x", title=None),
@@ -56,7 +64,7 @@ def stacked_bars(
         )
         .transform_calculate(stack_rank=f"indexof({domain!r}, datum['{stack}'])".replace("'", '"'))
     )
-    return chart.to_dict()
+    return _spec(chart, rows=rows)
 
 
 def bars(
@@ -65,7 +73,7 @@ def bars(
     """Horizontal bars of `value` per `category`, largest first."""
     height = max(60, 18 * len(rows))
     chart = (
-        alt.Chart(alt.Data(values=rows), title=title, width=width, height=height)
+        alt.Chart(alt.NamedData("rows"), title=title, width=width, height=height)
         .mark_bar(color="#30638e")
         .encode(
             y=alt.Y(f"{category}:N", sort="-x", title=None),
@@ -73,7 +81,7 @@ def bars(
             tooltip=[f"{category}:N", alt.Tooltip(f"{value}:Q", format=",")],
         )
     )
-    return chart.to_dict()
+    return _spec(chart, rows=rows)
 
 
 def histogram(
@@ -88,7 +96,7 @@ def histogram(
     """Binned counts (`lo`, `hi`, `n`, `fate`) stacked by fate, each threshold a rule, and
     per threshold the share of documents it would drop were it at x (right axis)."""
     x_scale = alt.Scale(zero=False, nice=False)
-    base = alt.Chart(alt.Data(values=bins))
+    base = alt.Chart(alt.NamedData("bins"))
     bars_ = base.mark_bar(binSpacing=0).encode(
         x=alt.X("lo:Q", bin="binned", title=title, scale=x_scale),
         x2="hi:Q",
@@ -103,7 +111,7 @@ def histogram(
     )
     layers: list[alt.Chart] = [bars_]
     if thresholds:
-        rule = alt.Chart(alt.Data(values=thresholds)).mark_rule(
+        rule = alt.Chart(alt.NamedData("thresholds")).mark_rule(
             color="black", strokeDash=[4, 3], size=2
         )
         layers.append(
@@ -114,7 +122,7 @@ def histogram(
     chart = alt.layer(*layers)
     if cumulative:
         line = (
-            alt.Chart(alt.Data(values=cumulative))
+            alt.Chart(alt.NamedData("cumulative"))
             .mark_line(point=False, strokeWidth=1.5, color="#555555", interpolate="step-after")
             .encode(
                 x=alt.X("x:Q", scale=x_scale),
@@ -134,4 +142,9 @@ def histogram(
             )
         )
         chart = alt.layer(chart, line).resolve_scale(y="independent")
-    return chart.properties(width=width, height=150).to_dict()
+    return _spec(
+        chart.properties(width=width, height=150),
+        bins=bins,
+        thresholds=thresholds,
+        cumulative=cumulative,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -16,9 +17,11 @@ from corpuskit.recipe import Recipe
 from corpuskit.schema import DOCUMENT_SCHEMA, REJECTED_SCHEMA
 from corpuskit.steps.decisions import Comparison, rule_comparisons
 
-__all__ = ["KEPT", "WOULD_REJECT", "Run", "StepInfo"]
+__all__ = ["KEPT", "LANG", "WOULD_REJECT", "Run", "StepInfo"]
 
 KEPT = "kept"
+#: The language column of the language step (the report splits by it).
+LANG = "lang"
 
 
 @dataclass
@@ -126,15 +129,23 @@ class Run:
         rej = self.rejected(["id", "source", "url", "reason", "step"]).rename({"reason": "fate"})
         return pl.concat([kept, rej.select(kept.collect_schema().names())], how="vertical")
 
-    def signals_of_rejected(self, columns: dict[str, pl.DataType]) -> pl.LazyFrame:
-        """The rejected rows' signal values (from their `signals` JSON), with step and reason."""
-        dtype = pl.Struct({c: pl.Float64() for c in columns})
-        return (
-            self.rejected(["step", "reason", "signals"])
-            .select(
-                "step",
-                "reason",
-                pl.col("signals").str.json_decode(dtype).alias("_s"),
+    @cached_property
+    def rejected_signals(self) -> pl.DataFrame:
+        """Every rejected row's step, reason, source and url, and its signals decoded from
+        their JSON: the numeric ones as Float64, `lang` as a string. Decoded in one pass by
+        Polars' NDJSON reader (several times faster than decoding row by row)."""
+        schema: dict[str, pl.DataType] = {c: pl.Float64() for c in self.signal_columns}
+        schema[LANG] = pl.String()
+        frame = self.rejected(["step", "reason", "source", "url", "signals"]).collect()
+        if frame.height == 0:
+            return frame.drop("signals").with_columns(
+                pl.lit(None, dtype).alias(c) for c, dtype in schema.items()
             )
-            .unnest("_s")
-        )
+        lines = frame.select(pl.col("signals").fill_null("{}").str.join("\n")).item()
+        try:
+            decoded = pl.read_ndjson(io.BytesIO(lines.encode()), schema=schema)
+        except pl.exceptions.PolarsError:  # a value of another type: the slow, lenient path
+            decoded = frame.select(
+                pl.col("signals").str.json_decode(pl.Struct(schema)).alias("_s")
+            ).unnest("_s")
+        return pl.concat([frame.drop("signals"), decoded], how="horizontal")

@@ -3,6 +3,7 @@ documents each threshold would drop were it elsewhere (the would-be decisions)."
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -31,13 +32,14 @@ def signal_values(run: Run) -> pl.DataFrame:
         kept = kept.with_columns(
             reason=pl.when(joined.fill_null("") == "").then(pl.lit(KEPT)).otherwise(joined)
         )
-    rejected = run.signals_of_rejected(cols)
-    frames = [kept.select("step", "reason", *kept_cols), rejected]
-    return pl.concat([f.collect() for f in frames], how="diagonal_relaxed")
+    rejected = run.rejected_signals.select("step", "reason", *cols)
+    return pl.concat(
+        [kept.select("step", "reason", *kept_cols).collect(), rejected], how="diagonal_relaxed"
+    )
 
 
 def fate_expr(step_name: str, analyze: bool) -> pl.Expr:
-    here = pl.col("reason").str.contains(f"(^|\\|){step_name}:", literal=False)
+    here = pl.col("reason").str.contains(f"(^|\\|){re.escape(step_name)}:", literal=False)
     if analyze:
         return (
             pl.when(pl.col("reason") == KEPT)
@@ -55,23 +57,28 @@ def fate_expr(step_name: str, analyze: bool) -> pl.Expr:
     )
 
 
+def quantile_ranges(frame: pl.DataFrame, columns: list[str]) -> dict[str, tuple[float, float]]:
+    """The 0.1% and 99.9% quantiles of each column's finite values, in one pass."""
+    finite = {c: pl.col(c).filter(pl.col(c).is_finite()) for c in columns}
+    row = frame.select(
+        *(finite[c].quantile(0.001).alias(f"{c}:lo") for c in columns),
+        *(finite[c].quantile(0.999).alias(f"{c}:hi") for c in columns),
+    ).row(0, named=True)
+    return {c: (row[f"{c}:lo"], row[f"{c}:hi"]) for c in columns}
+
+
 def histogram_data(
-    values: pl.DataFrame,
+    frame: pl.DataFrame,
     column: str,
-    step_name: str,
+    span: tuple[float | None, float | None],
     cuts: list[tuple[str, str, float]],
-    analyze: bool,
     integer: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Binned counts by fate, and per threshold the share it would drop at each bin edge."""
-    v = values.select(pl.col(column).alias("v"), fate=fate_expr(step_name, analyze)).filter(
-        pl.col("v").is_finite()
-    )
-    if v.height == 0:
+    """Binned counts by fate (`frame` has `fate`), and per threshold the share it would drop
+    at each bin edge."""
+    lo, hi = span
+    if lo is None or hi is None:
         return [], []
-    lo, hi = v.select(
-        pl.col("v").quantile(0.001).alias("lo"), pl.col("v").quantile(0.999).alias("hi")
-    ).row(0)
     for _, _, t in cuts:
         lo, hi = min(lo, t), max(hi, t)
     if hi <= lo:
@@ -81,10 +88,14 @@ def histogram_data(
         width, hi = 1.0, lo + max(1.0, np.ceil(hi - lo + 1))
     nbins = max(1, int(np.ceil((hi - lo) / width)))
     binned = (
-        v.with_columns(b=((pl.col("v") - lo) / width).floor().clip(0, nbins - 1).cast(pl.Int32))
+        frame.lazy()
+        .select(pl.col(column).alias("v"), "fate")
+        .filter(pl.col("v").is_finite())
+        .with_columns(b=((pl.col("v") - lo) / width).floor().clip(0, nbins - 1).cast(pl.Int32))
         .group_by("b", "fate")
         .len()
-        .sort("b")
+        .sort("b", "fate")
+        .collect()
     )
     bins = [
         {"lo": lo + b * width, "hi": lo + (b + 1) * width, "fate": fate, "n": n}
@@ -93,17 +104,18 @@ def histogram_data(
     counts = np.zeros(nbins)
     for b, _, n in binned.iter_rows():
         counts[b] += n
-    total = counts.sum()
+    total = counts.sum() or 1.0
     below = np.concatenate([[0.0], np.cumsum(counts)])  # documents under each edge
     edges = lo + width * np.arange(nbins + 1)
     cumulative = []
     for label, op, _ in cuts:
+        if op not in ("<", "<=", ">", ">="):
+            continue
         share = below / total if op in ("<", "<=") else 1 - below / total
-        if op in ("<", "<=", ">", ">="):
-            cumulative.extend(
-                {"x": float(x), "share": float(s), "docs": round(s * total), "rule": label}
-                for x, s in zip(edges, share, strict=True)
-            )
+        cumulative.extend(
+            {"x": float(x), "share": float(s), "docs": round(s * total), "rule": label}
+            for x, s in zip(edges, share, strict=True)
+        )
     return bins, cumulative
 
 
@@ -124,6 +136,8 @@ def section(run: Run) -> Section:
         mine = [col for col in step.columns if col in cols and col in values.columns]
         if not mine:
             continue
+        framed = values.select(*mine, fate=fate_expr(step.name, run.analyze))
+        spans = quantile_ranges(framed, mine)
         parts.append(f"<h3>{esc(step.name)}</h3><div class=grid>")
         for col in mine:
             cuts = [
@@ -135,7 +149,7 @@ def section(run: Run) -> Section:
                 and not isinstance(cmp.value, bool)
             ]
             integer = cols[col].is_integer()
-            bins, cumulative = histogram_data(values, col, step.name, cuts, run.analyze, integer)
+            bins, cumulative = histogram_data(framed, col, spans[col], cuts, integer)
             if not bins:
                 continue
             rules = [{"value": t, "rule": label} for label, _, t in cuts]
