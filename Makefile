@@ -25,6 +25,8 @@ run: setup
 	$(BIN)/corpuskit inspect out/news --rows 2
 	$(BIN)/corpuskit train recipes/news-gpt.yaml resume=false threads=1
 	$(BIN)/corpuskit generate runs/news-gpt --prompt "The council said" --max-new-tokens 60
+	$(BIN)/corpuskit report out/news --to out/news/report.html
+	@echo "open out/news/report.html: what the run kept, dropped and why"
 
 # The tinyshakespeare convergence test runs 600 of nanoGPT's 2000 steps here (val loss
 # <= 2.35; `make test-convergence` runs all 2000 against 1.90).
