@@ -246,9 +246,7 @@ def report(output: Path, to: Path | None, against: Path | None, sample: int) -> 
 
 @main.command()
 @click.argument("output", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--to", "to", type=click.Choice(["jsonl", "hf"]), required=True, help="The format."
-)
+@click.option("--to", "to", type=click.Choice(["jsonl", "hf"]), required=True, help="The format.")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export(output: Path, to: str, directory: Path) -> None:
     """Write the kept documents of OUTPUT to DIRECTORY as JSON Lines (jsonl) or as a

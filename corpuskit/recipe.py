@@ -41,6 +41,9 @@ class OutputSpec(_Strict):
     # What the shards hold: "all" (documents and every step's columns), "lean" (the document
     # columns and the labels of map steps, no filter signals) or a list of column names.
     columns: Literal["all", "lean"] | list[str] = "all"
+    # `meta` in the shards: a JSON string (any fields), or a struct whose fields and types
+    # are read from the first records of the inputs (every document must then fit them)
+    meta: Literal["json", "struct"] = "json"
 
 
 class ExecutorSpec(_Strict):

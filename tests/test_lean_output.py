@@ -160,3 +160,24 @@ def test_report_against_another_run_shows_changed_fates(tmp_path: Path) -> None:
     # the two short documents are rejected here and kept there
     assert "<b>2</b> documents changed fate" in html
     assert "length_filter:too_short → kept: 2" in html
+
+
+def test_meta_as_a_struct(tmp_path: Path) -> None:
+    rows = [{"id": f"m{i}", "text": f"{LONG} {i}", "topic": "news", "n": i} for i in range(5)]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        f"input: {{path: '{tmp_path}/in*.jsonl'}}\n"
+        f"output: {{path: {tmp_path / 'out'}, meta: struct}}\n"
+        "executor: {workers: 1}\n",
+        encoding="utf-8",
+    )
+    manifest = run_recipe(load_recipe(path)).manifest
+    kept = pl.read_parquet(tmp_path / "out" / "data")
+    assert kept.schema["meta"] == pl.Struct({"topic": pl.String, "n": pl.Int64})
+    assert kept["meta"].struct.field("n").sort().to_list() == [0, 1, 2, 3, 4]
+    assert manifest["schema"]["meta"].startswith("Struct")
+    # a document whose fields do not fit stops the run, naming it
+    write_jsonl(tmp_path / "in2.jsonl", [{"id": "odd", "text": LONG, "source_url": "x"}])
+    with pytest.raises(Exception, match="'odd'.*output.meta: json"):
+        run_recipe(load_recipe(path), overwrite=True)

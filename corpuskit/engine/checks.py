@@ -4,14 +4,12 @@ document, said before anyone trains on an empty corpus."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from typing import Any
 
 import orjson
 
-from corpuskit import registry
-from corpuskit.engine.plan import plan_run
-from corpuskit.readers.base import READ_STEP
+from corpuskit.engine.plan import first_documents, plan_run
+from corpuskit.readers.base import READ_STEP, ReadBatch
 from corpuskit.recipe import Recipe
 
 #: Records read from the start of each input by `peek_inputs`.
@@ -41,18 +39,13 @@ def peek_inputs(recipe: Recipe, records: int = PEEK_RECORDS) -> list[str]:
     that none of them has (naming the fields they do have), or records that all fail to read."""
     plan = plan_run(recipe, limit=None)
     problems: list[str] = []
-    seen: set[int] = set()
-    for fmt, unit in plan.units:
-        index = unit.input_index
-        if index in seen:
-            continue
-        seen.add(index)
+    by_input: dict[int, tuple[str, list[ReadBatch]]] = {}
+    for index, source, batch in first_documents(plan, records):
+        by_input.setdefault(index, (source, []))[1].append(batch)
+    for index, (source, batches) in by_input.items():
         spec = plan.specs[index]
-        reader = registry.get_reader(fmt)(spec, index)
-        docs, rejects = [], []
-        for batch in reader.read(replace(unit, max_records=records)):
-            docs.append(batch.documents)
-            rejects.append(batch.rejected)
+        docs = [b.documents for b in batches]
+        rejects = [b.rejected for b in batches]
         n_docs = sum(d.height for d in docs)
         reasons: Counter = Counter()
         fields: set[str] = set()
@@ -60,7 +53,9 @@ def peek_inputs(recipe: Recipe, records: int = PEEK_RECORDS) -> list[str]:
             reasons.update(rej["reason"].to_list())
             for meta in rej["meta"].drop_nulls().head(5).to_list():
                 fields.update(_keys(meta))
-        where = f"input[{index}] ({unit.source})"
+            if not rej["id"].str.starts_with(f"{source}:").all():
+                fields.add(spec.id_field or "id")  # taken as the id, so not in meta
+        where = f"input[{index}] ({source})"
         if n_docs == 0 and reasons:
             reason, n = reasons.most_common(1)[0]
             if reason == f"{READ_STEP}:missing_text_field":
@@ -73,7 +68,7 @@ def peek_inputs(recipe: Recipe, records: int = PEEK_RECORDS) -> list[str]:
                 problems.append(f"{where}: the first {n} records are all rejected: {reason}")
         if spec.id_field and n_docs:
             ids = [i for d in docs for i in d["id"].to_list()]
-            if all(i.startswith(f"{unit.source}:") for i in ids):
+            if all(i.startswith(f"{source}:") for i in ids):
                 found = set()
                 for d in docs:
                     for meta in d["meta"].drop_nulls().head(5).to_list():

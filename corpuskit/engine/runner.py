@@ -111,6 +111,7 @@ def unit_tasks(
             else stage_schema(plan.entries[: last_index(stage) + 1], plan.recipe.analyze)
         ),
         analyze=plan.recipe.analyze,
+        meta_type=plan.meta_type if stage.index == len(plan.stages) - 1 else None,
         kept_dir=str(kept_dir),
         rejected_dir=str(layout.rejected),
         max_shard_bytes=int(out.max_shard_mb * (1 << 20)),

@@ -23,7 +23,7 @@ from corpuskit import registry
 from corpuskit.corpus import Corpus
 from corpuskit.engine.ledger import Ledger
 from corpuskit.engine.stages import StepEntry, step_key
-from corpuskit.output.columns import WOULD_REJECT, WOULD_REJECT_TYPE
+from corpuskit.output.columns import WOULD_REJECT, WOULD_REJECT_TYPE, meta_to_struct
 from corpuskit.output.shards import Shard, ShardWriter
 from corpuskit.readers.base import READ_STEP, InputSpec, Unit
 from corpuskit.schema import (
@@ -59,6 +59,7 @@ class UnitTask:
     global_state: str | None = None
     describe: str = ""
     analyze: bool = False  # record would-be reasons in WOULD_REJECT, drop nothing
+    meta_type: pl.DataType | None = None  # output.meta: struct (the final stage)
 
 
 #: This process's set-up steps and fit state of the stage it last ran, by stage fingerprint.
@@ -95,6 +96,11 @@ def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) 
             out = run_steps(
                 batch, entries, state, ledger, rejected, counts, task.describe, task.analyze
             )
+            if task.meta_type is not None:
+                try:
+                    out = meta_to_struct(out, task.meta_type, task.describe)
+                except ValueError as e:
+                    raise StepFailed(str(e)) from None
             kept.write(conform(out, task.schema_out))
             counts["kept"] += out.height
             if progress is not None:

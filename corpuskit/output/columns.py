@@ -33,3 +33,40 @@ def select_columns(
         )
     keep = set(DOCUMENT_SCHEMA) | set(columns)
     return {k: v for k, v in schema.items() if k in keep}
+
+
+def meta_struct_type(metas: list[str]) -> pl.DataType | None:
+    """The struct type of `meta` JSON objects that all have the same fields and types
+    (nested values included); None where they differ, are empty or are not objects."""
+    if not metas:
+        return None
+    try:
+        decoded = pl.Series(metas, dtype=pl.String()).str.json_decode(infer_schema_length=None)
+    except pl.exceptions.PolarsError:
+        return None
+    dtype = decoded.dtype
+    if not isinstance(dtype, pl.Struct) or not dtype.fields:
+        return None
+    if not meta_round_trips(pl.Series(metas, dtype=pl.String()), dtype).all():
+        return None
+    return dtype
+
+
+def meta_round_trips(meta: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Which JSON strings `dtype` holds losslessly: decoded and encoded again, the same."""
+    again = meta.str.json_decode(dtype).struct.json_encode()
+    return (again == meta).fill_null(meta.is_null())
+
+
+def meta_to_struct(batch: pl.DataFrame, dtype: pl.DataType, where: str) -> pl.DataFrame:
+    """`meta` decoded into `dtype`; a ValueError names the first document whose fields do
+    not fit (`output.meta: struct` promised they all would)."""
+    meta = batch["meta"]
+    ok = meta_round_trips(meta, dtype)
+    if not ok.all():
+        bad = batch.filter(~ok).row(0, named=True)
+        raise ValueError(
+            f"output.meta: struct, but document {bad['id']!r} ({where}) has meta "
+            f"{bad['meta'][:200]} that does not fit {dtype}; use output.meta: json"
+        )
+    return batch.with_columns(meta.str.json_decode(dtype))
