@@ -179,5 +179,5 @@ def test_meta_as_a_struct(tmp_path: Path) -> None:
     assert manifest["schema"]["meta"].startswith("Struct")
     # a document whose fields do not fit stops the run, naming it
     write_jsonl(tmp_path / "in2.jsonl", [{"id": "odd", "text": LONG, "source_url": "x"}])
-    with pytest.raises(Exception, match="'odd'.*output.meta: json"):
+    with pytest.raises(Exception, match=r"'odd'.*output\.meta: json"):
         run_recipe(load_recipe(path), overwrite=True)
