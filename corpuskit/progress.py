@@ -81,8 +81,14 @@ class Progress:
         if self._bar is not None:
             self._bar.advance(self._task)
 
-    def end_stage(self) -> None:
+    def end_stage(self, docs: int | None = None) -> None:
+        """Close the stage's bar; `docs`: the records its units read, which the bar then
+        shows (counts sent by worker processes may still be in flight)."""
+        if docs is not None:
+            self._docs = docs
         if self._bar is not None:
+            elapsed = max(time.perf_counter() - self._t0, 1e-9)
+            self._bar.update(self._task, docs=self._docs, rate=self._docs / elapsed)
             self._bar.stop()
             self._bar = None
         elif self.enabled:

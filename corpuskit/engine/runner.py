@@ -58,9 +58,11 @@ def run_stages(
                 layout.clear_unit(stage.index, t.key, kept_dir)
             progress.start_stage(stage_name(stage), len(tasks), len(tasks) - len(todo))
             stage_results = dict(done)
+            read = 0
             for result in backend.run_units(todo, progress):
                 stage_results[result["unit"]] = result
-            progress.end_stage()
+                read += result["read"]
+            progress.end_stage(read)
             previous = [stage_results[t.key] for t in tasks]
             results.extend(previous)
     return results
