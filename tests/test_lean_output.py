@@ -181,3 +181,13 @@ def test_meta_as_a_struct(tmp_path: Path) -> None:
     write_jsonl(tmp_path / "in2.jsonl", [{"id": "odd", "text": LONG, "source_url": "x"}])
     with pytest.raises(Exception, match=r"'odd'.*output\.meta: json"):
         run_recipe(load_recipe(path), overwrite=True)
+
+
+@pytest.mark.slow
+def test_report_of_a_lean_run_says_its_histograms_lack_kept_documents(tmp_path: Path) -> None:
+    pytest.importorskip("altair")
+    from corpuskit.report import build_report
+
+    run_recipe(load_recipe(make_recipe(tmp_path, ", columns: lean")))
+    html = build_report(tmp_path / "out", sample=0).read_text(encoding="utf-8")
+    assert "count only the rejected documents" in html

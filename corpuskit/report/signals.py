@@ -132,6 +132,13 @@ def section(run: Run) -> Section:
         "share of those documents the rule would drop with its threshold at x. Values past "
         "the 0.1% / 99.9% quantiles are counted in the edge bins.</p>"
     ]
+    absent = [c for c in cols if c not in run.schema]
+    if absent:
+        parts.append(
+            '<p class="warn">The kept shards do not hold '
+            f"{esc(', '.join(absent))} (output.columns): their histograms count only the "
+            "rejected documents. Run with output.columns: all (or --analyze) to see them whole.</p>"
+        )
     for step in run.steps:
         mine = [col for col in step.columns if col in cols and col in values.columns]
         if not mine:
