@@ -6,19 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corpuskit.report import (
-    breakdown,
-    cleaning,
-    compare,
-    duplicates,
-    facts,
-    funnel,
-    reasons,
-    signals,
-)
-from corpuskit.report.page import render
-from corpuskit.report.run import Run
-
 
 def build_report(
     output: str | Path,
@@ -27,6 +14,20 @@ def build_report(
     sample: int = 200,
 ) -> Path:
     """Write the report of the run in `output` (default: `<output>/report.html`)."""
+    # imported here: `python -m corpuskit.report.bundle` imports this package first
+    from corpuskit.report import (
+        breakdown,
+        cleaning,
+        compare,
+        duplicates,
+        facts,
+        funnel,
+        reasons,
+        signals,
+    )
+    from corpuskit.report.page import render
+    from corpuskit.report.run import Run
+
     run = Run(output)
     path = Path(to) if to is not None else run.root / "report.html"
     sections = [funnel.section(run), reasons.section(run), signals.section(run)]
