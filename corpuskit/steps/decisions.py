@@ -51,7 +51,7 @@ def comparisons(expr: pl.Expr) -> list[Comparison]:
         return []
     found: list[Comparison] = []
     _walk(tree, found)
-    return found
+    return list(dict.fromkeys(found))
 
 
 def rule_comparisons(rules: list[tuple[str, pl.Expr]]) -> dict[str, list[Comparison]]:
@@ -66,7 +66,8 @@ def detail_expr(
     None where no rule compares a column of `schema` with a literal."""
     branches: list[tuple[pl.Expr, pl.Expr]] = []
     for reason, expr in rules:
-        cmps = [c for c in comparisons(expr) if c.column in schema]
+        # an equality only restates the reason (`_doc_drop == lorem_ipsum`): not a detail
+        cmps = [c for c in comparisons(expr) if c.column in schema and c.op != "=="]
         if not cmps:
             continue
         said = pl.coalesce(
