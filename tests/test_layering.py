@@ -36,6 +36,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
     {"dedup": ("corpuskit.dedup",), "labelling": ("corpuskit.labelling",)},
     {"steps": ("corpuskit.steps",)},
     {"engine": ("corpuskit.engine",), "training": ("corpuskit.training",)},
+    {"report": ("corpuskit.report",)},
     {"cli": ("corpuskit.cli", "corpuskit.labelling.cli", "corpuskit.training.cli")},
 ]
 
