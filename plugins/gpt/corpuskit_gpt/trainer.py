@@ -129,6 +129,42 @@ class GPTTrainer(Trainer):
 
         return train(self.config, run_dir, data)
 
+    def _model_folder(self, run_dir: Path, checkpoint: Path | None) -> Path:
+        """The checkpoint given, else the run's final model, else its latest checkpoint."""
+        folder = checkpoint
+        if folder is None and (run_dir / "model").exists():
+            folder = run_dir / "model"
+        if folder is None:
+            folder = latest_checkpoint(run_dir)
+        if folder is None:
+            raise TrainConfigError(f"{run_dir} holds no model yet (model/ or checkpoints/)")
+        return folder
+
+    def generator(
+        self,
+        run_dir: Path,
+        checkpoint: Path | None = None,
+        slots: int = 8,
+        device: str | None = None,
+        threads: int | None = None,
+        name: str | None = None,
+        **_: Any,
+    ) -> Any:
+        """The run's model with a key/value cache of `slots` sequences (corpuskit_gpt.inference)."""
+        import torch
+
+        from corpuskit_gpt.dist import pick_device
+        from corpuskit_gpt.inference import GPTGenerator
+
+        folder = self._model_folder(run_dir, checkpoint)
+        cfg = self.config.model_copy(update={"device": device}) if device else self.config
+        where = pick_device(cfg, 0)
+        if where.type == "cpu":
+            torch.set_num_threads(threads or cfg.threads or torch.get_num_threads())
+        bf16 = where.type == "cuda" and torch.cuda.is_bf16_supported()
+        dtype = torch.bfloat16 if bf16 and cfg.dtype in ("auto", "bfloat16") else torch.float32
+        return GPTGenerator(folder, name or Path(run_dir).name, slots, str(where), dtype)
+
     def _load(self, run_dir: Path, checkpoint: Path | None) -> tuple[Any, Any, Any]:
         """(model, tokenizer, single-process env) of a run's final model or a checkpoint."""
         import torch
@@ -137,13 +173,7 @@ class GPTTrainer(Trainer):
         from corpuskit_gpt.model import CausalLM, GPT2LMHeadModel  # (quiets progress bars)
         from corpuskit_gpt.tokenizer import load_tokenizer
 
-        folder = checkpoint
-        if folder is None and (run_dir / "model").exists():
-            folder = run_dir / "model"
-        if folder is None:
-            folder = latest_checkpoint(run_dir)
-        if folder is None:
-            raise TrainConfigError(f"{run_dir} holds no model yet (model/ or checkpoints/)")
+        folder = self._model_folder(run_dir, checkpoint)
         env = setup(self.config)
         model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).to(env.device)
         return CausalLM(model).eval(), load_tokenizer(folder), env
