@@ -71,6 +71,50 @@ class TrainBatches:
         return x.to(self.device)
 
 
+class ChatBatches(TrainBatches):
+    """Windows that start where a training conversation starts, with their loss masks.
+
+    The same (seed, stream, step) rule as TrainBatches, drawn over conversation starts
+    instead of every position; `get` returns (tokens, mask).
+    """
+
+    def __init__(self, tokens: np.ndarray, mask: np.ndarray, starts: np.ndarray, *args) -> None:
+        super().__init__(tokens, *args)
+        self.mask = mask
+        self.starts = np.asarray(starts, dtype=np.int64)
+
+    @classmethod
+    def for_chat(cls, shards, cfg: GPTConfig, env: DistEnv) -> ChatBatches:
+        micro, accumulation = cfg.batch_layout(env.world)
+        return cls(
+            shards.tokens("train"),
+            shards.mask("train"),
+            shards.starts("train"),
+            cfg.block_size,
+            micro,
+            accumulation,
+            cfg.seed,
+            env.rank,
+            env.world,
+            env.device,
+        )
+
+    def get(self, step: int, micro: int, stream: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, stream, step])
+        total = self.micro * self.accumulation * self.world
+        picks = self.starts[rng.integers(0, len(self.starts), total)]
+        first = (micro * self.world + self.rank) * self.micro
+        index = picks[first : first + self.micro][:, None] + self.offsets
+        x = torch.from_numpy(self.tokens[index].astype(np.int64))
+        m = torch.from_numpy(self.mask[index].astype(np.bool_))
+        if self.device.type == "cuda":
+            return (
+                x.pin_memory().to(self.device, non_blocking=True),
+                m.pin_memory().to(self.device, non_blocking=True),
+            )
+        return x.to(self.device), m.to(self.device)
+
+
 def eval_windows(n_tokens: int, block_size: int, limit: int | None) -> tuple[np.ndarray, int]:
     """(start offsets, window length) of evaluation windows.
 

@@ -40,12 +40,12 @@ class BadConversation(ValueError):
     """A conversation that cannot be rendered; the message says which message and why."""
 
 
-def add_chat_tokens(tok: Tokenizer) -> bool:
-    """Give the tokenizer ChatML's two special tokens (the next free ids); True if added."""
+def with_chat_tokens(tok: Tokenizer) -> Tokenizer:
+    """The tokenizer with ChatML's two special tokens (the next free ids, if missing)."""
     missing = [t for t in (IM_START, IM_END) if tok.token_to_id(t) is None]
     if missing:
         tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in missing])
-    return bool(missing)
+    return tok
 
 
 def as_messages(value: Any, origin: str = "conversation") -> list[dict[str, str]]:

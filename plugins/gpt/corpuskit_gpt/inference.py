@@ -53,25 +53,25 @@ class GPTGenerator(TextGenerator):
 
     def __init__(
         self,
-        folder: Path,
+        model: GPT2LMHeadModel,
+        tok: Tokenizer,
         name: str,
         slots: int = 8,
-        device: str = "cpu",
-        dtype: torch.dtype = torch.float32,
+        chat_template: str | None = None,
     ) -> None:
         self.name = name
         self.slots = slots
-        self.device = torch.device(device)
-        model = GPT2LMHeadModel.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa")
-        self.model = model.to(self.device).eval()
+        self.model = model.eval()
+        p = next(model.parameters())
+        self.device, dtype = p.device, p.dtype
         c = model.config
         if c.scale_attn_by_inverse_layer_idx or c.reorder_and_upcast_attn:
-            raise ValueError(f"{folder}: attention options this decoder does not implement")
-        self.tok: Tokenizer = load_tokenizer(folder)
+            raise ValueError(f"{name}: attention options this decoder does not implement")
+        self.tok = tok
         self.vocab = self.tok.get_vocab_size()
         self.context_length = c.n_positions
         self.n_head, self.head_dim = c.n_head, c.n_embd // c.n_head
-        self.template = _chat_template(folder)
+        self.template = chat_template
         self.stop_ids = {
             i for t in (EOT, IM_END, IM_START) if (i := self.tok.token_to_id(t)) is not None
         }
@@ -82,6 +82,20 @@ class GPTGenerator(TextGenerator):
         self.v = torch.zeros(shape, dtype=dtype, device=self.device)
         self.free = list(range(slots - 1, -1, -1))
         self.seqs: dict[int, _Seq] = {}
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: Path,
+        name: str,
+        slots: int = 8,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> GPTGenerator:
+        """A saved model folder (model/, best/, a checkpoint) on `device`."""
+        model = GPT2LMHeadModel.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa")
+        model = model.to(torch.device(device))
+        return cls(model, load_tokenizer(folder), name, slots, chat_template(folder))
 
     # --- prompts -------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -272,7 +286,8 @@ class GPTGenerator(TextGenerator):
         return text
 
 
-def _chat_template(folder: Path) -> str | None:
+def chat_template(folder: Path) -> str | None:
+    """The `chat_template` of a model folder's tokenizer_config.json, if any."""
     path = folder / "tokenizer_config.json"
     if not path.exists():
         return None
