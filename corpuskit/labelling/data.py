@@ -18,7 +18,8 @@ import polars as pl
 import xxhash
 
 from corpuskit import registry
-from corpuskit.recipe import InputSpec, Recipe, RecipeError
+from corpuskit.readers.base import InputSpec
+from corpuskit.recipe import Recipe, RecipeError
 
 # Bytes per read unit; labelled sets are small, one unit per file is typical.
 UNIT_BYTES = 64 << 20

@@ -1,7 +1,7 @@
 """HTML pages: a folder of .html/.htm files (plain or compressed), one document per page.
 
 Each page is decoded (<meta> charset, then detection; `encoding:` in the recipe forces
-one), checked to be HTML, and its main text extracted with corpuskit.extract: the
+one), checked to be HTML, and its main text extracted with corpuskit.readers.extract: the
 `title` column gets the page title, `url` its canonical URL when it declares one, and
 `meta` the publication date and the encoding used. Pages that yield no document are
 rejected with a reason: read:not_html, read:no_main_text, read:extraction_timeout,
@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 import orjson
 import polars as pl
 
-from corpuskit.extract import DEFAULT_OPTIONS, ExtractOptions, Page, read_page
 from corpuskit.readers.base import (
     READ_STEP,
     InputFile,
+    InputSpec,
     ReadBatch,
     Reader,
     Unit,
@@ -29,8 +29,8 @@ from corpuskit.readers.base import (
     to_documents,
 )
 from corpuskit.readers.encoding import normalize_name
+from corpuskit.readers.extract import DEFAULT_OPTIONS, ExtractOptions, Page, read_page
 from corpuskit.readers.sources import open_binary
-from corpuskit.recipe import InputSpec
 from corpuskit.schema import DOCUMENT_SCHEMA
 
 # Documents per batch handed to the engine: bounds memory, keeps progress moving.

@@ -1,6 +1,6 @@
 """Compiled twin of `normalize_text` (numba): one scan per document over its code points.
 
-`corpuskit.steps.punctuation` holds the reference: Polars regex passes whose
+`corpuskit.steps.normalize_punctuation` holds the reference: Polars regex passes whose
 `exhaustive=True` form is the oracle. This module reproduces the same passes, in the
 same order, as hand-written scanners over a UTF-32 copy of each document:
 
@@ -14,13 +14,13 @@ same order, as hand-written scanners over a UTF-32 copy of each document:
 Character classes live in a table indexed by code point, built once per process: the
 Unicode properties (Han, kana, bopomofo, letters) are read from the Polars regex engine
 itself, so both implementations use the same Unicode version, and the literal sets of
-`punctuation.py` fill in the rest (a test checks the table against the regex classes for
+`normalize_punctuation.py` fill in the rest (a test checks the table against the regex classes for
 every code point). The tests compare the two implementations on generated batches and on
 real corpora; the exhaustive reference is their oracle.
 
-numba is imported here only: `punctuation.py` imports this module lazily, and each
-process pays the compile (first run on a machine, ~15 s) or the cache load (later,
-~0.4 s) once, in `warm_up()`, which NormalizePunctuation.setup() calls.
+numba is imported here only: `normalize_punctuation.py` imports this module lazily, and
+each process pays the compile or the cache load once, in `warm_up()`, which
+NormalizePunctuation.setup() calls.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def class_table() -> np.ndarray:
 
     The Unicode properties (Han, kana, bopomofo, letters) are read from Polars' own
     regex engine, the reference implementation's, so both sides use one Unicode
-    version; the rest are the literal sets of `punctuation.py`. `regex_class_table()`
+    version; the rest are the literal sets of `normalize_punctuation.py`. `regex_class_table()`
     reads every class from the regex engine instead (slower; the tests compare them).
     """
     return _class_table().copy()
@@ -87,7 +87,7 @@ def _chars(chars: str) -> np.ndarray:
 
 @functools.cache
 def _class_table() -> np.ndarray:
-    from corpuskit.steps import punctuation as P
+    from corpuskit.steps import normalize_punctuation as P
 
     cjk = _members(f"[{P._CJK}]")
     letter = _members(r"\p{L}")
@@ -119,8 +119,8 @@ def _pack(classes: dict[int, np.ndarray]) -> np.ndarray:
 
 
 def regex_class_table() -> np.ndarray:
-    """The same table with every class read from the regex patterns of `punctuation.py`."""
-    from corpuskit.steps import punctuation as P
+    """The same table with every class read from the regex patterns of the reference step."""
+    from corpuskit.steps import normalize_punctuation as P
 
     patterns = {
         CJK: f"[{P._CJK}]",

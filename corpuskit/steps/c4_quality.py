@@ -32,22 +32,18 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from corpuskit.segment import (
+from corpuskit.steps.base import FilterStep
+from corpuskit.steps.quality import UnspacedConfig
+from corpuskit.text.chars import (
     NON_WS,
-    PUNCT,
-    SENT_END,
     char_class,
     normalize_line_breaks,
     punctuation,
     py_strip,
-    row_sums,
-    segmenter,
-    unit_pattern,
     unspaced_mask,
-    whitespace_words,
 )
-from corpuskit.steps.base import FilterStep, StepResult, reason_from_rules
-from corpuskit.steps.gopher import UnspacedConfig
+from corpuskit.text.rows import row_sums
+from corpuskit.text.segment import PUNCT, SENT_END, segmenter, unit_pattern, whitespace_words
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -89,7 +85,8 @@ class C4Quality(FilterStep):
     def setup(self) -> None:
         segmenter()  # rules, jieba's dictionary on demand, kernels compiled or loaded
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Kept documents lose their removed lines; dropped ones keep their text, for review."""
         c: C4QualityConfig = self.config
         p = punctuation()
         text = batch["text"].fill_null("")
@@ -153,35 +150,37 @@ class C4Quality(FilterStep):
                 new=py_strip(pl.col("new").fill_null("")),
             )
             .with_columns(c4_sentences=(pl.col("sent") + pl.col("uns_sent")).cast(pl.Int64))
+            .with_columns(_doc_drop=pl.col("doc_drop"), _uns=unspaced)
         )
-        rules: list[tuple[str, pl.Expr]] = [
-            ("lorem_ipsum", pl.col("doc_drop") == "lorem_ipsum"),
-            ("curly_bracket", pl.col("doc_drop") == "curly_bracket"),
-        ]
-        few = []
-        if c.min_num_sentences != -1:
-            few.append(~unspaced & (pl.col("c4_sentences") < c.min_num_sentences))
-        if c.unspaced_min_num_sentences != -1:
-            few.append(unspaced & (pl.col("c4_sentences") < c.unspaced_min_num_sentences))
-        if few:
-            rules.append(("too_few_sentences", pl.any_horizontal(few)))
-        frame = frame.with_columns(reason_from_rules(self.name, rules))
-        reason = frame.columns[-1]
-        keep = frame[reason].is_null()
-        out = batch.with_columns(
+        keep = self.keeps(frame)
+        kept_frame = frame.filter(keep)
+        self.count("lines_removed", kept_frame["removed"].sum())
+        chars = text.filter(keep).str.len_chars() - kept_frame["new"].str.len_chars()
+        self.count("chars_removed", chars.sum())
+        for r in LINE_RULES:
+            self.count(f"lines_{r}", kept_frame[r].sum())
+        return batch.with_columns(
             text=pl.when(keep).then(frame["new"]).otherwise(batch["text"]),
             c4_sentences=frame["c4_sentences"],
             c4_lines_removed=frame["removed"].cast(pl.Int64),
-        ).with_columns(frame[reason])
-        kept_frame = frame.filter(keep)
-        counters = {
-            "lines_removed": int(kept_frame["removed"].sum()),
-            "chars_removed": int(
-                (text.filter(keep).str.len_chars() - kept_frame["new"].str.len_chars()).sum()
-            ),
-        }
-        counters.update({f"lines_{r}": int(kept_frame[r].sum()) for r in LINE_RULES})
-        return StepResult(out, counters)
+            _doc_drop=frame["_doc_drop"],
+            _uns=unspaced,
+        )
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        c: C4QualityConfig = self.config
+        rules: list[tuple[str, pl.Expr]] = [
+            ("lorem_ipsum", pl.col("_doc_drop") == "lorem_ipsum"),
+            ("curly_bracket", pl.col("_doc_drop") == "curly_bracket"),
+        ]
+        few = []
+        if c.min_num_sentences != -1:
+            few.append(~pl.col("_uns") & (pl.col("c4_sentences") < c.min_num_sentences))
+        if c.unspaced_min_num_sentences != -1:
+            few.append(pl.col("_uns") & (pl.col("c4_sentences") < c.unspaced_min_num_sentences))
+        if few:
+            rules.append(("too_few_sentences", pl.any_horizontal(few)))
+        return rules
 
     def _unit_rules(
         self,

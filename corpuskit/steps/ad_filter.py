@@ -34,7 +34,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from corpuskit.steps.base import FilterStep, StepConfig
-from corpuskit.steps.boilerplate import Pattern, check_pattern, collect_patterns, combine
+from corpuskit.steps.patterns import Pattern, check_pattern, collect_patterns, combine
 
 _B = "(?-u:\\b)"  # ASCII word boundary: keeps Rust regex on its fast DFA for Chinese text
 

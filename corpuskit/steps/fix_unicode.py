@@ -19,7 +19,7 @@ from typing import ClassVar, Literal
 
 import polars as pl
 
-from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.steps.base import MapStep, StepConfig
 from corpuskit.steps.subset import rewrite_matching
 
 NormalForm = Literal["NFC", "NFKC", "NFD", "NFKD", "none"]
@@ -193,36 +193,30 @@ class FixUnicode(MapStep):
         return ("_ftfy",)
 
     def map(self, batch: pl.DataFrame) -> pl.DataFrame:
-        return self.process(batch).batch
-
-    def process(self, batch: pl.DataFrame) -> StepResult:
         self.ensure_ready()
         c: FixUnicodeConfig = self.config
         original = batch.get_column("text").cast(pl.String)
-        counters: dict[str, int] = {"mojibake_repaired": 0} if c.fix_mojibake else {}
+        repaired = changed = 0
         # One scan for the union of the three passes' row gates: a row none of them
         # picks is left alone by all three, so only the picked rows go through them.
         gates = self._gates()
-        if not gates:
-            counters["docs_changed"] = 0
-            return StepResult(batch.with_columns(original.alias("text")), counters)
-        rows = original.str.contains("|".join(gates)).fill_null(False).arg_true()
-        if rows.len() == 0:
-            counters["docs_changed"] = 0
-            return StepResult(batch.with_columns(original.alias("text")), counters)
-        before = original.gather(rows)
-        text = before
+        rows = original.str.contains("|".join(gates)).fill_null(False).arg_true() if gates else []
+        text = original
+        if len(rows):
+            before = original.gather(rows)
+            fixed = before
+            if c.fix_mojibake:
+                fixed, repaired = self._fix_mojibake(fixed)
+            if c.remove_control:
+                fixed = self._remove_invisible(fixed)
+            if c.form != "none":
+                fixed = self._normalize(fixed, c.form, c.protect_cjk_punct)
+            changed = int((fixed != before).fill_null(False).sum())
+            text = original.clone().scatter(rows, fixed)
         if c.fix_mojibake:
-            text, repaired = self._fix_mojibake(text)
-            counters["mojibake_repaired"] = repaired
-        if c.remove_control:
-            text = self._remove_invisible(text)
-        if c.form != "none":
-            text = self._normalize(text, c.form, c.protect_cjk_punct)
-
-        counters["docs_changed"] = int((text != before).fill_null(False).sum())
-        text = original.clone().scatter(rows, text)
-        return StepResult(batch.with_columns(text.alias("text")), counters)
+            self.count("mojibake_repaired", repaired)
+        self.count("docs_changed", changed)
+        return batch.with_columns(text.alias("text"))
 
     def _invisible_class(self) -> str:
         """The characters `remove_control` drops (a character-class body)."""

@@ -1,6 +1,6 @@
 """numba kernels for the segmenter's spaced path: chunks, their distinct keys, the token table.
 
-`corpuskit.segment` keeps the Polars path (`str.extract_all` of the chunks, a join with the
+`corpuskit.text.segment` keeps the Polars path (`str.extract_all` of the chunks, a join with the
 chunk -> tokens mapping) as the reference; these kernels give the same token table (tests
 compare them on real and generated text) and are what `Segmenter` uses when numba imports.
 

@@ -7,7 +7,7 @@ character filter stays a single `str.len_chars`:
 - `length_chars`: Unicode characters.
 - `length_words`: words as the quality steps count them: spaCy-English tokens that are not
   punctuation alone, or jieba words for unspaced (Chinese, Japanese, ...) documents, see
-  corpuskit.segment.
+  corpuskit.text.segment.
 - `length_lines`: lines that hold something besides whitespace.
 - `cjk_ratio`: Han and kana characters over non-whitespace characters.
 - `symbol_ratio`: Unicode punctuation and symbols (P*, S*) over non-whitespace characters.
@@ -20,8 +20,10 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field, model_validator
 
-from corpuskit.segment import NON_WS, NONSYM, cjk_ratio, per_row, segmenter, unspaced_mask
 from corpuskit.steps.base import FilterStep, StepConfig
+from corpuskit.text.chars import NON_WS, cjk_ratio, unspaced_mask
+from corpuskit.text.rows import per_row
+from corpuskit.text.segment import NONSYM, segmenter
 
 
 class LengthConfig(StepConfig):

@@ -25,7 +25,7 @@ from typing import ClassVar, Literal
 import polars as pl
 from pydantic import Field, field_validator
 
-from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.steps.base import MapStep, StepConfig
 
 PIIKind = Literal["email", "phone", "ip", "id_number", "card"]
 KINDS: tuple[PIIKind, ...] = ("email", "phone", "ip", "id_number", "card")
@@ -250,7 +250,7 @@ class MaskPII(MapStep):
     Config = MaskPIIConfig
     columns: ClassVar[dict[str, pl.DataType]] = {f"pii_{k}": pl.Int32() for k in KINDS}
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
         c: MaskPIIConfig = self.config
         placeholders = {**DEFAULT_PLACEHOLDERS, **c.placeholders}
         text = batch["text"]
@@ -264,11 +264,9 @@ class MaskPII(MapStep):
             f"pii_{k}": counts[k] if k in counts else pl.Series([None] * batch.height)
             for k in KINDS
         }
-        out = batch.with_columns(
+        for k, n in counts.items():
+            self.count(f"pii_{k}", n.sum() or 0)
+        return batch.with_columns(
             text.alias("text"),
             *[s.cast(pl.Int32).alias(name) for name, s in signals.items()],
         )
-        return StepResult(out, {f"pii_{k}": int(n.sum() or 0) for k, n in counts.items()})
-
-    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
-        return self.process(batch).batch

@@ -6,15 +6,14 @@ normalized text (lowercased, digits as 0, punctuation and symbols dropped, white
 collapsed), hashed (64-bit) together with its scope: the whole corpus, the document's
 `source`, or the host of its `url`.
 
-`fit` runs in the driver, shard by shard, with bounded memory:
+`fit` is a map and a reduce over the `Corpus` it is given (threads locally, Ray tasks on
+Ray), with bounded memory:
 
-1. per shard: explode documents into lines, hash the keys, count each key once per
-   document (`unique` on document and hash), and count documents per hash;
-2. these partial counts are buffered, summed, and spilled to Parquet files partitioned by
-   hash (`hash % partitions`) under the run's work folder once the buffer holds
-   `spill_rows` rows;
-3. each partition is then summed on its own, keeping the hashes seen in at least
-   `min_docs` documents.
+1. map, a task per row group of the stage input: explode documents into lines, hash the
+   keys, count each key once per document, and write the documents per hash to a spill
+   file under the corpus's work folder, split into hash partitions (`hash % partitions`);
+2. reduce, a task per hash partition: sum that partition's counts over every spill file,
+   keeping the hashes seen in at least `min_docs` documents.
 
 The state is only the sorted set of frequent hashes. `apply` hashes every line the same way
 and removes those in the set; a document left without text is rejected (`empty`).
@@ -22,16 +21,24 @@ and removes those in the set; a document left without text is rejected (`empty`)
 
 from __future__ import annotations
 
-import math
-import shutil
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import polars as pl
 from pydantic import Field
 
+from corpuskit.corpus import Corpus
+from corpuskit.dedup.parts import (
+    Part,
+    corpus_parts,
+    map_parts,
+    partition_count,
+    read_partition,
+    spill_dir,
+    write_partitioned,
+)
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.base import Corpus, GlobalStep, StepConfig, StepResult
+from corpuskit.steps.base import GlobalStep, StepConfig
 
 _SEED = 0x5EED_11E5
 _HOST = r"^[A-Za-z][A-Za-z0-9+.\-]*://(?:[^@/?#]*@)?([^/:?#]+)"
@@ -46,10 +53,9 @@ class FrequentLinesConfig(StepConfig):
     # lines shorter than this (characters, stripped) are never counted nor removed, so
     # "Yes." or a speaker's name in a play is spared
     min_chars: int = Field(20, ge=1)
-    # fit: hash partitions of the spill files (default: one per 128 MiB of input, 4..512)
+    # fit: hash partitions of the spill files, a reduce task each (default: enough for the
+    # backend's parallelism, at most 2M counts each); never changes the result
     partitions: int | None = Field(None, ge=1, le=4096)
-    # fit: partial counts kept in memory before they are spilled to disk
-    spill_rows: int = Field(4_000_000, ge=1)
 
 
 def normalized(line: pl.Expr) -> pl.Expr:
@@ -100,68 +106,35 @@ class RemoveFrequentLines(GlobalStep):
         )
 
     # --- fit ------------------------------------------------------------------------------
-    def _partitions(self, corpus: Corpus) -> int:
-        c: FrequentLinesConfig = self.config
-        if c.partitions is not None:
-            return c.partitions
-        size = sum(f.stat().st_size for f in corpus.files if f.exists())
-        return max(4, min(512, math.ceil(size / (128 << 20))))
-
     def fit(self, corpus: Corpus) -> pl.Series:
         c: FrequentLinesConfig = self.config
-        spill = Path(corpus.workdir) / "frequent_lines"
-        shutil.rmtree(spill, ignore_errors=True)
-        spill.mkdir(parents=True)
-        parts = self._partitions(corpus)
         columns = ["text", "source"] + (["url"] if c.scope == "host" else [])
-        buffer: list[pl.DataFrame] = []
-        buffered = 0
-        flushes = 0
-
-        def flush() -> None:
-            nonlocal buffer, buffered, flushes
-            if not buffer:
-                return
-            counts = (
-                pl.concat(buffer)
-                .group_by("h")
-                .agg(n=pl.col("n").sum())
-                .with_columns(p=(pl.col("h") % parts).cast(pl.UInt32))
-            )
-            for (p,), part in counts.partition_by("p", as_dict=True).items():
-                folder = spill / f"p{p:04d}"
-                folder.mkdir(exist_ok=True)
-                part.select("h", "n").write_parquet(folder / f"{flushes:06d}.parquet")
-            flushes += 1
-            buffer, buffered = [], 0
-
-        for batch in corpus.iter_batches(columns):
-            lines = self._lines(batch).drop_nulls("h")
-            per_doc = lines.select("doc", "h").unique()
-            counts = per_doc.group_by("h").agg(n=pl.len().cast(pl.UInt32))
-            buffer.append(counts)
-            buffered += counts.height
-            if buffered >= c.spill_rows:
-                flush()
-        flush()
+        parts = corpus_parts(corpus.files)
         frequent: list[pl.Series] = []
-        for folder in sorted(spill.glob("p*")):
-            found = (
-                pl.scan_parquet(str(folder / "*.parquet"))
-                .group_by("h")
-                .agg(n=pl.col("n").sum())
-                .filter(pl.col("n") >= c.min_docs)
-                .select("h")
-                .collect()
-            )
-            frequent.append(found["h"])
-        shutil.rmtree(spill, ignore_errors=True)
+        partitions = c.partitions or partition_count(corpus, sum(p.rows for p in parts))
+        with spill_dir(corpus.workdir / f"frequent-{self.name}") as spill:
+
+            def count(i: int, part: Part) -> Path:  # map: documents per line hash
+                lines = self._lines(part.read(columns)).drop_nulls("h")
+                per_doc = lines.select("doc", "h").unique()
+                counts = per_doc.group_by("h").agg(n=pl.len().cast(pl.Int64))
+                path = spill / f"counts-{i:06d}.parquet"
+                return write_partitioned(counts, pl.col("h"), partitions, path)
+
+            files = map_parts(corpus, count, parts)
+
+            def frequent_in(p: int) -> pl.Series:  # reduce: one hash partition's sums
+                summed = read_partition(files, p).group_by("h").agg(pl.col("n").sum())
+                return summed.filter(pl.col("n") >= c.min_docs)["h"]
+
+            if files:
+                frequent = [h for h in corpus.map(frequent_in, range(partitions)) if len(h)]
         if not frequent:
             return pl.Series("h", [], dtype=pl.UInt64)
         return pl.concat(frequent).sort()
 
     # --- apply ----------------------------------------------------------------------------
-    def apply(self, batch: pl.DataFrame, state: Any) -> StepResult:
+    def apply(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
         frequent: pl.Series = state
         lines = self._lines(batch).with_columns(
             drop=pl.col("h").is_in(frequent.implode()).fill_null(False)
@@ -174,7 +147,10 @@ class RemoveFrequentLines(GlobalStep):
         chars = (batch["text"].fill_null("").str.len_chars() - new.str.len_chars()).cast(pl.Int32)
         removed = docs["removed"]
         emptied = (new.str.strip_chars() == "") & (removed > 0)
-        out = batch.with_columns(
+        self.count("lines_removed", removed.sum() or 0)
+        self.count("chars_removed", chars.sum() or 0)
+        self.count("docs_changed", (removed > 0).sum())
+        return batch.with_columns(
             # a document left empty is rejected with its original text, for review
             pl.when(emptied).then(pl.col("text")).otherwise(new).alias("text"),
             removed.alias("frequent_lines_removed"),
@@ -184,12 +160,6 @@ class RemoveFrequentLines(GlobalStep):
             .otherwise(pl.lit(None, dtype=pl.String))
             .alias(REASON_COLUMN),
         )
-        counters = {
-            "lines_removed": int(removed.sum() or 0),
-            "chars_removed": int(chars.sum() or 0),
-            "docs_changed": int((removed > 0).sum()),
-        }
-        return StepResult(out, counters)
 
     def save_state(self, state: Any, path: Path) -> None:
         """The frequent hashes as a one-column Parquet file (compact, inspectable)."""

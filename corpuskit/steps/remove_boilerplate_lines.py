@@ -20,21 +20,15 @@ matched, and the survivors are joined back with `str.join` in group_by order.
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
-from pathlib import Path
 from typing import ClassVar
 
 import polars as pl
 from pydantic import Field
 
-from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.base import FilterStep, StepConfig, StepResult
+from corpuskit.steps.base import FilterStep, StepConfig
+from corpuskit.steps.patterns import Pattern, check_pattern, collect_patterns, combine_groups
 
-CUT_PREFIX = "cut:"
 _SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
 # Units of a long line end after a sentence end, a run of spaces (where scraped Chinese news
 # had its paragraph breaks) or a URL/domain (contact blocks glue the next sentence to it).
@@ -46,138 +40,6 @@ _SPLIT_AFTER = (
 # ... and start at a bracketed field ("...售价1690元【联系电话】0531-..."), a ">>" link, a
 # "点击进入" link, or a Sina dateline ("新浪娱乐讯"), which often follow a link glued to them.
 _SPLIT_BEFORE = r"[【\[]|>{2,}|点击(?:进入|查看|观看|阅读|收看|浏览)|新浪\p{Han}{2}讯"
-
-
-@dataclass(frozen=True)
-class Pattern:
-    """One pattern of a list: its regex, whether it cuts only the match, and where it is from."""
-
-    regex: str
-    cut: bool
-    origin: str
-
-
-def shipped_lists(kind: str) -> dict[str, Traversable]:
-    """The pattern lists shipped under corpuskit/data/<kind>/, by name ("zh", "en")."""
-    root = resources.files("corpuskit") / "data" / kind
-    return {
-        p.name.removesuffix(".txt"): p
-        for p in root.iterdir()
-        if p.is_file() and p.name.endswith(".txt")
-    }
-
-
-def parse_patterns(text: str, origin: str, allow_cut: bool = True) -> list[Pattern]:
-    """Patterns of a list file: one per line, '#' comments and blank lines skipped."""
-    out = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        out.append(pattern_from(line, f"{origin}:{n}", allow_cut))
-    return out
-
-
-def pattern_from(line: str, origin: str, allow_cut: bool = True) -> Pattern:
-    cut = allow_cut and line.startswith(CUT_PREFIX)
-    regex = line[len(CUT_PREFIX) :].strip() if cut else line
-    if not regex:
-        raise ValueError(f"empty pattern at {origin}")
-    return Pattern(regex, cut, origin)
-
-
-def check_pattern(p: Pattern) -> None:
-    """Compile with the engine that will run it (Polars' Rust regex); errors name the pattern."""
-    try:
-        empty = pl.Series([""]).str.contains(ascii_boundaries(p.regex)).item()
-    except pl.exceptions.PolarsError as e:
-        detail = str(e).split("\n\nThis error occurred")[0].strip()
-        raise ValueError(f"invalid regex {p.regex!r} at {p.origin}: {detail}") from None
-    if empty:
-        raise ValueError(
-            f"pattern {p.regex!r} at {p.origin} matches the empty string, "
-            "so it would remove everything"
-        )
-
-
-def read_pattern_file(path: str, allow_cut: bool = True) -> list[Pattern]:
-    full = Path(os.path.expanduser(path))
-    try:
-        text = full.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"pattern file {path!r} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"pattern file {path!r} cannot be read: {e}") from None
-    return parse_patterns(text, str(path), allow_cut)
-
-
-_WORD_BOUNDARY = re.compile(r"(?<!\\)((?:\\\\)*)\\([bB])")
-
-
-def ascii_boundaries(regex: str) -> str:
-    """\\b and \\B as ASCII word boundaries: Rust regex's fast DFA gives up on a Unicode \\b
-    as soon as the text is not ASCII (Chinese), which made one list 40x slower."""
-    return _WORD_BOUNDARY.sub(r"\1(?-u:\\\2)", regex)
-
-
-def collect_patterns(
-    kind: str,
-    languages: tuple[str, ...],
-    exclude: tuple[str, ...],
-    extra: tuple[str, ...],
-    files: tuple[str, ...],
-    allow_cut: bool,
-    keys: tuple[str, str] = ("exclude_patterns", "extra_patterns"),
-) -> list[Pattern]:
-    """Shipped lists `languages` of corpuskit/data/<kind>/, minus `exclude` (exact pattern
-    text), plus the `extra` patterns and the patterns of `files`, in that order."""
-    available = shipped_lists(kind)
-    out: list[Pattern] = []
-    for lang in languages:
-        if lang not in available:
-            raise ValueError(
-                f"languages: no shipped {kind} list {lang!r}; "
-                f"available: {', '.join(sorted(available))}"
-            )
-        text = available[lang].read_text(encoding="utf-8")
-        out.extend(parse_patterns(text, f"{kind}/{lang}.txt", allow_cut))
-    if exclude:
-        by_text = {(f"{CUT_PREFIX} {p.regex}" if p.cut else p.regex): p for p in out}
-        wanted = {e.strip() for e in exclude}
-        missing = sorted(wanted - set(by_text))
-        if missing:
-            raise ValueError(
-                f"{keys[0]}: {missing[0]!r} is in none of the shipped lists "
-                f"{list(languages)}; give a pattern's exact text as in the file"
-            )
-        out = [p for key, p in by_text.items() if key not in wanted]
-    for i, line in enumerate(extra):
-        out.append(pattern_from(line.strip(), f"{keys[1]}[{i}]", allow_cut))
-    for path in files:
-        out.extend(read_pattern_file(path, allow_cut))
-    return out
-
-
-def combine(patterns: list[Pattern], ignore_case: bool) -> str | None:
-    """One alternation of all patterns, each in its own group so inline flags stay local."""
-    if not patterns:
-        return None
-    body = "|".join(f"(?:{ascii_boundaries(p.regex)})" for p in patterns)
-    return f"(?i:{body})" if ignore_case else body
-
-
-def combine_groups(patterns: list[Pattern], ignore_case: bool) -> list[str]:
-    """One combined regex per list file and anchoring (patterns with "^" apart).
-
-    A single alternation of every list is 2-3x slower on Chinese text than these few: Rust
-    regex's lazy DFA runs out of cache on one big Unicode alternation, and the unanchored
-    patterns keep their literal prefilter when the "^\\W*..." ones are not mixed in.
-    """
-    groups: dict[tuple[str, bool], list[Pattern]] = {}
-    for p in patterns:
-        source = p.origin.rsplit(":", 1)[0].split("[", 1)[0]
-        groups.setdefault((source, "^" in p.regex), []).append(p)
-    return [r for g in groups.values() if (r := combine(g, ignore_case)) is not None]
 
 
 def free_sentinel(texts: pl.Series) -> str:
@@ -326,29 +188,23 @@ class RemoveBoilerplateLines(FilterStep):
         self._unit_regexes = combine_groups([p for p in patterns if not p.cut], c.ignore_case)
         self._cut_regexes = combine_groups([p for p in patterns if p.cut], c.ignore_case)
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         self.ensure_ready()
         c: BoilerplateConfig = self.config
         r = remove_units(batch["text"], self._unit_regexes, self._cut_regexes, c.whole_line_bytes)
+        self.count("lines_removed", r.lines_removed.sum() or 0)
+        self.count("units_removed", r.units_removed.sum() or 0)
+        self.count("chars_removed", r.chars_removed.sum() or 0)
+        self.count("docs_changed", (r.chars_removed > 0).sum())
         # a document left empty is rejected with its original text, for review
         emptied = (r.text.str.strip_chars() == "") & (r.chars_removed > 0)
-        out = batch.with_columns(
+        return batch.with_columns(
             pl.when(emptied).then(pl.col("text")).otherwise(r.text).alias("text"),
             r.lines_removed.alias("boilerplate_lines_removed"),
             r.units_removed.alias("boilerplate_units_removed"),
             r.chars_removed.alias("boilerplate_chars_removed"),
-            pl.when(emptied)
-            .then(pl.lit(f"{self.name}:empty"))
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias(REASON_COLUMN),
+            emptied.alias("_emptied"),
         )
-        counters = {
-            "lines_removed": int(r.lines_removed.sum() or 0),
-            "units_removed": int(r.units_removed.sum() or 0),
-            "chars_removed": int(r.chars_removed.sum() or 0),
-            "docs_changed": int((r.chars_removed > 0).sum()),
-        }
-        return StepResult(out, counters)
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
-        return []  # `process` decides: only documents this step emptied are rejected
+        return [("empty", pl.col("_emptied"))]

@@ -12,7 +12,7 @@ Two segmenters, chosen per document:
   Python), and every chunk's tokens are memoized per process. The result matched spaCy on all
   79,246 distinct chunks of the ../shared English corpora. Where numba imports, the cutting,
   the distinct chunks and the token table come from kernels over the UTF-8 bytes
-  (corpuskit/segment_kernels.py, with a per-process store of every chunk's tokens); the Polars
+  (`segment_kernels.py`, with a per-process store of every chunk's tokens); the Polars
   path (`str.extract_all` of the chunks, a join back) is the tested reference and fallback.
 * unspaced scripts (Chinese, Japanese, Thai, ...): jieba, one call per document (memoized), with
   the dictionary loaded once per process.
@@ -28,12 +28,10 @@ their statistics from that table with Polars expressions.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -44,22 +42,19 @@ import polars as pl
 import pyarrow as pa
 
 from corpuskit import jit
-from corpuskit.textbuf import utf8_buffer
+from corpuskit.text.chars import (
+    LINE_BREAKS,
+    NON_WS,
+    char_class,
+    normalize_line_breaks,
+    punctuation,
+    py_strip,
+)
+from corpuskit.text.english import EnglishRules
+from corpuskit.text.utf8 import utf8_buffer
 
 DATA: Traversable = files("corpuskit") / "data" / "quality"
-
-# Whitespace as Python's str.isspace()/str.split() see it: Rust's \s lacks \x1c-\x1f.
-WS = r"[\s\x1c-\x1f]"
-NON_WS = r"[^\s\x1c-\x1f]"
-# What str.splitlines() breaks on besides "\n"; normalized to "\n" before splitting.
-LINE_BREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 CHUNK = rf"\n|{NON_WS}+"
-# The characters str.strip() removes (Unicode White_Space plus \x1c-\x1f).
-PY_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}]"
-UNSPACED_LANGS = frozenset(
-    {"zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu", "gan", "hak", "nan", "cmn", "lzh"}
-)
 HASH_SEED = 0x5EED
 
 # Token flags (UInt8 bits).
@@ -69,48 +64,11 @@ PUNCT = 4  # spaCy's is_punct: every character is Unicode punctuation (P*)
 SENT_END = 8  # one of spaCy's sentencizer punctuation characters
 
 
-def char_class(chars: Iterable[str], negate: bool = False) -> str:
-    """A Rust-regex character class matching exactly `chars` (each one escaped)."""
-    body = "".join(f"\\x{{{ord(c):X}}}" for c in sorted(set(chars)))
-    return f"[{'^' if negate else ''}{body}]"
-
-
-@dataclass(frozen=True)
-class Punctuation:
-    """Character sets of the filters (see corpuskit/data/quality/punctuation.json)."""
-
-    punctuation: frozenset[str]  # datatrove PUNCTUATION_SET: symbol-only words
-    terminal: frozenset[str]  # datatrove TERMINAL_PUNCTUATION: FineWeb's stop_chars
-    sentencizer: frozenset[str]  # spaCy Sentencizer punct_chars
-    cjk_terminal: frozenset[str]  # sentence ends of unspaced text
-    cjk_closers: frozenset[str]  # closing quotes and brackets that may follow them
-
-
-@lru_cache(maxsize=1)
-def punctuation() -> Punctuation:
-    raw = json.loads((DATA / "punctuation.json").read_text(encoding="utf-8"))
-    return Punctuation(
-        *(frozenset(raw[k]) for k in ("punctuation", "terminal", "sentencizer")),
-        frozenset(raw["cjk_terminal"]),
-        frozenset(raw["cjk_closers"]),
-    )
-
-
 @lru_cache(maxsize=1)
 def zh_stop_words() -> tuple[str, ...]:
     """The shipped Chinese stop words (corpuskit/data/quality/zh_stopwords.txt)."""
     lines = (DATA / "zh_stopwords.txt").read_text(encoding="utf-8").splitlines()
     return tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
-
-
-def normalize_line_breaks(text: pl.Expr) -> pl.Expr:
-    """Every line break str.splitlines() knows becomes "\\n"."""
-    return text.str.replace_all(LINE_BREAKS, "\n")
-
-
-def py_strip(text: pl.Expr) -> pl.Expr:
-    """str.strip() with Python's notion of whitespace."""
-    return text.str.strip_chars(PY_WHITESPACE)
 
 
 def unit_pattern() -> str:
@@ -137,173 +95,6 @@ def sentence_units(text: pl.Expr) -> pl.Expr:
     return text.str.extract_all(unit_pattern()).list.eval(
         pl.element().filter(pl.element().str.contains(NON_WS))
     )
-
-
-def cjk_ratio(text: pl.Expr) -> pl.Expr:
-    """CJK characters (Han, kana) over non-whitespace characters; 0 for empty text."""
-    non_ws = text.str.count_matches(NON_WS)
-    return (
-        pl.when(non_ws > 0)
-        .then(text.str.count_matches(CJK) / non_ws)
-        .otherwise(pl.lit(0.0))
-        .cast(pl.Float64)
-    )
-
-
-def unspaced_mask(batch: pl.DataFrame, min_cjk_ratio: float = 0.3) -> pl.Series:
-    """True for documents written in an unspaced script: from `lang` when set, else CJK ratio."""
-    text = batch["text"]
-    if "lang" in batch.columns:
-        code = pl.col("lang").cast(pl.String).str.to_lowercase().str.extract(r"^([a-z]+)", 1)
-        got = batch.select(
-            unspaced=code.is_in(sorted(UNSPACED_LANGS)).fill_null(False), need=code.is_null()
-        )
-        out = got["unspaced"]
-        need = got["need"].arg_true()
-        if need.len() == 0:
-            return out.alias("unspaced")
-    else:
-        out = pl.repeat(False, len(text), dtype=pl.Boolean, eager=True)
-        need = None
-    # the ratio only for documents without a language that hold a CJK character at all
-    sub = (text if need is None else text.gather(need)).fill_null("")
-    has = sub.str.contains(CJK)
-    idx = has.arg_true()
-    if idx.len():
-        ratio = pl.select(cjk_ratio(pl.lit(sub.gather(idx)))).to_series()
-        out = out.scatter(idx if need is None else need.gather(idx), ratio >= min_cjk_ratio)
-    return out.alias("unspaced")
-
-
-# --------------------------------------------------------------------------- spaCy rules
-
-
-class EnglishRules:
-    """spaCy's English tokenizer (spacy.blank('en')) for one whitespace-free chunk.
-
-    Same algorithm as spacy/tokenizer.pyx: special cases, then prefixes and suffixes peeled in
-    a loop, URL match, infixes, and the final special-case pass that re-merges token sequences
-    such as "Minn" "." -> "Minn." (applied within the chunk).
-    """
-
-    def __init__(self) -> None:
-        raw = json.loads((DATA / "en_tokenizer.json").read_text(encoding="utf-8"))
-        self._prefix = re.compile(raw["prefix"]).search
-        self._suffix = re.compile(raw["suffix"]).search
-        self._infix = re.compile(raw["infix"]).finditer
-        self._url = re.compile(raw["url"]).match
-        self.specials: dict[str, list[str]] = raw["specials"]
-        self._phrases: dict[tuple[str, ...], list[str]] = {}
-        for text, orths in self.specials.items():
-            if (
-                self._prefix(text)
-                or self._suffix(text)
-                or any(True for _ in self._infix(text))
-                or " " in text
-            ):
-                self._phrases.setdefault(tuple(self._affixes(text, {})), orths)
-        self._max_phrase = max(len(p) for p in self._phrases)
-        self._phrase_starts = {p[0] for p in self._phrases}
-
-    def _split_affixes(
-        self, s: str, specials: dict[str, list[str]]
-    ) -> tuple[str, list[str], list[str]]:
-        prefixes: list[str] = []
-        suffixes: list[str] = []
-        last = 0
-        while s and len(s) != last:
-            if s in specials:
-                break
-            last = len(s)
-            m = self._prefix(s)
-            pre_len = m.end() - m.start() if m else 0
-            prefix = minus_pre = ""
-            if pre_len:
-                prefix, minus_pre = s[:pre_len], s[pre_len:]
-                if minus_pre and minus_pre in specials:
-                    prefixes.append(prefix)
-                    s = minus_pre
-                    break
-            m = self._suffix(s[pre_len:])
-            suf_len = m.end() - m.start() if m else 0
-            suffix = minus_suf = ""
-            if suf_len:
-                suffix, minus_suf = s[-suf_len:], s[:-suf_len]
-                if minus_suf and minus_suf in specials:
-                    suffixes.append(suffix)
-                    s = minus_suf
-                    break
-            if pre_len and suf_len and pre_len + suf_len <= len(s):
-                s = s[pre_len:-suf_len]
-                prefixes.append(prefix)
-                suffixes.append(suffix)
-            elif pre_len:
-                s = minus_pre
-                prefixes.append(prefix)
-            elif suf_len:
-                s = minus_suf
-                suffixes.append(suffix)
-        return s, prefixes, suffixes
-
-    def _affixes(self, chunk: str, specials: dict[str, list[str]]) -> list[str]:
-        if chunk in specials:
-            return list(specials[chunk])
-        s, out, suffixes = self._split_affixes(chunk, specials)
-        if s:
-            if s in specials:
-                out.extend(specials[s])
-            elif self._url(s):
-                out.append(s)
-            else:
-                start = 0
-                for m in self._infix(s):
-                    a, b = m.start(), m.end()
-                    if a == 0:
-                        continue
-                    if a != start:
-                        out.append(s[start:a])
-                    if a != b:
-                        out.append(s[a:b])
-                    start = b
-                if s[start:]:
-                    out.append(s[start:])
-        out.extend(reversed(suffixes))
-        return out
-
-    def tokenize(self, chunk: str) -> list[str]:
-        """The tokens spaCy makes of one whitespace-free chunk."""
-        if (chunk.isalpha() or (chunk.isascii() and chunk.isdigit())) and (
-            chunk not in self.specials
-        ):
-            return [chunk]  # no prefix, suffix, infix or URL rule applies to letters alone
-        toks = self._affixes(chunk, self.specials)
-        if not any(t in self._phrase_starts for t in toks):
-            return toks
-        n = len(toks)
-        matches = [
-            (i, i + k)
-            for i in range(n)
-            if toks[i] in self._phrase_starts
-            for k in range(1, min(self._max_phrase, n - i) + 1)
-            if tuple(toks[i : i + k]) in self._phrases
-        ]
-        if not matches:
-            return toks
-        matches.sort(key=lambda m: (m[1] - m[0], m[0]))
-        seen: set[int] = set()
-        chosen = []
-        for s, e in reversed(matches):  # longest first, like spaCy's _filter_special_spans
-            if s not in seen and e - 1 not in seen:
-                chosen.append((s, e))
-            seen.update(range(s, e))
-        out: list[str] = []
-        i = 0
-        for s, e in sorted(chosen):
-            out.extend(toks[i:s])
-            out.extend(self._phrases[tuple(toks[s:e])])
-            i = e
-        out.extend(toks[i:])
-        return out
 
 
 # --------------------------------------------------------------------------- segmenter
@@ -349,7 +140,7 @@ class Segmenter:
     def __init__(self, kernels: bool = True) -> None:
         self.rules = EnglishRules()
         self._special_keys = pl.Series(sorted(self.rules.specials), dtype=pl.String)
-        # the numba kernels (corpuskit.segment_kernels) where numba imports and `kernels`;
+        # the numba kernels (corpuskit.text.segment_kernels) where numba imports and `kernels`;
         # None: the Polars reference path
         self.kernels: Any = segment_kernels() if kernels else None
         # the chunk memo: with the kernels, chunk key -> slot of its tokens in `_store`;
@@ -815,8 +606,8 @@ def whitespace_words(texts: pl.Series) -> pl.Series:
 
 @lru_cache(maxsize=1)
 def segment_kernels() -> Any:
-    """corpuskit.segment_kernels (kernels compiled or loaded), or None (`corpuskit.jit`)."""
-    return jit.kernels("corpuskit.segment_kernels")
+    """corpuskit.text.segment_kernels (kernels compiled or loaded), or None (`corpuskit.jit`)."""
+    return jit.kernels("corpuskit.text.segment_kernels")
 
 
 class _Remembered:
@@ -887,124 +678,3 @@ def word_hashes(words: Iterable[str]) -> pl.Series:
     """Hashes of words as the token table stores them (e.g. stop words)."""
     frame = pl.DataFrame({"w": pl.Series(list(words), dtype=pl.String)})
     return frame.select(token_hash(pl.col("w"))).to_series()
-
-
-__all__ = [
-    "ALPHA",
-    "CJK",
-    "LINE_BREAKS",
-    "NONSYM",
-    "NON_WS",
-    "PUNCT",
-    "PY_WHITESPACE",
-    "SENT_END",
-    "TOKEN_SCHEMA",
-    "UNSPACED_LANGS",
-    "WS",
-    "EnglishRules",
-    "Punctuation",
-    "Segmenter",
-    "char_class",
-    "cjk_ratio",
-    "normalize_line_breaks",
-    "punctuation",
-    "py_strip",
-    "segmenter",
-    "sentence_units",
-    "unit_pattern",
-    "unspaced_mask",
-    "word_hashes",
-    "zh_stop_words",
-]
-
-
-# --------------------------------------------------------------------------- step helpers
-
-
-def per_row(table: pl.DataFrame, height: int, *aggs: pl.Expr) -> pl.DataFrame:
-    """Aggregate a table with a `row` column to exactly one row per document (0..height-1);
-    documents without rows in `table` get nulls (fill them as the statistic needs)."""
-    rows = pl.DataFrame({"row": pl.int_range(height, dtype=pl.UInt32, eager=True)})
-    if table.height == 0:
-        got = table.group_by("row").agg(*aggs).cast({"row": pl.UInt32})
-        return rows.join(got, on="row", how="left")
-    got = table.group_by("row").agg(*aggs)
-    return rows.join(got.cast({"row": pl.UInt32}), on="row", how="left", maintain_order="left")
-
-
-def row_sums(table: pl.DataFrame, height: int, **sums: pl.Expr | str) -> pl.DataFrame:
-    """Per document 0..height-1, the sum of each (boolean or integer) expression over the
-    table's rows of that document, 0 where it has none. What `per_row(...).fill_null(0)`
-    gives for sums and counts (`pl.lit(1)`), as a bincount over `row`: no group_by or join."""
-    if not table.height:
-        return pl.DataFrame({k: np.zeros(height, dtype=np.int64) for k in sums})
-    values = table.select(
-        pl.col("row"),
-        *[
-            (pl.col(e) if isinstance(e, str) else e).cast(pl.Int64).fill_null(0).alias(k)
-            for k, e in sums.items()
-        ],
-    )
-    rows = values["row"].to_numpy()
-    out = {
-        k: np.bincount(rows, weights=values[k].to_numpy(), minlength=height).astype(np.int64)
-        for k in sums
-    }
-    return pl.DataFrame(out, schema=dict.fromkeys(sums, pl.Int64))
-
-
-def duplicate_stats(items: pl.DataFrame, prefix: str) -> pl.DataFrame:
-    """datatrove's find_duplicates per document, for an exploded (row, s) table: every
-    element equal to an earlier one of its document counts once, with its length."""
-    h = items["s"].hash(HASH_SEED) * 0x9E3779B97F4A7C15 + items["row"].cast(pl.UInt64)
-    dup = ~h.is_first_distinct()
-    return items.select(
-        "row",
-        dup=dup,
-        dup_chars=pl.when(dup).then(pl.col("s").str.len_chars()).otherwise(0).cast(pl.Int64),
-    ).rename({"dup": f"{prefix}dup", "dup_chars": f"{prefix}dup_chars"})
-
-
-def unit_counts(texts: pl.Series, mask: pl.Series, ends: str) -> tuple[pl.Series, pl.Series]:
-    """For the texts where `mask` holds: how many sentence units they have and how many of
-    those match the regex `ends`; 0 and 0 elsewhere (the units are not computed there)."""
-    n = pl.Series([0] * len(texts), dtype=pl.UInt32)
-    hits = pl.Series([0] * len(texts), dtype=pl.UInt32)
-    idx = mask.fill_null(False).arg_true()
-    if idx.len():
-        units = pl.DataFrame({"t": texts.gather(idx)}).select(u=sentence_units(pl.col("t")))
-        got = units.select(
-            n=pl.col("u").list.len().cast(pl.UInt32),
-            hits=pl.col("u")
-            .list.eval(pl.element().str.contains(ends).cast(pl.UInt32))
-            .list.sum()
-            .cast(pl.UInt32),
-        )
-        n = n.scatter(idx, got["n"])
-        hits = hits.scatter(idx, got["hits"])
-    return n, hits
-
-
-def export_english_rules(path: str) -> None:
-    """Write spaCy's English tokenizer rules to `path` (needs spaCy; how en_tokenizer.json was
-    made: `python -m corpuskit.segment corpuskit/data/quality/en_tokenizer.json`)."""
-    import spacy
-
-    t = spacy.blank("en").tokenizer
-    orth = spacy.attrs.ORTH
-    out = {
-        "source": f"spaCy {spacy.__version__} English tokenizer (spacy.blank('en')), MIT licence",
-        "prefix": t.prefix_search.__self__.pattern,
-        "suffix": t.suffix_search.__self__.pattern,
-        "infix": t.infix_finditer.__self__.pattern,
-        "url": t.url_match.__self__.pattern,
-        "specials": {k: [tok[orth] for tok in v] for k, v in t.rules.items()},
-    }
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(out, f, ensure_ascii=False, indent=0, sort_keys=True)
-
-
-if __name__ == "__main__":  # pragma: no cover - maintenance entry point
-    import sys
-
-    export_english_rules(sys.argv[1])

@@ -18,18 +18,11 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from corpuskit.segment import (
-    NON_WS,
-    char_class,
-    duplicate_stats,
-    punctuation,
-    row_sums,
-    segmenter,
-    unit_counts,
-    unspaced_mask,
-)
-from corpuskit.steps.base import FilterStep, StepResult, reason_from_rules
-from corpuskit.steps.gopher import UnspacedConfig
+from corpuskit.steps.base import FilterStep
+from corpuskit.steps.quality import UnspacedConfig
+from corpuskit.text.chars import NON_WS, char_class, punctuation, unspaced_mask
+from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
+from corpuskit.text.segment import segmenter
 
 
 class FineWebQualityConfig(UnspacedConfig):
@@ -57,7 +50,7 @@ class FineWebQuality(FilterStep):
     def setup(self) -> None:
         segmenter()  # rules, jieba's dictionary on demand, kernels compiled or loaded
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         c: FineWebQualityConfig = self.config
         p = punctuation()
         stop = frozenset(c.stop_chars) if c.stop_chars is not None else p.terminal
@@ -111,17 +104,18 @@ class FineWebQuality(FilterStep):
                 pl.col("newlines") / pl.col("words")
             ),
         )
+        return batch.with_columns(frame.select(*self.columns, _lines="n"))
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        c: FineWebQualityConfig = self.config
         punct = pl.col("fineweb_line_punct_ratio")
         low_punct = punct < c.line_punct_thr
         if c.line_punct_exclude_zero:
             low_punct = low_punct & (punct != 0)
-        rules = [
-            ("empty", pl.col("n") == 0),
+        return [
+            ("empty", pl.col("_lines") == 0),
             ("line_punct_ratio", low_punct),
             ("short_line_ratio", pl.col("fineweb_short_line_ratio") > c.short_line_thr),
             ("char_dup_ratio", pl.col("fineweb_char_dup_ratio") > c.char_duplicates_ratio),
             ("list_ratio", pl.col("fineweb_list_ratio") > c.new_line_ratio),
         ]
-        frame = frame.with_columns(reason_from_rules(self.name, rules))
-        cols = [*self.columns, frame.columns[-1]]
-        return StepResult(batch.with_columns(frame.select(cols)))

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import Field
 
-from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.steps.base import MapStep, StepConfig
 
 DICTIONARY = "frequency_dictionary_en_82_765.txt"
 _LEAD = r"""[(\[{"'`]*"""
@@ -186,7 +186,7 @@ class FixSpelling(MapStep):
             )
         return batch.select((expr & pl.col("text").is_not_null()).fill_null(False))[:, 0]
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
         eligible = self._eligible(batch)
         fixes = pl.Series("spelling_fixes", [None] * batch.height, dtype=pl.Int32)
         fixes = fixes.scatter(eligible.arg_true(), 0)
@@ -198,8 +198,9 @@ class FixSpelling(MapStep):
             text, counts, hit = self._rewrite(text, rows, table)
             fixes = fixes.scatter(hit, counts)
             total = int(counts.sum())
-        out = batch.with_columns(text.alias("text"), fixes)
-        return StepResult(out, {"spelling_fixes": total, "unknown_words": unknown})
+        self.count("spelling_fixes", total)
+        self.count("unknown_words", unknown)
+        return batch.with_columns(text.alias("text"), fixes)
 
     def _corrections(self, texts: pl.Series) -> tuple[dict[str, str], int]:
         """Correction table for the unique unknown candidate words in `texts`, and their number."""
@@ -246,6 +247,3 @@ class FixSpelling(MapStep):
             n=pl.col("fixed").is_not_null().sum().cast(pl.Int32),
         )
         return text.scatter(out["row"], out["text"]), out["n"], out["row"]
-
-    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
-        return self.process(batch).batch

@@ -10,7 +10,7 @@ from typing import Any
 
 import polars as pl
 
-from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.steps.base import MapStep, StepConfig
 
 HAN = r"\p{Han}"
 
@@ -58,17 +58,15 @@ class ConvertChinese(MapStep):
     def _transient(self) -> tuple[str, ...]:
         return ("_converter",)
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
         text = batch["text"]
         rows = text.str.contains(HAN).fill_null(False).arg_true()
+        self.count("cjk_docs", rows.len())
         if rows.len() == 0:
-            return StepResult(batch, {"cjk_docs": 0, "changed_docs": 0})
+            self.count("changed_docs", 0)
+            return batch
         before = text.gather(rows)
         convert = self._converter.convert
         after = pl.Series([convert(t) for t in before.to_list()], dtype=pl.String)
-        changed = int((after != before).sum())
-        out = batch.with_columns(text.scatter(rows, after).alias("text"))
-        return StepResult(out, {"cjk_docs": rows.len(), "changed_docs": changed})
-
-    def map(self, batch: pl.DataFrame) -> pl.DataFrame:
-        return self.process(batch).batch
+        self.count("changed_docs", (after != before).sum())
+        return batch.with_columns(text.scatter(rows, after).alias("text"))

@@ -1,8 +1,8 @@
 """numba kernel for gopher_repetition's word n-gram statistics, one pass per document.
 
-`gopher.py`'s `_NGrams` (Polars) is the reference: this kernel computes the same values from
-the same token hashes (tests compare them on real English and Chinese text) and is what
-gopher_repetition uses when numba imports.
+`_NGrams` (Polars) in `gopher_repetition.py` is the reference: this kernel computes the same
+values from the same token hashes (tests compare them on real English and Chinese text) and
+is what gopher_repetition uses when numba imports.
 
 Why: the Polars path builds a shifted hash column per n, then a group_by (top n-grams) or an
 is_first_distinct + rolling max + group_by (covered characters) over the whole batch for each

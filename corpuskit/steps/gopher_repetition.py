@@ -1,30 +1,14 @@
-"""gopher_quality and gopher_repetition: the Gopher (Rae et al. 2021) heuristics, batch-wide.
+"""gopher_repetition: the Gopher (Rae et al. 2021) repetition heuristics, batch-wide.
 
-Same rules, defaults and order as datatrove 0.10.1's GopherQualityFilter and
-GopherRepetitionFilter; words are spaCy's English tokens (or jieba's for unspaced scripts, see
-corpuskit.segment), computed once per batch as a (document, word) table that every statistic
-is a Polars aggregation of.
-
-Unspaced (Chinese) documents keep the same rules with these changes, so that clean Chinese news
-is kept: jieba words; `unspaced_min_avg_word_length` / `unspaced_max_avg_word_length` (Chinese
-words average 1.5-2 characters); the shipped Chinese stop words (`unspaced_stop_words`); the
-end-ellipsis ratio over sentence units rather than lines (flattened Chinese news is one line
-whose last sentence may end with "……"); the alphabetic-word share over non-symbol words (jieba
-makes every punctuation mark a word); and n-gram character lengths without the joining spaces.
-
-gopher_quality reasons, in rule order (datatrove's name in brackets): short_doc
-(gopher_short_doc), long_doc, short_avg_word (gopher_below_avg_threshold), long_avg_word
-(gopher_above_avg_threshold), hash_ratio (gopher_too_many_hashes), ellipsis_ratio
-(gopher_too_many_ellipsis), bullet_lines (gopher_too_many_bullets), ellipsis_lines
-(gopher_too_many_end_ellipsis), alpha_words (gopher_below_alpha_threshold), stop_words
-(gopher_enough_stop_words).
-
-gopher_repetition reasons, datatrove's names: empty, dup_para_frac, dup_para_char_frac,
-dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams. Its
-`gopher_dup_ngram_frac` column is exact where it decides a document and otherwise an upper bound
-(the characters covered by repeated n-grams), see _NGrams. The n-gram statistics come from a
-numba kernel (corpuskit/steps/ngram_kernels.py) where numba imports; `_NGrams`, the Polars
-path, is the reference it is tested against (same values) and the fallback.
+Same rules, defaults and order as datatrove 0.10.1's GopherRepetitionFilter, over the same
+word table as gopher_quality (spaCy's English tokens, jieba's for unspaced scripts; n-gram
+character lengths of unspaced text without the joining spaces). Reasons, datatrove's names:
+empty, dup_para_frac, dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram,
+duplicated_{n}_n_grams. Its `gopher_dup_ngram_frac` column is exact where it decides a
+document and otherwise an upper bound (the characters covered by repeated n-grams), see
+_NGrams. The n-gram statistics come from a numba kernel (`gopher_repetition_kernels.py`)
+where numba imports; `_NGrams`, the Polars path, is the reference it is tested against
+(same values) and the fallback.
 """
 
 from __future__ import annotations
@@ -38,222 +22,15 @@ import polars as pl
 from pydantic import Field
 
 from corpuskit import jit
-from corpuskit.segment import (
-    ALPHA,
-    HASH_SEED,
-    NON_WS,
-    NONSYM,
-    duplicate_stats,
-    normalize_line_breaks,
-    per_row,
-    py_strip,
-    row_sums,
-    segmenter,
-    unit_counts,
-    unspaced_mask,
-    word_hashes,
-    zh_stop_words,
-)
-from corpuskit.steps.base import FilterStep, StepConfig, StepResult, reason_from_rules
+from corpuskit.steps.base import FilterStep, StepConfig
+from corpuskit.steps.quality import UnspacedConfig, rule_on
+from corpuskit.text.chars import py_strip, unspaced_mask
+from corpuskit.text.rows import duplicate_stats, per_row, row_sums
+from corpuskit.text.segment import segmenter
 
-# datatrove's default Gopher stop words (gopher_quality_filter.STOP_WORDS)
-STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 # mixes a document's row into a 64-bit n-gram hash, so one is_first_distinct covers the batch
 _ROW_MIX = 0x9E3779B97F4A7C15
 _GRAM_MUL = 0x100000001B3
-
-
-class UnspacedConfig(StepConfig):
-    """How unspaced (CJK) documents are recognised when there is no `lang` column."""
-
-    unspaced_cjk_ratio: float = Field(0.3, ge=0, le=1)
-
-
-def _on(value: float | None) -> bool:
-    """datatrove disables a rule whose threshold is None or 0."""
-    return bool(value)
-
-
-# --------------------------------------------------------------------------- gopher_quality
-
-
-class GopherQualityConfig(UnspacedConfig):
-    min_doc_words: int | None = Field(50, ge=0)
-    max_doc_words: int | None = Field(100_000, ge=0)
-    min_avg_word_length: float | None = Field(3, ge=0)
-    max_avg_word_length: float | None = Field(10, ge=0)
-    max_symbol_word_ratio: float | None = Field(0.1, ge=0)
-    max_bullet_lines_ratio: float | None = Field(0.9, ge=0)
-    max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0)
-    # datatrove's name; it is the minimum share of words with an alphabetic character
-    max_non_alpha_words_ratio: float | None = Field(0.8, ge=0)
-    min_stop_words: int | None = Field(2, ge=0)
-    stop_words: list[str] | None = None  # None: datatrove's eight English stop words
-    unspaced_min_avg_word_length: float | None = Field(1.2, ge=0)
-    unspaced_max_avg_word_length: float | None = Field(4.0, ge=0)
-    unspaced_stop_words: list[str] | None = None  # None: corpuskit/data/quality/zh_stopwords.txt
-
-
-class GopherQuality(FilterStep):
-    """Gopher quality rules: words, word length, symbols, bullets, ellipses, stop words."""
-
-    Config = GopherQualityConfig
-    columns: ClassVar[dict[str, pl.DataType]] = {
-        "gopher_words": pl.Int64(),
-        "gopher_nonsym_words": pl.Int64(),
-        "gopher_avg_word_length": pl.Float64(),
-        "gopher_hash_ratio": pl.Float64(),
-        "gopher_ellipsis_ratio": pl.Float64(),
-        "gopher_bullet_lines_ratio": pl.Float64(),
-        "gopher_ellipsis_lines_ratio": pl.Float64(),
-        "gopher_alpha_words_ratio": pl.Float64(),
-        "gopher_stop_words": pl.Int64(),
-    }
-
-    def setup(self) -> None:
-        segmenter()  # rules, jieba's dictionary on demand, kernels compiled or loaded
-
-    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
-        c: GopherQualityConfig = self.config
-        unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
-        tokens = segmenter().tokens(batch["text"], unspaced)
-        stop_en = word_hashes(STOP_WORDS if c.stop_words is None else c.stop_words)
-        stop_zh = word_hashes(
-            zh_stop_words() if c.unspaced_stop_words is None else c.unspaced_stop_words
-        )
-        tokens = tokens.with_columns(uns=unspaced.gather(tokens["row"]))
-        nonsym = (pl.col("flags") & NONSYM) > 0
-        stop = (
-            pl.when(pl.col("uns"))
-            .then(pl.col("h").is_in(stop_zh.implode()))
-            .otherwise(pl.col("h").is_in(stop_en.implode()))
-        )
-        stats = row_sums(
-            tokens,
-            batch.height,
-            n=pl.lit(1),
-            ns=nonsym,
-            ns_len=pl.when(nonsym).then(pl.col("len")).otherwise(0),
-            alpha=(pl.col("flags") & ALPHA) > 0,
-        )
-        # distinct stop words per document
-        stops = tokens.filter(stop).select("row", "h").unique()
-        stats = stats.with_columns(stop=row_sums(stops, batch.height, n=pl.lit(1))["n"])
-        text = pl.col("text").fill_null("")
-        norm = normalize_line_breaks(text)
-        n_lines = (
-            pl.when(norm == "")
-            .then(0)
-            .otherwise(
-                norm.str.count_matches("\n", literal=True)
-                + 1
-                - norm.str.ends_with("\n").cast(pl.UInt32)
-            )
-        )
-        inline_ws = r"(?:[^\S\n]|\x1f)"
-        bullets = norm.str.count_matches(rf"(?m)^{inline_ws}*[•\-]")
-        end_ellipsis = norm.str.count_matches(rf"(?m)(?:\.\.\.|…){inline_ws}*$")
-        normalized = batch.select(norm.alias("t"))["t"]
-        n_units, unit_ellipsis = unit_counts(normalized, unspaced, r"(?:\.\.\.|…)[^\p{L}\p{N}]*$")
-        ellipsis_lines = (
-            pl.when(pl.col("_uns"))
-            .then(pl.when(pl.lit(n_units) > 0).then(pl.lit(unit_ellipsis) / pl.lit(n_units)))
-            .otherwise(end_ellipsis / n_lines)
-        )
-        n = pl.col("_n")
-        return (
-            batch.with_columns(
-                _uns=unspaced,
-                _n=stats["n"],
-                _ns=stats["ns"],
-                _ns_len=stats["ns_len"],
-                _alpha=stats["alpha"],
-                _stop=stats["stop"],
-            )
-            .with_columns(
-                gopher_words=n.cast(pl.Int64),
-                gopher_nonsym_words=pl.col("_ns").cast(pl.Int64),
-                gopher_avg_word_length=pl.when(pl.col("_ns") > 0).then(
-                    pl.col("_ns_len") / pl.col("_ns")
-                ),
-                gopher_hash_ratio=pl.when(n > 0).then(
-                    text.str.count_matches("#", literal=True) / n
-                ),
-                gopher_ellipsis_ratio=pl.when(n > 0).then(
-                    (
-                        text.str.count_matches("...", literal=True)
-                        + text.str.count_matches("…", literal=True)
-                    )
-                    / n
-                ),
-                gopher_bullet_lines_ratio=pl.when(n_lines > 0).then(bullets / n_lines),
-                gopher_ellipsis_lines_ratio=pl.when(n_lines > 0).then(ellipsis_lines),
-                # unspaced: over non-symbol words, since jieba makes every punctuation mark
-                # a word (about one word in six of Chinese text) where whitespace words do not
-                gopher_alpha_words_ratio=pl.when(pl.col("_uns"))
-                .then(pl.when(pl.col("_ns") > 0).then(pl.col("_alpha") / pl.col("_ns")))
-                .otherwise(pl.when(n > 0).then(pl.col("_alpha") / n)),
-                gopher_stop_words=pl.col("_stop").cast(pl.Int64),
-            )
-            .drop("_uns", "_n", "_ns", "_ns_len", "_alpha", "_stop")
-            .with_columns(_uns=unspaced)
-        )
-
-    def rules(self) -> list[tuple[str, pl.Expr]]:
-        c: GopherQualityConfig = self.config
-        words = pl.col("gopher_nonsym_words")
-        avg = pl.col("gopher_avg_word_length")
-        rules: list[tuple[str, pl.Expr]] = []
-        if _on(c.min_doc_words):
-            rules.append(("short_doc", words < c.min_doc_words))
-        if _on(c.max_doc_words):
-            rules.append(("long_doc", words > c.max_doc_words))
-        lo = _per_script(c.min_avg_word_length, c.unspaced_min_avg_word_length)
-        if lo is not None:
-            rules.append(("short_avg_word", avg < lo))
-        hi = _per_script(c.max_avg_word_length, c.unspaced_max_avg_word_length)
-        if hi is not None:
-            rules.append(("long_avg_word", avg > hi))
-        if _on(c.max_symbol_word_ratio):
-            rules.append(("hash_ratio", pl.col("gopher_hash_ratio") > c.max_symbol_word_ratio))
-            rules.append(
-                ("ellipsis_ratio", pl.col("gopher_ellipsis_ratio") > c.max_symbol_word_ratio)
-            )
-        if _on(c.max_bullet_lines_ratio):
-            rules.append(
-                ("bullet_lines", pl.col("gopher_bullet_lines_ratio") > c.max_bullet_lines_ratio)
-            )
-        if _on(c.max_ellipsis_lines_ratio):
-            rules.append(
-                (
-                    "ellipsis_lines",
-                    pl.col("gopher_ellipsis_lines_ratio") > c.max_ellipsis_lines_ratio,
-                )
-            )
-        if _on(c.max_non_alpha_words_ratio):
-            rules.append(
-                ("alpha_words", pl.col("gopher_alpha_words_ratio") < c.max_non_alpha_words_ratio)
-            )
-        if _on(c.min_stop_words):
-            rules.append(("stop_words", pl.col("gopher_stop_words") < c.min_stop_words))
-        return rules
-
-    def process(self, batch: pl.DataFrame) -> StepResult:
-        annotated = self.annotate(batch)
-        out = annotated.with_columns(reason_from_rules(self.name, self.rules()))
-        return StepResult(out.drop("_uns"))
-
-
-def _per_script(spaced: float | None, unspaced: float | None) -> pl.Expr | None:
-    """A threshold that differs for unspaced documents; None where both are off."""
-    if not _on(spaced) and not _on(unspaced):
-        return None
-    a = pl.lit(spaced if _on(spaced) else None, dtype=pl.Float64)
-    b = pl.lit(unspaced if _on(unspaced) else None, dtype=pl.Float64)
-    return pl.when(pl.col("_uns")).then(b).otherwise(a)
-
-
-# --------------------------------------------------------------------------- gopher_repetition
 
 
 class GopherRepetitionConfig(UnspacedConfig):
@@ -303,63 +80,68 @@ class GopherRepetition(FilterStep):
                 if n < 1:
                     raise ValueError(f"{key}: n-gram sizes must be >= 1, got {n}")
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """The duplicate line and paragraph fractions first; the n-gram statistics (scratch
+        columns `_top_{n}`, `_dup_{n}`) only for the documents those rules keep."""
         c: GopherRepetitionConfig = self.config
         text = batch["text"].fill_null("")
         length = text.str.len_chars().cast(pl.Float64)
-        frame = pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
         para, line = _paragraph_line_stats(text)
-        frame = frame.with_columns(
-            length=length,
-            para_frac=para["dup"] / para["n"],
-            para_char=para["dup_chars"] / length,
-            line_frac=line["dup"] / line["n"],
-            line_char=line["dup_chars"] / length,
+        frame = pl.DataFrame(
+            {
+                "gopher_dup_para_frac": para["dup"] / para["n"],
+                "gopher_dup_para_char_frac": para["dup_chars"] / length,
+                "gopher_dup_line_frac": line["dup"] / line["n"],
+                "gopher_dup_line_char_frac": line["dup_chars"] / length,
+                "_length": length,
+            }
         )
-        rules: list[tuple[str, pl.Expr]] = [("empty", pl.col("length") == 0)]
-        if _on(c.dup_para_frac):
-            rules.append(("dup_para_frac", pl.col("para_frac") > c.dup_para_frac))
-        if _on(c.dup_para_char_frac):
-            rules.append(("dup_para_char_frac", pl.col("para_char") > c.dup_para_char_frac))
-        if _on(c.dup_line_frac):
-            rules.append(("dup_line_frac", pl.col("line_frac") > c.dup_line_frac))
-        if _on(c.dup_line_char_frac):
-            rules.append(("dup_line_char_frac", pl.col("line_char") > c.dup_line_char_frac))
-        # n-gram rules only matter for documents the cheaper rules keep
-        undecided = frame.select(~pl.any_horizontal([r.fill_null(False) for _, r in rules]))
-        undecided = undecided.to_series()
+        undecided = frame.select(
+            ~pl.any_horizontal([r.fill_null(False) for _, r in self._line_rules()])
+        ).to_series()
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
         tokens = segmenter().tokens(batch["text"], unspaced)
         fracs = ngram_fracs(
             tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams, self._kernel
         )
-        frame = frame.with_columns(**fracs)
-        for n, frac in c.top_n_grams:
-            rules.append((f"top_{n}_gram", pl.col(f"top_{n}") > frac))
-        for n, frac in c.dup_n_grams:
-            rules.append((f"duplicated_{n}_n_grams", pl.col(f"dup_{n}") > frac))
-        tops = [pl.col(f"top_{n}") for n, _ in c.top_n_grams]
-        dups = [pl.col(f"dup_{n}") for n, _ in c.dup_n_grams]
-        frame = frame.with_columns(
-            reason_from_rules(self.name, rules),
+        tops = [fracs[f"top_{n}"] for n, _ in c.top_n_grams]
+        dups = [fracs[f"dup_{n}"] for n, _ in c.dup_n_grams]
+        return batch.with_columns(
+            *frame.get_columns()[:4],
             gopher_top_ngram_frac=pl.max_horizontal(tops) if tops else pl.lit(None, pl.Float64),
             gopher_dup_ngram_frac=pl.max_horizontal(dups) if dups else pl.lit(None, pl.Float64),
+            _length=length,
+            **{f"_{name}": values for name, values in fracs.items()},
         )
-        out = batch.with_columns(
-            gopher_dup_para_frac=frame["para_frac"],
-            gopher_dup_para_char_frac=frame["para_char"],
-            gopher_dup_line_frac=frame["line_frac"],
-            gopher_dup_line_char_frac=frame["line_char"],
-            gopher_top_ngram_frac=frame["gopher_top_ngram_frac"],
-            gopher_dup_ngram_frac=frame["gopher_dup_ngram_frac"],
-        ).with_columns(frame.get_column(_reason_col()))
-        return StepResult(out)
+
+    def _line_rules(self) -> list[tuple[str, pl.Expr]]:
+        """The rules decided before any n-gram is counted."""
+        c: GopherRepetitionConfig = self.config
+        rules: list[tuple[str, pl.Expr]] = [("empty", pl.col("_length") == 0)]
+        for key, column in (
+            ("dup_para_frac", "gopher_dup_para_frac"),
+            ("dup_para_char_frac", "gopher_dup_para_char_frac"),
+            ("dup_line_frac", "gopher_dup_line_frac"),
+            ("dup_line_char_frac", "gopher_dup_line_char_frac"),
+        ):
+            if rule_on(getattr(c, key)):
+                rules.append((key, pl.col(column) > getattr(c, key)))
+        return rules
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        c: GopherRepetitionConfig = self.config
+        rules = self._line_rules()
+        for n, frac in c.top_n_grams:
+            rules.append((f"top_{n}_gram", pl.col(f"_top_{n}") > frac))
+        for n, frac in c.dup_n_grams:
+            rules.append((f"duplicated_{n}_n_grams", pl.col(f"_dup_{n}") > frac))
+        return rules
 
 
 @functools.cache
 def ngram_kernel() -> Callable[..., Any] | None:
-    """The numba n-gram kernel (corpuskit.steps.ngram_kernels), or None (`corpuskit.jit`)."""
-    module = jit.kernels("corpuskit.steps.ngram_kernels")
+    """The numba n-gram kernel (`gopher_repetition_kernels`), or None (`corpuskit.jit`)."""
+    module = jit.kernels("corpuskit.steps.gopher_repetition_kernels")
     return None if module is None else module.ngram_stats
 
 
@@ -407,12 +189,6 @@ def ngram_fracs(
     got = pl.from_numpy(np.hstack([top, dup])).fill_nan(None)
     # a size configured twice keeps its last column, as the reference's dict does
     return {name: got.to_series(k).alias(name) for k, name in enumerate(names)}
-
-
-def _reason_col() -> str:
-    from corpuskit.schema import REASON_COLUMN
-
-    return REASON_COLUMN
 
 
 def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -613,14 +389,3 @@ class _NGrams:
         return got.select(
             pl.when(pl.lit(self.undecided)).then(pl.col("v").fill_null(0.0)).otherwise(None)
         ).to_series()
-
-
-__all__ = [
-    "HASH_SEED",
-    "NON_WS",
-    "STOP_WORDS",
-    "GopherQuality",
-    "GopherQualityConfig",
-    "GopherRepetition",
-    "GopherRepetitionConfig",
-]

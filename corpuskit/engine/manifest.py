@@ -1,4 +1,5 @@
-"""The manifest: what was read, kept and rejected, by which step, from which inputs."""
+"""The manifest the engine writes: what was read, kept and rejected, by which step, from which
+inputs (`output.layout.read_manifest` reads it back)."""
 
 from __future__ import annotations
 
@@ -85,10 +86,3 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     tmp = path.with_name(".manifest.json.tmp")
     tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     tmp.replace(path)
-
-
-def read_manifest(root: Path) -> dict[str, Any]:
-    path = Path(root) / "manifest.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no manifest; is {root} the output of a finished run?")
-    return json.loads(path.read_text(encoding="utf-8"))

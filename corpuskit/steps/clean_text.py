@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import polars as pl
 
-from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.steps.base import MapStep, StepConfig
 from corpuskit.steps.subset import rewrite_matching
 
 # --- entities -----------------------------------------------------------------------------
@@ -169,9 +169,6 @@ class CleanText(MapStep):
     columns: ClassVar[dict[str, pl.DataType]] = {}
 
     def map(self, batch: pl.DataFrame) -> pl.DataFrame:
-        return self.process(batch).batch
-
-    def process(self, batch: pl.DataFrame) -> StepResult:
         c: CleanTextConfig = self.config
         original = batch.get_column("text").cast(pl.String)
         text = original
@@ -186,8 +183,8 @@ class CleanText(MapStep):
                 _whitespace_candidates(ideographic),
                 lambda col: self._whitespace(col, ideographic),
             )
-        changed = int((text != original).fill_null(False).sum())
-        return StepResult(batch.with_columns(text), {"docs_changed": changed})
+        self.count("docs_changed", (text != original).fill_null(False).sum())
+        return batch.with_columns(text)
 
     @staticmethod
     def _entities(text: pl.Series) -> pl.Series:

@@ -180,7 +180,7 @@ class NormalizePunctuation(MapStep):
     regex passes over the text column (Rust regex: no look-around, so context is
     carried by capture groups and marker characters), then one `extract_all`
     segmentation, per-segment expressions over the exploded segments, and a join back
-    per row. The step runs its compiled twin (`punctuation_jit`, numba) when numba is
+    per row. The step runs its compiled twin (`normalize_punctuation_kernels`, numba) when numba is
     installed: the same passes as scanners over each document's code points, about four
     times faster; the tests hold the two equal. No Python runs per document in either.
     Rows that already contain the step's private-use markers (U+F8000..U+F8005) are
@@ -192,7 +192,7 @@ class NormalizePunctuation(MapStep):
     columns: ClassVar[dict[str, pl.DataType]] = {}
 
     def setup(self) -> None:
-        # The compiled twin (punctuation_jit) when numba imports; compiling or loading
+        # The compiled twin (normalize_punctuation_kernels) when numba imports; compiling or loading
         # its cache happens here, once per process, not in the first batch.
         self._kernel = compiled_kernel()
         if self._kernel is not None:
@@ -220,8 +220,8 @@ class NormalizePunctuation(MapStep):
 
 
 def compiled_kernel() -> ModuleType | None:
-    """corpuskit.steps.punctuation_jit (numba), or None (`corpuskit.jit`)."""
-    return jit.kernels("corpuskit.steps.punctuation_jit")
+    """corpuskit.steps.normalize_punctuation_kernels (numba), or None (`corpuskit.jit`)."""
+    return jit.kernels("corpuskit.steps.normalize_punctuation_kernels")
 
 
 def _lean(lang: pl.Series) -> pl.Series:
@@ -247,7 +247,7 @@ def normalize_text(
     """Normalize a String Series (see NormalizePunctuation); `lean` is an Int8 per row.
 
     The Polars reference implementation (the step itself runs the compiled twin in
-    `punctuation_jit` where numba is installed). Each pass skips the rows that cheap
+    `normalize_punctuation_kernels` where numba is installed). Each pass skips the rows that cheap
     regexes show it cannot change. `exhaustive` runs every pass on every row instead:
     slower, same output (the tests check it); it is the oracle of both fast paths.
     """
