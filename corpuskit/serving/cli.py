@@ -6,7 +6,6 @@ trainer plugin that implements one and say so clearly when it does not.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -124,9 +123,11 @@ def serve(
     GET /v1/models, GET /health (503 while the model loads). The model loads after the
     server starts listening.
     """
-    if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
-        raise click.ClickException(SERVE_MISSING)
-    import uvicorn
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise click.ClickException(SERVE_MISSING) from None
 
     from corpuskit.serving.engine import Engine
     from corpuskit.serving.server import create_app
