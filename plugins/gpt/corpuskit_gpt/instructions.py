@@ -20,15 +20,16 @@ sampled out are rejected with that reason, so the run accounts for every one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from typing import ClassVar
 
+import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
 from corpuskit.steps import FilterStep, StepConfig
-from corpuskit.training.split import split_positions
 
 MESSAGE = pl.Struct({"role": pl.String(), "content": pl.String()})
 
@@ -59,6 +60,15 @@ class ChatMessagesConfig(StepConfig):
     tasks: list[Task] = Field(min_length=1)
     system: str | None = Field(None, description="system message of every task without one")
     seed: int = Field(0, ge=0, description="hash key of the variant and keep choices")
+
+
+def hash_positions(ids: list[str], seed: int) -> np.ndarray:
+    """Each id's place in [0, 1) from a keyed BLAKE2b-64 hash; the key differs from the
+    train/val/test split's (corpuskit.training.split), so which documents a task keeps
+    says nothing about which split they land in."""
+    key = f"chat_messages:{seed}".encode()
+    digests = b"".join(hashlib.blake2b(i.encode(), digest_size=8, key=key).digest() for i in ids)
+    return np.frombuffer(digests, dtype=">u8").astype(np.float64) * 2.0**-64
 
 
 def parse_template(template: str) -> list[tuple[str, str | None, int | None]]:
@@ -121,7 +131,7 @@ class ChatMessages(FilterStep):
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         cfg: ChatMessagesConfig = self.config
         u = pl.Series(
-            split_positions(batch["id"].cast(pl.String).fill_null("").to_list(), cfg.seed)
+            hash_positions(batch["id"].cast(pl.String).fill_null("").to_list(), cfg.seed)
         )
         batch = batch.with_columns(_u=u)
         columns = batch.columns
