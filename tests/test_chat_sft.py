@@ -157,6 +157,11 @@ def test_chat_messages_builds_conversations_and_accounts_for_every_document(tmp_
     to_zh = [u for u in users if u.startswith("To Chinese: English ")]
     to_en = [u for u in users if u.startswith("To English: 中文")]
     assert to_zh and to_en and len(to_zh) + len(to_en) == len(users)  # both variants used
+    # which documents a task keeps is independent of the train/val/test split
+    from corpuskit.training import SplitConfig, assign_split
+
+    split = assign_split(kept["id"], SplitConfig(val=0.3, test=0.0))
+    assert 0.15 < (split == "val").mean() < 0.45
 
 
 def test_a_bad_template_is_refused_before_anything_runs(tmp_path):
