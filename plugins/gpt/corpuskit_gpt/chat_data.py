@@ -31,27 +31,13 @@ from tokenizers import Tokenizer
 
 from corpuskit.training import SPLITS, CorpusData, TrainConfigError, assign_split
 from corpuskit_gpt.chat import BadConversation, as_messages, encode_conversations, pair_messages
+from corpuskit_gpt.shards import META, TokenShards
 from corpuskit_gpt.tokenizer import eot_id, tokenizer_hash
-
-META = "meta.json"
 
 
 @dataclass(frozen=True)
-class ChatShards:
-    """A finished conversation shard folder."""
-
-    folder: Path
-    meta: dict
-
-    @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(self.meta["dtype"])
-
-    def tokens(self, split: str) -> np.ndarray:
-        n = self.meta["tokens"][split]
-        if n == 0:
-            return np.zeros(0, dtype=self.dtype)
-        return np.memmap(self.folder / f"{split}.bin", dtype=self.dtype, mode="r", shape=(n,))
+class ChatShards(TokenShards):
+    """A finished conversation shard folder: the token files, plus masks and starts."""
 
     def mask(self, split: str) -> np.ndarray:
         n = self.meta["tokens"][split]
@@ -79,10 +65,6 @@ class ChatShards:
             env,
             self.meta.get("end_of_turn"),
         )
-
-    @classmethod
-    def open(cls, folder: Path) -> ChatShards:
-        return cls(folder, json.loads((folder / META).read_text(encoding="utf-8")))
 
 
 def conversation_fields(cfg: Any) -> dict[str, str]:

@@ -130,9 +130,7 @@ class ChatMessages(FilterStep):
 
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         cfg: ChatMessagesConfig = self.config
-        u = pl.Series(
-            hash_positions(batch["id"].cast(pl.String).fill_null("").to_list(), cfg.seed)
-        )
+        u = pl.Series(hash_positions(batch["id"].cast(pl.String).fill_null("").to_list(), cfg.seed))
         batch = batch.with_columns(_u=u)
         columns = batch.columns
         user = assistant = system = task_name = kept = None

@@ -55,7 +55,7 @@ class TokenShards:
         return split_metrics(model, self.tokens(split), block_size, batch_size, limit, env)
 
     @classmethod
-    def open(cls, folder: Path) -> TokenShards:
+    def open(cls, folder: Path) -> Any:
         return cls(folder, json.loads((folder / META).read_text(encoding="utf-8")))
 
 
