@@ -94,7 +94,8 @@ async def stream_one(http: httpx.AsyncClient, base: str, model: str, prompt: str
     usage = None
     done = False
     async with http.stream("POST", base + "/v1/chat/completions", json=body) as r:
-        r.raise_for_status()
+        if r.status_code != 200:
+            raise SystemExit(f"{r.status_code}: {(await r.aread()).decode()[:300]}")
         async for line in r.aiter_lines():
             if not line.startswith("data: "):
                 continue
