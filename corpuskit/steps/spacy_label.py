@@ -36,7 +36,12 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from corpuskit.labelling import patterns as pattern_sets
-from corpuskit.labelling.pipelines import build_pipeline, check_spec, classifier_of
+from corpuskit.labelling.pipelines import (
+    build_pipeline,
+    check_spec,
+    classifier_of,
+    route_by_lang,
+)
 from corpuskit.steps.base import MapStep, StepConfig
 
 ALL = "all"  # key of `patterns` that applies to every pipeline
@@ -330,22 +335,7 @@ class SpacyLabel(MapStep):
     def _routes(self, batch: pl.DataFrame) -> pl.Series:
         """The pipeline key of each document, null where it stays unlabelled."""
         c: SpacyLabelConfig = self.config
-        n = batch.height
-        fallback = pl.lit(c.fallback, dtype=pl.String())
-        if c.lang_column not in batch.columns:
-            return pl.Series("lang", [c.fallback] * n, dtype=pl.String())
-        primary = (
-            pl.col(c.lang_column)
-            .cast(pl.String)
-            .str.strip_chars()
-            .str.to_lowercase()
-            .str.split_exact("-", 1)
-            .struct.field("field_0")
-            .str.split_exact("_", 1)
-            .struct.field("field_0")
-        )
-        route = pl.when(primary.is_in(list(c.pipelines))).then(primary).otherwise(fallback)
-        return batch.select(route.alias("lang")).to_series()
+        return route_by_lang(batch, c.lang_column, c.pipelines, c.fallback)
 
     def _label(
         self, lang: str, rows: pl.Series, texts: list[str]
