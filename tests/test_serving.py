@@ -6,6 +6,7 @@ The model is trained once per module (a few seconds); the server runs as a subpr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -466,11 +468,66 @@ def test_a_client_that_disconnects_mid_stream_frees_its_slot(server, chat_run):
     assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] == 3
 
 
-@pytest.mark.slow
-def test_health_is_503_while_the_model_loads(chat_run):
+@contextlib.contextmanager
+def in_process_server(engine: Engine) -> Iterator[str]:
+    """The app over `engine` on uvicorn in a thread (model name "m"); its base URL."""
     import uvicorn
 
     from corpuskit.serving.server import create_app
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(engine, model_name="m"), host="127.0.0.1", port=port, log_level="error"
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not srv.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+
+
+@pytest.mark.slow
+def test_a_client_that_stops_waiting_for_a_whole_reply_frees_its_slot(chat_run):
+    """Non-streaming: the server notices the hang-up while the reply is being generated
+    (each step slowed to 20 ms, so 150 tokens take 3 s; the client leaves after 0.5 s)."""
+    from corpuskit.training.launch import load_run
+
+    trainer, _ = load_run(chat_run)
+
+    def load():
+        gen = trainer.generator(chat_run, slots=1)
+        step = gen.step
+
+        def slow_step():
+            time.sleep(0.02)
+            return step()
+
+        gen.step = slow_step
+        return gen
+
+    engine = Engine(load)
+    body = {"model": "m", "prompt": "the", "max_tokens": 150, "ignore_eos": True}
+    with in_process_server(engine) as base:
+        engine.wait_ready(60)
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(base + "/v1/completions", json=body, timeout=httpx.Timeout(10, read=0.5))
+        deadline = time.monotonic() + 10
+        while engine.running and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engine.running == 0
+        assert engine.stats.cancelled == 1 and engine.stats.finished == 0
+        r = httpx.post(base + "/v1/completions", json={**body, "max_tokens": 2}, timeout=30)
+        assert r.status_code == 200 and engine.stats.finished == 1
+
+
+@pytest.mark.slow
+def test_health_is_503_while_the_model_loads(chat_run):
     from corpuskit.training.launch import load_run
 
     trainer, _ = load_run(chat_run)
@@ -480,33 +537,23 @@ def test_health_is_503_while_the_model_loads(chat_run):
         gate.wait(60)
         return trainer.generator(chat_run, slots=1)
 
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(Engine(load), model_name="m"), host="127.0.0.1", port=port, log_level="error"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while not srv.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        r = httpx.get(base + "/health", timeout=10)
-        assert r.status_code == 503 and r.json()["status"] == "loading"
-        r = httpx.post(base + "/v1/completions", json={"model": "m", "prompt": "x"}, timeout=10)
-        assert r.status_code == 503 and r.headers["retry-after"] == "1"
-        gate.set()
-        deadline = time.monotonic() + 60
-        while httpx.get(base + "/health", timeout=10).status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        r = httpx.post(base + "/v1/completions", json={"model": "m", "prompt": "the"}, timeout=30)
-        assert r.status_code == 200
+        with in_process_server(Engine(load)) as base:
+            r = httpx.get(base + "/health", timeout=10)
+            assert r.status_code == 503 and r.json()["status"] == "loading"
+            r = httpx.post(base + "/v1/completions", json={"model": "m", "prompt": "x"}, timeout=10)
+            assert r.status_code == 503 and r.headers["retry-after"] == "1"
+            gate.set()
+            deadline = time.monotonic() + 60
+            while httpx.get(base + "/health", timeout=10).status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            r = httpx.post(
+                base + "/v1/completions", json={"model": "m", "prompt": "the"}, timeout=30
+            )
+            assert r.status_code == 200
     finally:
         gate.set()
-        srv.should_exit = True
-        thread.join(10)
 
 
 # --- the terminal chat ----------------------------------------------------------------
@@ -522,6 +569,55 @@ def test_terminal_chat_keeps_history_and_takes_commands(chat_run):
     assert out.count("assistant> ") == 2
     assert "[conversation cleared]" in out
     assert "unknown command /nope" in out
+
+
+class Recorder:
+    """A text stream that keeps every write (to see replies arrive piece by piece)."""
+
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_chat_session_sends_the_history_and_streams_the_reply(chat_run):
+    from corpuskit.serving.chat import ChatSession, Settings
+    from corpuskit.training.launch import load_run
+
+    trainer, _ = load_run(chat_run)
+    gen = trainer.generator(chat_run, slots=1)
+    prompts: list[list[int]] = []
+    add = gen.add
+
+    def spy(seq, prompt, params):
+        prompts.append(prompt)
+        add(seq, prompt, params)
+
+    gen.add = spy
+    session = ChatSession(gen, Settings(temperature=0, max_tokens=8), "You reverse words.")
+    out = Recorder()
+    first = session.reply("the king", out)
+    pieces = [w for w in out.writes if w and w != "\n"]
+    assert "".join(pieces) == first
+    assert len(first) <= 1 or len(pieces) > 1  # streamed token by token, not at the end
+    second = session.reply("a lord", Recorder())
+    system = {"role": "system", "content": "You reverse words."}
+    assert session.history == [
+        {"role": "user", "content": "the king"},
+        {"role": "assistant", "content": first},
+        {"role": "user", "content": "a lord"},
+        {"role": "assistant", "content": second},
+    ]
+    assert prompts[1] == gen.chat_prompt([system, *session.history[:3]])
+    session.reset()
+    assert session.history == [] and session.messages() == [system]
+    session.reset("Be brief.", keep_system=False)
+    assert session.messages() == [{"role": "system", "content": "Be brief."}]
 
 
 def test_serve_without_the_http_stack_says_how_to_install_it(tmp_path):

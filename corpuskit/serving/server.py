@@ -8,7 +8,8 @@
 Errors have the OpenAI shape `{"error": {"message", "type", "param", "code"}}`: 400 for
 a request that cannot run (validation, unknown model, max_tokens beyond the context),
 401 for a missing or wrong API key, 429 when the queue is full (with Retry-After), 503
-while the model loads. A streaming client that disconnects frees its slot at once.
+while the model loads. A client that disconnects (mid-stream, or while it waits for a
+whole reply) frees its slot at once.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from corpuskit.serving.engine import Engine, EngineNotReady, Failure, QueueFull, Ticket
 from corpuskit.serving.generator import Delta, PromptTooLong, SamplingParams
@@ -52,6 +53,13 @@ class ApiError(Exception):
             status_code=self.status,
             headers=self.headers,
         )
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its reply was complete."""
+
+
+GONE = object()  # put in a Run's queue when its client disconnects
 
 
 def error_body(message: str, kind: str, param: str | None = None, code: str | None = None):
@@ -85,6 +93,8 @@ class Run:
         """(choice index, delta) until every choice has finished; raises on a failure."""
         while len(self.finished) < len(self.tickets):
             index, item = await self.queue.get()
+            if item is GONE:
+                raise ClientGone
             if isinstance(item, Failure):
                 raise ApiError(500, f"generation failed: {item.message}", "server_error")
             self.tokens[index] = item.completion_tokens
@@ -114,6 +124,10 @@ def create_app(engine: Engine, api_key: str | None = None, model_name: str | Non
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, e: ApiError) -> JSONResponse:
         return e.response()
+
+    @app.exception_handler(ClientGone)
+    async def _gone(_: Request, e: ClientGone) -> Response:
+        return Response(status_code=499)  # nobody reads it; nginx's "client closed request"
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, e: RequestValidationError) -> JSONResponse:
@@ -226,7 +240,7 @@ def create_app(engine: Engine, api_key: str | None = None, model_name: str | Non
         head = {"id": ident, "created": created, "model": name()}
         if body.stream:
             return sse(chat_chunks(run, head, body.include_usage), run)
-        texts = await collect(run, body.n)
+        texts = await collect(run, body.n, request)
         choices = [
             {
                 "index": i,
@@ -249,7 +263,7 @@ def create_app(engine: Engine, api_key: str | None = None, model_name: str | Non
         echo = prompt_text if body.echo else ""
         if body.stream:
             return sse(completion_chunks(run, head, body.include_usage, echo, body.n), run)
-        texts = await collect(run, body.n)
+        texts = await collect(run, body.n, request)
         choices = [
             {
                 "index": i,
@@ -264,14 +278,26 @@ def create_app(engine: Engine, api_key: str | None = None, model_name: str | Non
     return app
 
 
-async def collect(run: Run, n: int) -> list[str]:
+async def collect(run: Run, n: int, request: Request) -> list[str]:
+    """The whole text of each choice; ClientGone (slots freed) if the client leaves first."""
+    watcher = asyncio.create_task(_watch_disconnect(request, run))
     texts = [""] * n
     try:
         async for index, delta in run.events():
             texts[index] += delta.text
     finally:
+        watcher.cancel()
         run.cancel()  # a no-op for finished tickets; frees the slots of a dropped client
     return texts
+
+
+async def _watch_disconnect(request: Request, run: Run) -> None:
+    """Wait for the client to hang up (the body is read: the next ASGI message is
+    http.disconnect), then cancel the run and wake its reader."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    run.cancel()
+    run.queue.put_nowait((-1, GONE))
 
 
 def sse(events: AsyncIterator[dict], run: Run) -> StreamingResponse:
