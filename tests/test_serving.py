@@ -14,8 +14,9 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,16 +222,22 @@ def test_stop_sequences_are_cut_and_never_streamed(chat_run):
     assert a == b and a != c
 
 
-def test_the_engine_queues_up_to_its_limit_then_refuses(chat_run):
+def gated_load(run_dir: Path) -> tuple[Callable[[], Any], threading.Event]:
+    """A loader of the run's generator (1 slot) that waits for the event: 'still loading'."""
     from corpuskit.training.launch import load_run
 
-    trainer, _ = load_run(chat_run)
+    trainer, _ = load_run(run_dir)
     gate = threading.Event()
 
     def load():
-        gate.wait(30)
-        return trainer.generator(chat_run, slots=1)
+        gate.wait(60)
+        return trainer.generator(run_dir, slots=1)
 
+    return load, gate
+
+
+def test_the_engine_queues_up_to_its_limit_then_refuses(chat_run):
+    load, gate = gated_load(chat_run)
     engine = Engine(load, max_queue=1).start()
     try:
         assert engine.state == "loading"
@@ -528,15 +535,7 @@ def test_a_client_that_stops_waiting_for_a_whole_reply_frees_its_slot(chat_run):
 
 @pytest.mark.slow
 def test_health_is_503_while_the_model_loads(chat_run):
-    from corpuskit.training.launch import load_run
-
-    trainer, _ = load_run(chat_run)
-    gate = threading.Event()
-
-    def load():
-        gate.wait(60)
-        return trainer.generator(chat_run, slots=1)
-
+    load, gate = gated_load(chat_run)
     try:
         with in_process_server(Engine(load)) as base:
             r = httpx.get(base + "/health", timeout=10)
