@@ -10,7 +10,8 @@ new tokens with mean-initialised rows, exactly where fine-tuning started):
   token (which the base model never saw);
 - greedy replies to the held-out prompts (up to `--max-new-tokens`): the share that stop
   at the end-of-turn token `<|im_end|>` rather than running to the limit, and the share
-  equal to the reference answer.
+  equal to the reference answer, overall and per task of the corpus's `chat_messages`
+  step (a prompt belongs to the task whose template's opening words it starts with).
 """
 
 from __future__ import annotations
@@ -20,6 +21,41 @@ import json
 import os
 import time
 from pathlib import Path
+
+
+def task_prefixes(manifest: Path) -> list[tuple[str, str]]:
+    """(opening words of a user template, task name) of the corpus's chat_messages step,
+    longest first; empty if the corpus was not built by one."""
+    if not manifest.exists():
+        return []
+    recipe = json.loads(manifest.read_text(encoding="utf-8")).get("recipe", {})
+    out = []
+    for step in recipe.get("steps", []):
+        config = step.get("chat_messages") if isinstance(step, dict) else None
+        for task in (config or {}).get("tasks", []):
+            for variant in task["variants"]:
+                head = variant["user"].split("{", 1)[0]
+                if head:
+                    out.append((head, task.get("name") or task["source"]))
+    return sorted(out, key=lambda x: -len(x[0]))
+
+
+def by_task(results: list[dict], prefixes: list[tuple[str, str]]) -> dict[str, dict]:
+    """Replies, end-of-turn share and exact answers per task."""
+    groups: dict[str, list[dict]] = {}
+    for r in results:
+        task = next((name for head, name in prefixes if r["prompt"].startswith(head)), "other")
+        groups.setdefault(task, []).append(r)
+    return {
+        task: {
+            "replies": len(rs),
+            "end_of_turn_share": round(sum(r["finish"] == "stop" for r in rs) / len(rs), 4),
+            "exact_match": round(
+                sum(r["reply"].strip() == r["reference"].strip() for r in rs) / len(rs), 4
+            ),
+        }
+        for task, rs in sorted(groups.items())
+    }
 
 
 def main() -> None:
@@ -54,6 +90,7 @@ def main() -> None:
         "base": build_model(cfg, tok.get_vocab_size(), 0, Path(cfg.init_folder)),
         "fine-tuned": build_model(cfg, tok.get_vocab_size(), 0, args.run_dir / "model"),
     }
+    prefixes = task_prefixes(corpus.root / "manifest.json")
     rows = {}
     for name, model in models.items():
         started = time.perf_counter()
@@ -69,6 +106,7 @@ def main() -> None:
             "end_of_turn_share": round(checks["end_of_turn_share"], 4),
             "exact_match": round(checks["exact_match"], 4),
             "seconds": round(time.perf_counter() - started, 1),
+            "tasks": by_task(checks["results"], prefixes),
         }
         print(json.dumps({"model": name, **rows[name]}), flush=True)
         for e in checks["examples"][:3]:

@@ -1,6 +1,6 @@
 """Load test of `corpuskit serve` (loopback only, bounded), next to a plain transformers loop.
 
-    python bench/bench_serve.py runs/chat-sft --concurrency 16 --max-tokens 64
+    python bench/bench_serve.py runs/chat-sft --concurrency 16 --max-tokens 40
     python bench/bench_serve.py runs/chat-sft --sequential 500          # memory over time
 
 1. Starts `corpuskit serve RUN_DIR` on 127.0.0.1 (a free port, --slots = concurrency).
@@ -222,7 +222,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=40)  # the longest prompt + 40 fit 128
     ap.add_argument("--sequential", type=int, default=500)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=600.0)

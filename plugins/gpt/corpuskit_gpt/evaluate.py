@@ -277,12 +277,14 @@ def reply_checks(
     n = len(prompts)
     stopped = sum(1 for r in finish.values() if r == "stop")
     exact = sum(1 for i, (_, ref, _) in enumerate(prompts) if replies[i].strip() == ref.strip())
+    results = [
+        {"prompt": p[2][-1]["content"], "reference": p[1], "reply": replies[i], "finish": finish[i]}
+        for i, p in enumerate(prompts)
+    ]
     return {
         "replies": n,
         "end_of_turn_share": stopped / n if n else None,
         "exact_match": exact / n if n else None,
-        "examples": [
-            {"prompt": p[2][-1]["content"], "reference": p[1], "reply": replies[i]}
-            for i, p in enumerate(prompts[:5])
-        ],
+        "examples": results[:5],
+        "results": results,
     }
