@@ -136,6 +136,7 @@ async def burst(base: str, model: str, concurrency: int, n: int, timeout: float)
 def sequential_memory(base: str, model: str, count: int, pid: int, timeout: float) -> list:
     proc = psutil.Process(pid)
     samples = []
+    started = time.perf_counter()
     with httpx.Client(timeout=timeout) as http:
         for i in range(count):
             body = {
@@ -148,6 +149,8 @@ def sequential_memory(base: str, model: str, count: int, pid: int, timeout: floa
             http.post(base + "/v1/chat/completions", json=body).raise_for_status()
             if i % 50 == 0 or i == count - 1:
                 samples.append((i + 1, proc.memory_info().rss / 2**20))
+    seconds = time.perf_counter() - started
+    print(f"{count} sequential requests in {seconds:.1f} s ({count / seconds:.1f} requests/s)")
     return samples
 
 
