@@ -66,12 +66,15 @@ class ChatSession:
             out.write(f"[dropped the {dropped} oldest messages to fit the context]\n")
         return ids
 
-    def reply(self, text: str, out: TextIO = sys.stdout) -> str:
-        """Send a user message; stream the answer to `out`; return it (kept in history)."""
+    def reply(self, text: str, out: TextIO = sys.stdout, prefix: str = "") -> str:
+        """Send a user message; stream the answer to `out` after `prefix` (notes about the
+        context come before it); return the answer (kept in history)."""
         self.history.append({"role": "user", "content": text})
         prompt = self._prompt(out)
         if prompt is None:
             return ""
+        out.write(prefix)
+        out.flush()
         s = self.settings
         self._turn += 1
         seed = None if s.seed is None else s.seed + self._turn
@@ -134,6 +137,4 @@ class ChatSession:
             else:
                 if not interactive:
                     out.write(f"you> {line}\n")
-                out.write("assistant> ")
-                out.flush()
-                self.reply(line, out)
+                self.reply(line, out, prefix="assistant> ")
