@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator
@@ -31,8 +30,8 @@ from tokenizers import Tokenizer
 
 from corpuskit.training import SPLITS, CorpusData, TrainConfigError, assign_split
 from corpuskit_gpt.chat import BadConversation, as_messages, encode_conversations, pair_messages
-from corpuskit_gpt.shards import META, TokenShards
-from corpuskit_gpt.tokenizer import eot_id, tokenizer_hash
+from corpuskit_gpt.shards import META, TokenShards, begin_shards
+from corpuskit_gpt.tokenizer import tokenizer_hash
 
 
 @dataclass(frozen=True)
@@ -138,11 +137,7 @@ def chat_key(data: CorpusData, tok: Tokenizer, cfg: Any) -> str:
 
 def build_chat_shards(data: CorpusData, tok: Tokenizer, cfg: Any, folder: Path) -> ChatShards:
     """Tokenize every conversation of the corpus into `folder` (temporary name, then renamed)."""
-    dtype = np.dtype(np.uint16 if tok.get_vocab_size() <= 1 << 16 else np.uint32)
-    eot = eot_id(tok)
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    dtype, eot, tmp = begin_shards(tok, folder)
     tokens = dict.fromkeys(SPLITS, 0)
     conversations = dict.fromkeys(SPLITS, 0)
     starts: dict[str, list[int]] = {s: [] for s in SPLITS}

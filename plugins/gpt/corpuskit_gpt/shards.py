@@ -90,13 +90,18 @@ def encode_documents(tok: Tokenizer, texts: list[str], eot: int, dtype: np.dtype
     return out
 
 
-def build_shards(data: CorpusData, tok: Tokenizer, folder: Path) -> TokenShards:
-    """Tokenize the whole corpus into `folder` (written under a temporary name, then renamed)."""
+def begin_shards(tok: Tokenizer, folder: Path) -> tuple[np.dtype, int, Path]:
+    """(token dtype, end-of-text id, empty temporary folder) to write `folder`'s shards in."""
     dtype = np.dtype(np.uint16 if tok.get_vocab_size() <= 1 << 16 else np.uint32)
-    eot = eot_id(tok)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    return dtype, eot_id(tok), tmp
+
+
+def build_shards(data: CorpusData, tok: Tokenizer, folder: Path) -> TokenShards:
+    """Tokenize the whole corpus into `folder` (written under a temporary name, then renamed)."""
+    dtype, eot, tmp = begin_shards(tok, folder)
     counts = dict.fromkeys(SPLITS, 0)
     docs = dict.fromkeys(SPLITS, 0)
     started = time.perf_counter()
