@@ -182,6 +182,27 @@ def test_cached_decoding_gives_transformers_logits_and_greedy_text():
     assert torch.allclose(cached, reference, atol=1e-5)
 
 
+def test_top_p_and_top_k_narrow_the_sampling_to_the_likeliest_tokens():
+    """At temperature 1.5, top_p near 0 or top_k 1 leave only the likeliest token (greedy);
+    with neither, some seed samples another text."""
+    tok = build_char([["abcdef ghij klmnop qrstu vwxyz"]])
+    cfg = validate_config({**CHAT_TINY, "messages_field": None, "block_size": 48, "dropout": 0.0})
+    gen = GPTGenerator(build_model(cfg, tok.get_vocab_size(), 0).eval(), tok, "m", slots=1)
+
+    def sample(**kw) -> list[int]:
+        gen.add(1, [3, 4, 5], SamplingParams(max_tokens=12, ignore_eos=True, **kw))
+        seq = gen.seqs[1]
+        while gen.seqs:
+            gen.step()
+        return seq.ids[3:]
+
+    greedy = sample(temperature=0)
+    for seed in range(3):
+        assert sample(temperature=1.5, top_p=1e-6, seed=seed) == greedy
+        assert sample(temperature=1.5, top_k=1, seed=seed) == greedy
+    assert any(sample(temperature=1.5, seed=seed) != greedy for seed in range(3))
+
+
 def test_room_checks_max_tokens_against_the_context():
     tok = build_char([["abc"]])
     cfg = validate_config({**CHAT_TINY, "messages_field": None, "block_size": 16})
