@@ -290,3 +290,15 @@ def test_chat_keys_are_validated():
         validate_config(
             {**TINY, "messages_field": "m", "prompt_field": "p", "completion_field": "c"}
         )
+
+
+def test_the_chat_sft_recipe_fine_tunes_the_news_gpt_on_the_instruction_set():
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = validate_config(yaml.safe_load((root / "recipes" / "chat-sft.yaml").read_text()))
+    news = yaml.safe_load((root / "recipes" / "news-gpt.yaml").read_text())
+    instructions = yaml.safe_load((root / "recipes" / "chat-instructions.yaml").read_text())
+    assert cfg.chat and cfg.messages_field == "messages"
+    assert cfg.init_from == news["run_dir"] and cfg.data == instructions["output"]["path"]
+    assert cfg.block_size == news["block_size"]  # the base model's context
