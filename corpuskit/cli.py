@@ -264,6 +264,13 @@ for _command in _TRAINING_COMMANDS:
     main.add_command(_command)
 
 
+# Using a model: chat, serve (corpuskit/serving/cli.py; torch and the HTTP stack load on use).
+from corpuskit.serving.cli import COMMANDS as _SERVING_COMMANDS  # noqa: E402
+
+for _command in _SERVING_COMMANDS:
+    main.add_command(_command)
+
+
 # `label train` / `label eval`; the module imports only click (spaCy loads when they run).
 from corpuskit.labelling.cli import label  # noqa: E402
 
