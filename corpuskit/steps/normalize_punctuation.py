@@ -10,7 +10,7 @@ import polars as pl
 
 from corpuskit import jit
 from corpuskit.steps.base import MapStep, StepConfig
-from corpuskit.steps.subset import rewrite_frame_rows, rewrite_matching
+from corpuskit.steps.subset import rewrite_frame_rows, rewrite_matching, rewrite_rows
 
 # ---------------------------------------------------------------------------------------
 # Character classes (Rust regex syntax, for use inside [...]).
@@ -132,6 +132,10 @@ class PunctuationConfig(StepConfig):
     latin_quotes: Literal["straight", "keep"] = "straight"
     # Collapse runs of one repeated mark (！！！ -> ！, ??? -> ?, 、、 -> 、).
     collapse_repeats: bool = True
+    # Spaces alone between two CJK characters: "keep" them (they separate names and
+    # headline clauses: 记者 张三 李四), or "remove" them (你 好 -> 你好). An ideographic
+    # space (U+3000) is a separator either way.
+    cjk_space: Literal["keep", "remove"] = "keep"
 
 
 class NormalizePunctuation(MapStep):
@@ -212,8 +216,7 @@ class NormalizePunctuation(MapStep):
             lean = pl.Series("lean", [_KEEP] * batch.height, dtype=pl.Int8)
         text = batch.get_column("text")
         if self._kernel is not None:
-            straight = c.latin_quotes == "straight"
-            text = self._kernel.normalize_series(text, lean, straight, c.collapse_repeats)
+            text = normalize_compiled(self._kernel, text, lean, c)
         else:
             text = normalize_text(text, lean, c)
         return batch.with_columns(text)
@@ -222,6 +225,74 @@ class NormalizePunctuation(MapStep):
 def compiled_kernel() -> ModuleType | None:
     """corpuskit.steps.normalize_punctuation_kernels (numba), or None (`corpuskit.jit`)."""
     return jit.kernels("corpuskit.steps.normalize_punctuation_kernels")
+
+
+def normalize_compiled(
+    kernel: ModuleType, text: pl.Series, lean: pl.Series, config: PunctuationConfig
+) -> pl.Series:
+    """`normalize_text` through the compiled twin: the shared number and list-marker
+    passes around `kernel.normalize_series`."""
+    c = config
+    guard = _guard(text)
+    core = kernel.normalize_series(
+        _numbers_and_markers(text, guard),
+        lean,
+        c.latin_quotes == "straight",
+        c.collapse_repeats,
+        c.cjk_space == "keep",
+    )
+    return _restore_markers(core, guard).alias(text.name)
+
+
+# ---------------------------------------------------------------------------------------
+# Passes shared by both implementations, before and after them (Polars): numbers and
+# times written in full width are converted whole, straight full-width quotes paired by
+# position, list markers (１．　内容) protected from becoming a full stop.
+
+_FW_DIGIT = "０-９"
+_ANY_DIGIT = f"0-9{_FW_DIGIT}"
+_LIST_DOT = chr(0xF8010)  # stands for the "." of a list marker while the core runs
+# 12：30(：45) -> 12:30(:45); the left and right boundaries keep longer numbers out.
+_TIME_HMS = (
+    rf"(^|[^{_ANY_DIGIT}])([{_ANY_DIGIT}]{{1,2}})：([0-5０-５][{_ANY_DIGIT}])"
+    rf"：([0-5０-５][{_ANY_DIGIT}])($|[^{_ANY_DIGIT}])"
+)
+_TIME_HM = (
+    rf"(^|[^{_ANY_DIGIT}])([{_ANY_DIGIT}]{{1,2}})：([0-5０-５][{_ANY_DIGIT}])"
+    rf"($|[^{_ANY_DIGIT}：])"
+)
+# １，６３３ -> 1,633: a full-width comma between full-width digits, three after it.
+_THOUSANDS = rf"([{_FW_DIGIT}])，([{_FW_DIGIT}]{{3}})($|[^{_ANY_DIGIT}])"
+_FW_QUOTE_PAIR = "＂([^＂\n]*)＂"
+_LIST_MARKER = (
+    rf"(^|\n)([ \t\x{{3000}}]*[{_ANY_DIGIT}]{{1,3}})[.．]([ \t\x{{3000}}]|[^{_ANY_DIGIT}\s])"
+)
+_NUMBER_ROW = (
+    rf"[{_FW_DIGIT}．＂％]|[{_ANY_DIGIT}]：|(?:^|\n)[ \t\x{{3000}}]*[{_ANY_DIGIT}]{{1,3}}[.．]"
+)
+
+
+def _guard(text: pl.Series) -> pl.Series:
+    """Rows that already hold the list-marker stand-in: the shared passes skip them."""
+    return text.str.contains(_LIST_DOT, literal=True).fill_null(True)
+
+
+def _numbers_and_markers(text: pl.Series, guard: pl.Series) -> pl.Series:
+    def rewrite(t: pl.Expr) -> pl.Expr:
+        t = t.str.replace_all("％", "%", literal=True)
+        t = t.str.replace_all(_TIME_HMS, "${1}${2}:${3}:${4}${5}")
+        for _ in range(2):  # a match takes the character after it: 7：30-8：00
+            t = t.str.replace_all(_TIME_HM, "${1}${2}:${3}${4}")
+            t = t.str.replace_all(_THOUSANDS, "${1},${2}${3}")
+        t = t.str.replace_all(_FW_QUOTE_PAIR, "“${1}”")
+        return t.str.replace_all(_LIST_MARKER, f"${{1}}${{2}}{_LIST_DOT}${{3}}")
+
+    return rewrite_rows(text, text.str.contains(_NUMBER_ROW).fill_null(False) & ~guard, rewrite)
+
+
+def _restore_markers(text: pl.Series, guard: pl.Series) -> pl.Series:
+    has = text.str.contains(_LIST_DOT, literal=True).fill_null(False) & ~guard
+    return rewrite_rows(text, has, lambda t: t.str.replace_all(_LIST_DOT, ".", literal=True))
 
 
 def _lean(lang: pl.Series) -> pl.Series:
@@ -254,6 +325,15 @@ def normalize_text(
     c = config or PunctuationConfig()
     if lean is None:
         lean = pl.Series([_KEEP] * len(text), dtype=pl.Int8)
+    guard = _guard(text)
+    core = _normalize_core(_numbers_and_markers(text, guard), lean, c, exhaustive)
+    return _restore_markers(core, guard).alias(text.name)
+
+
+def _normalize_core(
+    text: pl.Series, lean: pl.Series, c: PunctuationConfig, exhaustive: bool
+) -> pl.Series:
+    """The part `normalize_punctuation_kernels.normalize_series` reproduces."""
     name = text.name
     ok = text.is_not_null() & ~text.str.contains(_SENTINELS).fill_null(True)
     idx = ok.arg_true()
@@ -412,6 +492,7 @@ def _segments(df: pl.DataFrame, c: PunctuationConfig) -> pl.Series:
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
             pl.col("t").str.extract_all(_SEGMENT).alias("s"),
             "lean",
+            pl.col("t").str.contains(f"[{_CJK}]").alias("cjk_doc"),
         )
         .explode("s")
         .with_columns(pl.col("s").fill_null(""))
@@ -458,6 +539,13 @@ def _segments(df: pl.DataFrame, c: PunctuationConfig) -> pl.Series:
         .otherwise(pl.col("lean")),
         glued=pl.col("palnum") & pl.col("nalnum") & pl.col("s").str.contains(r"^[,.?!:;()\"'\-]+$"),
     )
+    # In a document with CJK, full-width marks after a Latin word or a number stay as the
+    # writer put them (要求在读MBA。, 给5000，lg说): a Latin-context run there is kept.
+    runs = runs.with_columns(
+        ctx=pl.when((pl.col("ctx") == _LAT) & pl.col("cjk_doc"))
+        .then(pl.lit(_KEEP, pl.Int8))
+        .otherwise(pl.col("ctx"))
+    )
     # Most runs are no-ops (a lone ， between Chinese characters, ", " in English): only
     # the others go through the rewrite.
     zh_noop = pl.col("s").str.contains(r"^[，。？！：；“”‘’（）]$")
@@ -494,7 +582,11 @@ def _rewrite_run(c: PunctuationConfig) -> pl.Expr:
     zh_strip = (
         zh.str.contains(f"[，。？！：；（）…⋯—―{_FO}{_FC}]")
         | (zh.str.contains("--") & ~flag)
-        | ((pl.col("pcls") == _CLS_CJK) & (pl.col("ncls") == _CLS_CJK))
+        | (
+            (pl.col("pcls") == _CLS_CJK)
+            & (pl.col("ncls") == _CLS_CJK)
+            & pl.lit(c.cjk_space == "remove")
+        )
     )
     zh = pl.when(zh_strip).then(zh.str.replace_all(r"[ \t]+", "")).otherwise(zh)
     zh = zh.str.replace_all(r"(?:。{3,}|[…⋯])+", "……")
