@@ -63,6 +63,28 @@ def repair_gbk_latin1(text: str) -> str:
 # the bytes left over at the edges show as `?`. Three of these in a row never occur in
 # real text (the same class as the gold bench's check).
 SHIFTED_GBK = r"[埃保玻常矗担叮罚福梗＃]{3,}"
+
+
+def _han_outside_gb2312() -> str:
+    """A regex class body of the CJK Unified Ideographs that GB2312 does not hold."""
+    ranges: list[list[int]] = []
+    for cp in range(0x4E00, 0xA000):
+        try:
+            chr(cp).encode("gb2312")
+            continue
+        except UnicodeEncodeError:
+            pass
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "".join(rf"\x{{{a:X}}}" if a == b else rf"\x{{{a:X}}}-\x{{{b:X}}}" for a, b in ranges)
+
+
+# Bytes of another encoding (or binary) decoded as GBK: rare ideographs outside GB2312,
+# each followed by an ASCII character (鏜5覯t覯5覯8譥；). Simplified text uses GB2312
+# characters, traditional text does not interleave them with ASCII.
+BINARY_AS_GBK = rf"(?:[{_han_outside_gb2312()}][!-~\x{{FF1B}}]){{4,}}"
 GARBLED_KINDS: dict[str, str] = {
     # U+FFFD (a character lost in decoding) and 锟斤拷 (UTF-8 U+FFFD bytes read as GBK)
     "replacement": r"\x{FFFD}+|(?:锟斤拷)+",
@@ -71,10 +93,12 @@ GARBLED_KINDS: dict[str, str] = {
     # UTF-8 read as Latin-1/cp1252 that ftfy could not take back (bytes lost or mixed):
     # three or more "Ã©"-like pairs in a row
     "latin1_utf8": r"(?:[\x{C2}-\x{F4}][\x{80}-\x{BF}\x{2018}-\x{201E}\x{20AC}\x{2122}]){3,}",
-    # GBK shown as Latin-1 that did not decode: three or more high Latin-1 pairs
-    "latin1_gbk": r"(?:[\x{A1}-\x{FF}][\x{80}-\x{FF}]){3,}",
+    # GBK shown as Latin-1 that did not decode: three or more high Latin-1 pairs, each
+    # with a letter (a run of middle dots ······ is decoration, not mojibake)
+    "latin1_gbk": r"(?:[\x{C0}-\x{FF}][\x{80}-\x{FF}]|[\x{A1}-\x{BF}][\x{C0}-\x{FF}]){3,}",
     # private-use characters (portal separators, font-specific glyphs)
     "private_use": r"[\x{E000}-\x{F8FF}]+",
+    "binary_as_gbk": BINARY_AS_GBK,
     # uuencoded lines: "M" and 60 characters from the uuencode alphabet
     "uuencode": r"(?m)^M[\x{21}-\x{60}]{60}\r?$",
 }
