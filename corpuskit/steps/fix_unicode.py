@@ -1,9 +1,10 @@
 """fix_unicode: repair mojibake, drop invisible characters, normalize Unicode.
 
-Everything runs as Polars expressions over the `text` column, except ftfy, which is per
-document in Python: a vectorized regex first picks the few documents that show mojibake
-byte patterns (UTF-8 read as cp1252/latin-1/cp1251, C1 controls, terminal escapes), and
-only those are handed to ftfy. One scan for the union of the three passes' row gates
+Everything runs as Polars expressions over the `text` column, except ftfy and the GBK
+repair, which are per document in Python: a vectorized regex first picks the few
+documents that show mojibake byte patterns (UTF-8 read as cp1252/latin-1/cp1251, C1
+controls, terminal escapes; runs of GBK bytes shown as Latin-1), and only those are
+handed to them. One scan for the union of the three passes' row gates
 comes first, so the (usually many) documents that need nothing cost one regex scan.
 """
 
@@ -14,6 +15,7 @@ import hashlib
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -213,6 +215,21 @@ def _normalize_protected(text: str, form: str, keep: str) -> str:
     return "".join(p if i % 2 else unicodedata.normalize(form, p) for i, p in enumerate(parts))
 
 
+def _repair_rows(
+    text: pl.Series, candidate: str, repair: Callable[[str], str]
+) -> tuple[pl.Series, int]:
+    """`repair` (Python, per document) on the rows `candidate` flags; (text, rows changed)."""
+    idx = text.str.contains(candidate).fill_null(False).arg_true()
+    if idx.len() == 0:
+        return text, 0
+    before = text.gather(idx).to_list()
+    after = [repair(s) for s in before]
+    repaired = sum(a != b for a, b in zip(before, after, strict=True))
+    if not repaired:
+        return text, 0
+    return text.clone().scatter(idx, pl.Series(after, dtype=pl.String())), repaired
+
+
 class FixUnicode(MapStep):
     """Repair mojibake (ftfy), remove control/zero-width characters, normalize Unicode."""
 
@@ -302,26 +319,10 @@ class FixUnicode(MapStep):
         return gates
 
     def _fix_mojibake(self, text: pl.Series) -> tuple[pl.Series, int]:
-        idx = text.str.contains(MOJIBAKE_CANDIDATE).fill_null(False).arg_true()
-        if idx.len() == 0:
-            return text, 0
-        before = text.gather(idx).to_list()
-        after = [self._ftfy(s) for s in before]
-        repaired = sum(a != b for a, b in zip(before, after, strict=True))
-        if not repaired:
-            return text, 0
-        return text.clone().scatter(idx, pl.Series(after, dtype=pl.String())), repaired
+        return _repair_rows(text, MOJIBAKE_CANDIDATE, self._ftfy)
 
     def _fix_gbk_latin1(self, text: pl.Series) -> tuple[pl.Series, int]:
-        idx = text.str.contains(GBK_LATIN1_CANDIDATE).fill_null(False).arg_true()
-        if idx.len() == 0:
-            return text, 0
-        before = text.gather(idx).to_list()
-        after = [repair_gbk_latin1(s) for s in before]
-        repaired = sum(a != b for a, b in zip(before, after, strict=True))
-        if not repaired:
-            return text, 0
-        return text.clone().scatter(idx, pl.Series(after, dtype=pl.String())), repaired
+        return _repair_rows(text, GBK_LATIN1_CANDIDATE, repair_gbk_latin1)
 
     def _remove_invisible(self, text: pl.Series) -> pl.Series:
         c: FixUnicodeConfig = self.config
