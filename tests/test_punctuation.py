@@ -493,3 +493,21 @@ def test_step_without_the_kernel_gives_the_same_output():
     step._kernel = None  # what a process without numba runs
     assert step.process(df).batch.equals(compiled)
     assert compiled.get_column("text").to_list() == [e for _, e in CASES]
+
+
+def test_issue_16_mistakes_through_the_cleaning_chain():
+    # fix_unicode (NFKC) first folds full-width digits: numbers and times must still come
+    # out whole, and the other fixes must survive the chain of recipes/zh-news.yaml.
+    from corpuskit.steps.clean_text import CleanText, CleanTextConfig
+    from corpuskit.steps.fix_unicode import FixUnicode, FixUnicodeConfig
+
+    chain = [
+        FixUnicode(FixUnicodeConfig(form="NFKC")),
+        CleanText(CleanTextConfig(keep_ideographic_space=True)),
+        NormalizePunctuation(PunctuationConfig()),
+    ]
+    cases = [*ISSUE_16, ("③３项", "③3项")]
+    frame = pl.DataFrame({"id": [str(i) for i in range(len(cases))], "text": [t for t, _ in cases]})
+    for step in chain:
+        frame = step.process(frame).batch.select("id", "text")
+    assert frame["text"].to_list() == [e for _, e in cases]

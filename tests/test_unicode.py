@@ -100,6 +100,9 @@ ISSUE_16 = [
     ("Ölçü ÇĞİÖŞÜ Ñandú, Ãñé", "Ölçü ÇĞİÖŞÜ Ñandú, Ãñé"),  # real Latin-1 text stays
     ("合作院校(部分)：\uf0d8 欧洲设计学院", "合作院校(部分)： 欧洲设计学院"),
     ("徐若\ufffd入围", "徐若\ufffd入围"),  # lost for good: the garbled step's business
+    # full-width numbers and times converted whole, their ，and ： with them
+    ("收盘１，６３３．８２点，１６：４５收市", "收盘1,633.82点，16:45收市"),
+    ("涨５９．９８％。比分３：２，共１２３，４人", "涨59.98%。比分3：2，共123，4人"),
 ]
 
 

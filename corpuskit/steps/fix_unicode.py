@@ -23,6 +23,7 @@ import polars as pl
 
 from corpuskit.steps.base import MapStep, StepConfig
 from corpuskit.steps.subset import rewrite_matching, rewrite_rows
+from corpuskit.text.fullwidth import convert_numbers, number_rows
 from corpuskit.text.mojibake import GBK_LATIN1_CANDIDATE, repair_gbk_latin1
 
 NormalForm = Literal["NFC", "NFKC", "NFD", "NFKD", "none"]
@@ -354,6 +355,10 @@ class FixUnicode(MapStep):
         if idx.len() == 0:
             return text
         sub = text.gather(idx)
+        if "，" in keep:
+            # The protected ， and ： inside full-width numbers and times are separators,
+            # not punctuation: １，６３３．８２ -> 1,633.82, not 1，633.82.
+            sub = rewrite_rows(sub, number_rows(sub), convert_numbers)
         col = pl.col("t")
         if keep:
             # Map protected marks to private-use stand-ins, normalize, map back. Documents

@@ -11,6 +11,7 @@ import polars as pl
 from corpuskit import jit
 from corpuskit.steps.base import MapStep, StepConfig
 from corpuskit.steps.subset import rewrite_frame_rows, rewrite_matching, rewrite_rows
+from corpuskit.text.fullwidth import ANY_DIGIT, convert_numbers, number_rows
 
 # ---------------------------------------------------------------------------------------
 # Character classes (Rust regex syntax, for use inside [...]).
@@ -256,39 +257,19 @@ def normalize_compiled(
 # times written in full width are converted whole, straight full-width quotes paired by
 # position, list markers (１．　内容) protected from becoming a full stop.
 
-_FW_DIGIT = "０-９"
-_ANY_DIGIT = f"0-9{_FW_DIGIT}"
 _LIST_DOT = chr(0xF8010)  # stands for the "." of a list marker while the core runs
-# 12：30(：45) -> 12:30(:45); the left and right boundaries keep longer numbers out.
-_TIME_HMS = (
-    rf"(^|[^{_ANY_DIGIT}])([{_ANY_DIGIT}]{{1,2}})：([0-5０-５][{_ANY_DIGIT}])"
-    rf"：([0-5０-５][{_ANY_DIGIT}])($|[^{_ANY_DIGIT}])"
-)
-_TIME_HM = (
-    rf"(^|[^{_ANY_DIGIT}])([{_ANY_DIGIT}]{{1,2}})：([0-5０-５][{_ANY_DIGIT}])"
-    rf"($|[^{_ANY_DIGIT}：])"
-)
-# １，６３３ -> 1,633: a full-width comma between full-width digits, three after it.
-_THOUSANDS = rf"([{_FW_DIGIT}])，([{_FW_DIGIT}]{{3}})($|[^{_ANY_DIGIT}])"
 _FW_QUOTE_PAIR = "＂([^＂\n]*)＂"
 _LIST_MARKER = (
-    rf"(^|\n)([ \t\x{{3000}}]*[{_ANY_DIGIT}]{{1,3}})[.．]([ \t\x{{3000}}]|[^{_ANY_DIGIT}\s])"
+    rf"(^|\n)([ \t\x{{3000}}]*[{ANY_DIGIT}]{{1,3}})[.．]([ \t\x{{3000}}]|[^{ANY_DIGIT}\s])"
 )
-# The rows the shared passes may change, by scans the regex engine runs fast (a range or
-# a literal; a mixed class of full-width characters is ten times slower): full-width
-# digits, ． ＂ ％, a colon after a digit, an ASCII list marker before Chinese (1.从来).
+# An ASCII list marker before Chinese (1.从来); full-width ones hold a full-width digit.
 _ASCII_LIST_MARKER = r"[0-9]\.[ \t\x{3000}]*\p{Han}"
 
 
 def _number_rows(text: pl.Series) -> pl.Series:
-    rows = text.str.contains(f"[{_FW_DIGIT}]") | text.str.contains(_ASCII_LIST_MARKER)
-    for mark in "．＂％":
+    rows = number_rows(text) | text.str.contains(_ASCII_LIST_MARKER)
+    for mark in "．＂":
         rows = rows | text.str.contains(mark, literal=True)
-    colon = (text.str.contains("：", literal=True) & ~rows).fill_null(False)
-    if colon.any():
-        idx = colon.arg_true()
-        digit_colon = f"[0-9]：|[{_FW_DIGIT}]："  # two ranges: faster than one mixed class
-        rows = rows.scatter(idx, text.gather(idx).str.contains(digit_colon))
     return rows.fill_null(False)
 
 
@@ -297,12 +278,7 @@ def _numbers_and_markers(text: pl.Series) -> tuple[pl.Series, pl.Series]:
     already hold the list-marker stand-in are left out."""
 
     def rewrite(t: pl.Expr) -> pl.Expr:
-        t = t.str.replace_all("％", "%", literal=True)
-        t = t.str.replace_all(_TIME_HMS, "${1}${2}:${3}:${4}${5}")
-        for _ in range(2):  # a match takes the character after it: 7：30-8：00
-            t = t.str.replace_all(_TIME_HM, "${1}${2}:${3}${4}")
-            t = t.str.replace_all(_THOUSANDS, "${1},${2}${3}")
-        t = t.str.replace_all(_FW_QUOTE_PAIR, "“${1}”")
+        t = convert_numbers(t).str.replace_all(_FW_QUOTE_PAIR, "“${1}”")
         return t.str.replace_all(_LIST_MARKER, f"${{1}}${{2}}{_LIST_DOT}${{3}}")
 
     rows = _number_rows(text)
