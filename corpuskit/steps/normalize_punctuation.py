@@ -621,4 +621,10 @@ def _rewrite_run(c: PunctuationConfig) -> pl.Expr:
     )
 
 
-__all__ = ["NormalizePunctuation", "PunctuationConfig", "compiled_kernel", "normalize_text"]
+__all__ = [
+    "NormalizePunctuation",
+    "PunctuationConfig",
+    "compiled_kernel",
+    "normalize_compiled",
+    "normalize_text",
+]
