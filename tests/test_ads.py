@@ -44,6 +44,12 @@ CASES = [
     ("[参考价格] 1750元送配件 [商家电话] 010-82660780 微信：shop2024", [0, 0, 0, 1, 1, 2, 0, 1]),
     ("The central bank raised interest rates by a quarter point on Tuesday.", [0] * 8),
     ("国务院今天召开常务会议，研究部署进一步扩大内需促进经济增长的措施。", [0] * 8),
+    # a Usenet message id is not an e-mail address; the poster's address is
+    (
+        "In article <1993Apr5.233224.10069@lmpsbbs.comm.mot.com>, bhv@areaplg2.corp.mot.com "
+        "writes:",
+        [0, 0, 0, 0, 1, 0, 0, 0],
+    ),
     # finance figures are not prices of goods: "4万亿元", "587.76万元"
     ("4万亿元投资计划落地，公司计提了587.76万元的预计负债。", [0] * 8),
 ]

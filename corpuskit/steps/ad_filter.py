@@ -53,7 +53,9 @@ SIGNALS: dict[str, str] = {
     "url": (
         r"(?i)https?://[^\s<>\"'）)】\]]+"
         rf"|{_B}www\.[a-z0-9.-]+"
-        rf"|{_B}[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|cc|tv|info|biz){_B}"
+        # bare domains, not the host part of an e-mail address (counted as contact)
+        r"|(?:^|[^@a-z0-9._-])[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org|cc|tv|info|biz)"
+        rf"{_B}"
     ),
     "phone": "|".join(
         [
@@ -67,7 +69,8 @@ SIGNALS: dict[str, str] = {
     "contact": (
         r"(?i)QQ(?:群|号)?\s*[:：]?\s*[0-9]{5,}|微信(?:号|公众号)?\s*[:：]"
         r"|(?:wechat|whatsapp|telegram|skype)\s*(?:id)?\s*[:：]"
-        r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|客服|热线"
+        # e-mail addresses, not Usenet message ids ("<1993Apr5.2332@host.edu>")
+        r"|(?:^|[^<A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|客服|热线"
         r"|(?:联系人|联系电话|订购电话|咨询电话|办公电话|移动电话|手机|传真|电\s?话)\s*[:：]"
     ),
     "tag": (
