@@ -8,7 +8,8 @@ import pytest
 from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
-from corpuskit.steps.bad_words import BadWords, BadWordsConfig, data_file, read_words
+from corpuskit.steps.bad_words import BadWords, BadWordsConfig, data_file
+from corpuskit.steps.wordlists import read_words
 from tests.conftest import needs_shared, write_jsonl
 
 

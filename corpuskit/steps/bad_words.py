@@ -27,7 +27,6 @@ into an Aho-Corasick/Teddy search) run with `str.count_matches` over the batch.
 
 from __future__ import annotations
 
-import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -37,6 +36,7 @@ import polars as pl
 from pydantic import Field
 
 from corpuskit.steps.base import FilterStep, StepConfig
+from corpuskit.steps.wordlists import read_words
 
 LDNOOBW_LANGUAGES = ("en", "zh", "de", "fr", "ja", "ru")
 CATEGORIES: dict[str, tuple[str, ...]] = {  # category -> shipped list per language
@@ -51,18 +51,6 @@ _B = "(?-u:\\b)"  # ASCII word boundary: keeps Rust regex on its fast DFA for no
 def data_file(*parts: str) -> Path:
     """A file shipped under corpuskit/data/bad_words/."""
     return Path(str(resources.files("corpuskit") / "data" / "bad_words" / Path(*parts)))
-
-
-def read_words(path: Path | str, origin: str | None = None) -> list[str]:
-    """One word or phrase per line; blank lines and '#' comments skipped; errors name the file."""
-    full = Path(os.path.expanduser(str(path)))
-    try:
-        text = full.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"word list {origin or path!s} not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"word list {origin or path!s} cannot be read: {e}") from None
-    return [w for line in text.splitlines() if (w := line.strip()) and not w.startswith("#")]
 
 
 def is_unspaced(word: str) -> bool:

@@ -27,8 +27,8 @@ from typing import ClassVar
 import polars as pl
 from pydantic import Field
 
-from corpuskit.steps.bad_words import read_words
 from corpuskit.steps.base import FilterStep, StepConfig
+from corpuskit.steps.wordlists import read_words
 
 HOST_LISTS = ("lexicon_zh",)
 _HOST = r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/?#\s]*@)?([^:/?#\s\\]+)"
