@@ -15,7 +15,7 @@ In the manner of FineWeb's URL filter (datatrove's URLFilter), on the `url` colu
 
 Documents without a URL (null or empty) pass. The matched host, URL or keyword is the
 rejected row's detail. All checks are Polars expressions over the batch: the host's
-suffixes are list slices joined back and looked up with `is_in` in a hash set.
+suffixes (every suffix of every row in one column) are looked up with one `is_in`.
 """
 
 from __future__ import annotations
@@ -53,13 +53,34 @@ def normalize_url(url: str) -> str:
     return (normalize_host(host) + sep + rest).rstrip("/")
 
 
-def host_suffixes(url: pl.Expr, levels: int) -> list[pl.Expr]:
-    """The URL's host and its parent domains (at least two labels), as `levels` columns."""
-    labels = url.str.to_lowercase().str.extract(_HOST, 1).str.strip_chars_end(".").str.split(".")
-    n = labels.list.len()
-    return [
-        pl.when(n >= k).then(labels.list.slice(-k, k).list.join(".")) for k in range(2, levels + 1)
-    ]
+def host_labels(url: pl.Expr) -> pl.Expr:
+    """The labels of the URL's host, lower-cased ("www.example.com" -> [www, example, com])."""
+    return url.str.to_lowercase().str.extract(_HOST, 1).str.strip_chars_end(".").str.split(".")
+
+
+def blocked_hosts(urls: pl.Series, hosts: pl.Series) -> pl.Series:
+    """For each URL, the longest of its host's suffixes (two labels or more) found in
+    `hosts`, else null: every suffix of every row in one column, one `is_in`, one group-by."""
+    frame = pl.DataFrame({"labels": urls.to_frame("url").select(host_labels(pl.col("url")))})
+    frame = frame.with_row_index("_row").with_columns(n=pl.col("labels").list.len())
+    pairs = (
+        frame.filter(pl.col("n") >= 2)
+        .with_columns(k=pl.int_ranges(2, pl.col("n") + 1))
+        .explode("k")
+        .select(
+            "_row",
+            "k",
+            suffix=pl.col("labels").list.slice(-pl.col("k"), pl.col("k")).list.join("."),
+        )
+    )
+    hits = (
+        pairs.filter(pl.col("suffix").is_in(hosts.implode()))
+        .sort("k", descending=True)
+        .group_by("_row", maintain_order=True)
+        .first()
+    )
+    found = frame.select("_row").join(hits, on="_row", how="left", maintain_order="left")
+    return found["suffix"]
 
 
 class UrlFilterConfig(StepConfig):
@@ -89,7 +110,6 @@ class UrlFilter(FilterStep):
         super().__init__(config, name)
         self._hosts: pl.Series | None = None
         self._urls: pl.Series | None = None
-        self._levels = 2
         self._hard: pl.Series | None = None
         self._soft: pl.Series | None = None
         self._subwords: str | None = None
@@ -136,7 +156,6 @@ class UrlFilter(FilterStep):
         self.validate()
         lists = self.lists()
         self._hosts = pl.Series(sorted(set(lists["hosts"])), dtype=pl.String)
-        self._levels = max([h.count(".") + 1 for h in lists["hosts"]] + [2])
         self._urls = pl.Series(sorted(set(lists["urls"])), dtype=pl.String)
         self._hard = pl.Series(sorted(set(lists["hard"])), dtype=pl.String)
         self._soft = pl.Series(sorted(set(lists["soft"])), dtype=pl.String)
@@ -147,12 +166,6 @@ class UrlFilter(FilterStep):
         self.ensure_ready()
         url = pl.col("url").fill_null("").str.strip_chars()
         low = url.str.to_lowercase()
-        found_host = pl.coalesce(
-            [
-                pl.when(s.is_in(self._hosts.implode())).then(s)
-                for s in host_suffixes(url, self._levels)
-            ]
-        )
         norm = low.str.replace(_SCHEME, "").str.replace(r"^www\.", "").str.strip_chars_end("/")
         tokens = low.str.extract_all("[a-z0-9]+")
         hard = tokens.list.eval(
@@ -167,7 +180,7 @@ class UrlFilter(FilterStep):
             soft.list.sort().list.join("+")
         )
         out = batch.with_columns(
-            _url_host=found_host,
+            _url_host=blocked_hosts(batch.select(url).to_series(), self._hosts),
             _url_url=pl.when(norm.is_in(self._urls.implode())).then(norm),
             _url_keyword=pl.coalesce(hard, soft_hit, sub.cast(pl.String)),
             _url_present=url.str.len_chars() > 0,
