@@ -216,7 +216,13 @@ def materialize(docs: list[dict], corpora: Path, work: Path) -> tuple[Path, dict
 
 
 def recipe_steps(name: str) -> list[dict[str, Any]]:
-    return yaml.safe_load(RECIPES[name].read_text())["steps"]
+    """The steps of recipe `name` (news, web) or of a recipe file (recipes/web.yaml)."""
+    return yaml.safe_load(RECIPES.get(name, Path(name)).read_text())["steps"]
+
+
+def recipe_name(arg: str) -> str:
+    """news, web, or a recipe file's name without .yaml (its results' key)."""
+    return arg if arg in RECIPES else Path(arg).name.removesuffix(".yaml").removesuffix(".yml")
 
 
 def step_config(step: str) -> dict[str, Any]:
@@ -517,7 +523,11 @@ def main() -> None:
         help="comma list of steps to score alone; 'all-filters' = every registered filter step",
     )
     ap.add_argument("--no-steps", action="store_true", help="score no single steps")
-    ap.add_argument("--recipes", default="news,web", help="comma list of news,web ('' for none)")
+    ap.add_argument(
+        "--recipes",
+        default="news,web",
+        help="comma list of news, web or recipe files (recipes/web.yaml); '' for none",
+    )
     ap.add_argument(
         "--corpora-filter",
         "--corpora",
@@ -601,8 +611,8 @@ def main() -> None:
                 pres = evaluate_run(docs, step_text, pk, pr, read_rejects, spans, None)
                 pres["_seconds"] = round(time.perf_counter() - t0, 1)
                 results["peers"][f"datatrove {PEERS[step][1]}"] = pres
-    for name in [r for r in args.recipes.split(",") if r]:
-        rsteps = recipe_steps(name)
+    for arg in [r for r in args.recipes.split(",") if r]:
+        name, rsteps = recipe_name(arg), recipe_steps(arg)
         t0 = time.perf_counter()
         kept, rej = run({"input": jsonl_input(raw_path), "steps": rsteps}, work, f"recipe-{name}")
         res = evaluate_run(docs, raw_text, kept, rej, read_rejects, spans, language_scope(rsteps))

@@ -15,7 +15,9 @@ Reject reasons: read:http_status (not 200), read:not_html, read:truncated_input,
 read:malformed_record, read:too_large, read:no_main_text, read:extraction_timeout,
 read:extraction_error, read:undecodable (with on_decode_error: reject).
 Flags: decode_replaced (bytes replaced while decoding), bad_warc_date (a WARC-Date
-that does not parse; `fetch_date` is then null).
+that does not parse; `fetch_date` is then null), content_encoding_ignored (the body did
+not decode as its declared HTTP Content-Encoding and was read as stored: ClueWeb09
+declares gzip for bodies kept decoded).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = re.compile(rb"(?:^|\n)WARC/\d")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?\s*([^\s;\"']+)", re.I)
 BAD_DATE_FLAG = "bad_warc_date"
+ENCODING_IGNORED_FLAG = "content_encoding_ignored"
+_STATUS_LINE = re.compile(rb"^HTTP/\d(?:\.\d)?\s+(\d{3})[ \t]*([^\r\n]*)")
 
 
 @dataclass
@@ -94,6 +98,75 @@ def record_meta(rec: WarcRecord) -> tuple[dict[str, Any], list[str]]:
         "record_id": unwrap_uri(rec.headers.get("WARC-Record-ID")),
     }
     return meta, flags
+
+
+@dataclass
+class HttpResponse:
+    """An HTTP response read from a record's block, its body as stored (transfer-decoded)."""
+
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+def parse_http_identity(block: bytes) -> HttpResponse | None:
+    """The HTTP response in a record's block with its body as stored (no content decoding);
+    None when the status line is unreadable. A chunked body is joined when it is well-formed."""
+    m = _STATUS_LINE.match(block)
+    if m is None:
+        return None
+    ends = [(i, n) for sep, n in ((b"\r\n\r\n", 4), (b"\n\n", 2)) if (i := block.find(sep)) >= 0]
+    end, n = min(ends) if ends else (len(block), 0)
+    headers: dict[str, str] = {}
+    for line in block[:end].decode("latin-1").splitlines()[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.setdefault(name.strip().lower(), value.strip())
+    body = block[end + n :]
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _dechunk(body) or body
+    return HttpResponse(int(m.group(1)), m.group(2).decode("latin-1").strip(), headers, body)
+
+
+def declared_encoding_holds(http: HttpResponse) -> bool:
+    """False when the body is plainly not in its declared gzip or deflate Content-Encoding
+    (other codings are left to FastWARC)."""
+    coding = http.headers.get("content-encoding", "").strip().lower()
+    if not http.body or coding in ("", "identity"):
+        return True
+    if coding in ("gzip", "x-gzip"):
+        return http.body.startswith(b"\x1f\x8b")
+    if coding == "deflate":
+        for wbits in (15, -15):
+            try:
+                zlib.decompressobj(wbits).decompress(http.body[:4096], 1)
+                return True
+            except zlib.error:
+                continue
+        return False
+    return True
+
+
+def _dechunk(body: bytes) -> bytes | None:
+    """A chunked body joined; None when it is not a well-formed chunked body."""
+    out, pos = [], 0
+    while True:
+        eol = body.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        try:
+            size = int(body[pos:eol].split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            return None
+        if size == 0:
+            return b"".join(out)
+        out.append(body[eol + 2 : eol + 2 + size])
+        pos = eol + 2 + size + 2
 
 
 def declared_length(rec: WarcRecord) -> int | None:
@@ -341,11 +414,23 @@ class WarcReader(Reader):
                 detail=f"the record ends early ({got} bytes)",
                 truncated=True,
             )
+        reason_phrase = ""
+        http = None
         if rec.record_type == WarcRecordType.response and block.startswith(b"HTTP/"):
+            http = parse_http_identity(block)
+        if http is not None and not declared_encoding_holds(http):
+            # A body that is not in its declared Content-Encoding (ClueWeb09 says gzip for
+            # bodies stored decoded) is read as stored, and flagged. FastWARC is not asked:
+            # its failed decoder would leave the record unreadable to the archive iterator.
+            status, reason_phrase, content_type = http.status, http.reason, http.content_type
+            payload = http.body if len(block) == length else b""
+            flags.append(ENCODING_IGNORED_FLAG)
+        elif rec.record_type == WarcRecordType.response and block.startswith(b"HTTP/"):
             rec.set_bytes_content(block)
             try:
                 rec.parse_http(auto_decode="all", quirks_mode=True)
                 status = rec.http_headers.status_code
+                reason_phrase = rec.http_headers.reason_phrase or ""
                 content_type = rec.http_headers.get("Content-Type")
                 payload = rec.reader.read() if len(block) == length else b""
             except OSError as e:
@@ -362,12 +447,11 @@ class WarcReader(Reader):
         meta["http_status"] = status
         meta["content_type"] = content_type.split(";", 1)[0].strip() if content_type else None
         if status is not None and status != 200:
-            reason = rec.http_headers.reason_phrase or ""
             return Outcome(
                 url=url,
                 meta=meta,
                 reason="http_status",
-                detail=f"HTTP {status} {reason}".rstrip(),
+                detail=f"HTTP {status} {reason_phrase}".rstrip(),
             )
         if is_html_type(content_type) is False:
             return Outcome(
