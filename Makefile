@@ -39,7 +39,7 @@ test-fast: setup
 # The adversarial suite with its heavier randomized cases (more hypothesis examples,
 # more kill points); the fast cases run in `make test` already.
 test-adversarial: setup
-	CORPUSKIT_ADVERSARIAL_EXAMPLES=300 $(BIN)/pytest -q -m "adversarial or not adversarial" tests/test_adversarial.py --run-adversarial
+	CORPUSKIT_ADVERSARIAL_EXAMPLES=300 $(BIN)/pytest -q tests/test_adversarial.py
 
 # A fresh install with the pip that ships with Python (no upgrade), as a user gets it:
 # every module corpuskit imports must come with `pip install .`.
