@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import gzip
 import hashlib
 import json
@@ -20,9 +21,11 @@ import lzma
 import os
 import pickle
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -783,6 +786,102 @@ def test_kill_9_at_random_moments_then_resume_is_identical(tmp_path, seed, plugi
     rng = random.Random(seed)
     kills = [(rng.choice(["driver", "worker"]), rng.uniform(0.0, 4.0)) for _ in range(3)]
     _kill_and_resume(tmp_path, kills, plugin_site)
+
+
+# --- a node of a two-node Ray cluster killed mid-run ------------------------------------------
+
+
+def _ray(args: list[str], env: dict) -> None:
+    ray_cli = Path(sys.executable).with_name("ray")
+    p = subprocess.run([str(ray_cli), *args], env=env, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr[-3000:]
+
+
+def _cluster_processes(temp: Path) -> list:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if str(temp) in " ".join(proc.info["cmdline"] or []):
+                found.append(proc)
+    return found
+
+
+@pytest.mark.slow
+def test_ray_two_nodes_one_killed_mid_run_equals_local(tmp_path, plugin_site):
+    """`ray start --head` plus a second `ray start --address` node on this machine; the
+    second node (its raylet and workers) is killed with SIGKILL in the middle of stage 0.
+    Ray retries the lost units on the head; the run (or its resume) equals the local one."""
+    import socket
+
+    import psutil
+
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'corpuskit[ray]')")
+    temp = Path(tempfile.mkdtemp(prefix="rk", dir="/tmp"))  # short: Ray's socket paths
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **plugin_site,
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": hashlib.sha256(str(temp).encode()).hexdigest(),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    src = corpus(tmp_path / "src", files=3, docs=300)
+    steps = [
+        {"slow_identity": {"seconds": 0.15}},
+        {"length_filter": {"min_chars": 30}},
+        {"first_copy": {}},
+    ]
+    want = tmp_path / "want"
+    run(recipe(str(src / "*.jsonl"), want, steps[1:]))
+    out = tmp_path / "out"
+    raw = recipe(str(src / "*.jsonl"), out, steps)
+    raw["executor"] = {"unit_mb": 0.004, "kind": "ray", "address": f"127.0.0.1:{port}"}
+    rf = tmp_path / "r.yaml"
+    rf.write_text(yaml.safe_dump(raw))
+    try:
+        head = ["start", "--head", f"--port={port}", "--num-cpus=1", f"--temp-dir={temp}"]
+        _ray([*head, "--include-dashboard=false", "--disable-usage-stats"], env)
+        second = ["start", f"--address=127.0.0.1:{port}", "--num-cpus=1"]
+        _ray([*second, '--resources={"second_node": 1}', "--disable-usage-stats"], env)
+        cmd = [*corpuskit_cmd(), "run", str(rf), "--quiet"]
+        before = snapshot(tmp_path, skip=out)
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        markers = out / "_state" / "stage-0"
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            if markers.exists() and len(list(markers.glob("*.json"))) >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before the node was killed"
+        raylets = [
+            p
+            for p in _cluster_processes(temp)
+            if "raylet" in p.name() and "second_node" in " ".join(p.cmdline())
+        ]
+        assert len(raylets) == 1
+        node = [raylets[0], *raylets[0].children(recursive=True)]
+        for p in node:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        code = proc.wait(timeout=600)
+        print(f"run after the kill: exit {code}; {proc.stderr.read()[-500:]}")
+        if code != 0:  # the run stopped saying why: the same command resumes it
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+            assert p.returncode == 0, p.stderr[-3000:]
+        assert snapshot(tmp_path, skip=out) == before
+        m = json.loads((out / "manifest.json").read_text())
+        assert_ledger(out, m)
+        got, ref = frames(out), frames(want)
+        assert got[0].equals(ref[0])
+        assert got[1].select("id", "reason").equals(ref[1].select("id", "reason"))
+    finally:
+        for p in _cluster_processes(temp):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 # --- 10. hostile plugins ---------------------------------------------------------------------
