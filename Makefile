@@ -46,7 +46,6 @@ test-adversarial: setup
 test-stock-pip:
 	rm -rf .venv-stock
 	$(PYTHON) -m venv .venv-stock
-	.venv-stock/bin/python -m pip install -q torch==2.13.0
 	.venv-stock/bin/python -m pip install -q .
 	cd /tmp && $(CURDIR)/.venv-stock/bin/python -c "import justext, lxml_html_clean; from corpuskit.readers.extract import extract_html; p = extract_html('<html><body><article><p>' + 'A page of plain words for the stock pip check. ' * 20 + '</p></article></body></html>'); assert p.reason is None and 'stock pip' in p.text, p"
 	rm -rf .venv-stock

@@ -932,38 +932,26 @@ def test_hostile_plugins_are_contained_and_named(hostile_site, tmp_path):
     rf.write_text(
         yaml.safe_dump(recipe(str(src / "*.jsonl"), tmp_path / "out", [{"fix_unicode": {}}]))
     )
-    p = subprocess.run(
-        [*corpuskit_cmd(), "run", str(rf), "--quiet"],
-        env=hostile_site,
-        capture_output=True,
-        text=True,
-    )
-    assert p.returncode == 0, p.stderr
-    stderr = " ".join(p.stderr.split())
+
+    def cli(*args: str) -> tuple[int, str]:
+        p = subprocess.run(
+            [*corpuskit_cmd(), *args], env=hostile_site, capture_output=True, text=True
+        )
+        return p.returncode, " ".join(p.stderr.split())
+
+    code, stderr = cli("run", str(rf), "--quiet")
+    assert code == 0, stderr
     assert "fix_unicode" in stderr and "corpuskit-hostile" in stderr
     kept, _ = frames(tmp_path / "out")
     assert not kept["text"].str.contains("XXXX").any()
-    p = subprocess.run(
-        [*corpuskit_cmd(), "run", str(rf), "--quiet"]
-        if False
-        else [*corpuskit_cmd(), "validate", str(rf)],
-        env=hostile_site,
-        capture_output=True,
-        text=True,
-    )
-    assert p.returncode == 0, p.stderr
+    code, stderr = cli("validate", str(rf))
+    assert code == 0, stderr
     recipe_exit = tmp_path / "e.yaml"
     recipe_exit.write_text(
         yaml.safe_dump(recipe(str(src / "*.jsonl"), tmp_path / "out2", [{"exits_on_import": {}}]))
     )
-    p = subprocess.run(
-        [*corpuskit_cmd(), "validate", str(recipe_exit)],
-        env=hostile_site,
-        capture_output=True,
-        text=True,
-    )
-    assert p.returncode != 0
-    stderr = " ".join(p.stderr.split())
+    code, stderr = cli("validate", str(recipe_exit))
+    assert code != 0
     assert "exits_on_import" in stderr and "SystemExit" in stderr
 
 
