@@ -472,6 +472,16 @@ def test_a_file_mixing_encodings_is_flagged_not_garbled(tmp_path):
     assert kept["flags"].to_list() == [[], ["encoding_mixed"], [], ["encoding_mixed"]]
     got = read_file("text", p, mode="file", encoding="gb18030")
     assert got["kept"]["flags"].to_list() == [["encoding_mixed"]]
+    # detected, not given: the legacy encoding is judged on the lines that are not UTF-8
+    got = read_file("text", p, mode="line")
+    assert got["kept"]["text"].to_list() == lines
+    assert got["kept"]["flags"].to_list() == [[], ["encoding_mixed"], [], ["encoding_mixed"]]
+    french = "Ceci est un texte français, très joli."
+    chinese = "中文新闻报道的内容很长很长的一段话"
+    p.write_bytes(french.encode("cp1252") + b"\n" + chinese.encode("utf-8") + b"\n")
+    got = read_file("text", p, mode="line")
+    assert got["kept"]["text"].to_list() == [french, chinese]
+    assert got["kept"]["flags"].to_list() == [[], ["encoding_mixed"]]
 
 
 # --- 4. a recipe is bounded before anything runs ---------------------------------------------

@@ -64,12 +64,29 @@ def detect_encoding(sample: bytes) -> str:
             return "utf-8"
     if _mostly_utf8(sample):
         return "utf-8"
+    # Lines of valid UTF-8 in a file that is not (files concatenated from several
+    # sources) are read as UTF-8 by decode_block; the legacy encoding is the other lines'.
+    sample = _legacy_lines(sample)
     best = from_bytes(sample, cp_isolation=CANDIDATES).best()
     if best is None:
         # charset_normalizer rejects texts it finds too chaotic, e.g. GBK dense with
         # full-width punctuation; a candidate that decodes every byte beats Latin-1.
         return next((c for c in CANDIDATES if _decodes_cleanly(sample, c)), "iso8859-1")
     return normalize_name(best.encoding)
+
+
+def _legacy_lines(sample: bytes) -> bytes:
+    """The sample without its non-ASCII lines that are valid UTF-8."""
+    kept = []
+    for line in sample.split(b"\n"):
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+        kept.append(line)
+    return b"\n".join(kept)
 
 
 def _decodes_cleanly(sample: bytes, codec: str) -> bool:
