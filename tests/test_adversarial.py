@@ -429,6 +429,54 @@ def test_byte_soups_through_every_reader(tmp_path_factory, data):
         read_file(fmt, path, unit_bytes=512, **extra)
 
 
+def test_hostile_files_among_good_ones_in_one_run(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    good = [{"text": f"good document number {i} " + " ".join(WORDS)} for i in range(50)]
+    write_jsonl(src / "good.jsonl", good)
+    (src / "empty.jsonl").write_bytes(b"")
+    (src / "escapes.jsonl").write_text(
+        '{"text": "lone \\ud800 surrogate"}\n{"text": "pair \\ud83d\\ude00 ok"}\n'
+        '{"text": "nul \\u0000 inside"}\n'
+    )
+    (src / "huge-line.jsonl").write_text(json.dumps({"text": "word " * 400_000}) + "\n")
+    (src / "nuls.jsonl").write_bytes(b'{"text": "a"}\n\x00\x00\x00\n{"text": "b"}\n')
+    (src / "cut.jsonl.gz").write_bytes(gzip.compress(b'{"text": "x"}\n' * 1000)[:-10])
+    (src / "csv.csv").write_bytes(b'text,n\n"quoted, with a NUL \x00",1\n"unclosed,2\n')
+    (src / "bad.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+    (src / "empty.parquet").write_bytes(b"")
+    inputs = [
+        {"path": str(src / "*.jsonl*")},
+        {"path": str(src / "*.csv")},
+        {"path": str(src / "*.parquet")},
+    ]
+    raw = recipe("", tmp_path / "out", [{"length_filter": {"min_chars": 1}}])
+    raw["input"] = inputs
+    before = snapshot(tmp_path)
+    m = run(raw)
+    assert_ledger(tmp_path / "out", m)
+    assert snapshot(tmp_path, skip=tmp_path / "out") == before
+    kept, rejected = frames(tmp_path / "out")
+    assert set(kept["text"]) >= {g["text"] for g in good}
+    reasons = set(rejected["reason"])
+    assert {"read:unreadable", "read:truncated_input"} <= reasons, reasons
+    unreadable = rejected.filter(pl.col("reason") == "read:unreadable")["detail"].to_list()
+    assert any("bad.parquet" in d for d in unreadable) and any(
+        "empty.parquet" in d for d in unreadable
+    )
+
+
+def test_a_symlinked_output_into_an_input_is_refused(tmp_path):
+    src = corpus(tmp_path / "src", files=1)
+    (tmp_path / "link").symlink_to(src)
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputError):
+        run(recipe(str(src / "*.jsonl"), tmp_path / "link"), overwrite=True)
+    with pytest.raises(OutputError):
+        run(recipe(str(tmp_path / "link" / "*.jsonl"), src), overwrite=True)
+    assert snapshot(tmp_path) == before
+
+
 def test_non_string_text_is_rejected_with_a_reason(tmp_path):
     p = write_jsonl(
         tmp_path / "t.jsonl",
@@ -518,6 +566,16 @@ def test_alias_bomb_recipe_is_refused_and_validate_says_so(tmp_path):
     ok.write_text('input: &i {path: "x/*.jsonl"}\noutput: {path: out}\nx: [*i, *i]\n')
     with pytest.raises(RecipeError, match="unknown key"):  # loads, then pydantic judges
         load_recipe(ok)
+
+
+def test_self_referencing_and_deeply_nested_recipes_are_refused(tmp_path):
+    r = tmp_path / "r.yaml"
+    r.write_text('input: &i {path: "x", more: *i}\noutput: {path: out}\n')
+    with pytest.raises(RecipeError):
+        load_recipe(r)
+    r.write_text("input: " + "[" * 5000 + "]" * 5000 + "\noutput: {path: out}\n")
+    with pytest.raises(RecipeError):
+        load_recipe(r)
 
 
 # --- 5. workers die with the driver -----------------------------------------------------------
