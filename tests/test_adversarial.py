@@ -184,6 +184,10 @@ def test_overwrite_only_replaces_a_folder_corpuskit_made(tmp_path):
         run(recipe(str(src / "*.jsonl"), out), overwrite=True)
     with pytest.raises(OutputError, match="not empty"):
         run(recipe(str(src / "*.jsonl"), out))
+    (out / "manifest.json").write_text('{"my": "own manifest"}')  # not corpuskit's
+    before = snapshot(tmp_path)
+    with pytest.raises(OutputError, match="not a corpuskit output folder"):
+        run(recipe(str(src / "*.jsonl"), out), overwrite=True)
     assert snapshot(tmp_path) == before
     # a folder corpuskit made: --overwrite replaces what it wrote, and only that
     out2 = tmp_path / "out"

@@ -98,9 +98,11 @@ class OutputLayout:
         return sorted(p.name for p in self.root.iterdir() if p.name != LOCK)
 
     def owned(self) -> bool:
-        """Empty, or made by corpuskit: its marker, or (older runs) a manifest or run state."""
-        marked = (self.root / MARKER).exists() or self.manifest.exists() or self.run_file.exists()
-        return marked or not self._entries()
+        """Empty, or made by corpuskit: its marker, or (a run from before the marker) a
+        corpuskit manifest or run state, with its fingerprint."""
+        if (self.root / MARKER).exists() or not self._entries():
+            return True
+        return any(_fingerprinted(p) for p in (self.manifest, self.run_file))
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -159,6 +161,14 @@ class OutputLayout:
     def finish(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(self.state, ignore_errors=True)
+
+
+def _fingerprinted(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("fingerprint"), str)
 
 
 def mark(root: Path) -> None:
