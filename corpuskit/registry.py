@@ -26,6 +26,7 @@ class Plugins:
     errors: dict[str, str] = field(default_factory=dict)
     providers: dict[str, str] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
 
 
 class PluginWarning(UserWarning):
@@ -49,6 +50,8 @@ def discover(kind: str) -> Plugins:
         provider = _provider(ep)
         if ep.name in out.loaded or ep.name in out.errors:
             other = out.providers[ep.name]
+            if other == provider and ep.value == out.values.get(ep.name):
+                continue  # the same distribution seen twice on the path
             note = f"{provider} also registers {ep.name!r} ({ep.value}); ignored, " + (
                 f"the built-in {ep.name!r} is kept" if other == BUILTIN else f"{other}'s is kept"
             )
@@ -56,6 +59,7 @@ def discover(kind: str) -> Plugins:
             warnings.warn(note, PluginWarning, stacklevel=2)
             continue
         out.providers[ep.name] = provider
+        out.values[ep.name] = ep.value
         try:
             obj = ep.load()
         except BaseException as e:  # a broken plugin (even one calling sys.exit) is contained
