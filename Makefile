@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml plugins/example-filter/pyproject.toml plugins/gpt/pypro
 	# torch: the CPU build, pinned before the GPT plugin asks for torch (an unpinned
 	# torch would pull a multi-GB CUDA build). The plugin itself keeps a normal range.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,ray,tune]' -e plugins/example-filter -e plugins/gpt
+	$(BIN)/python -m pip install -q -e '.[dev,ray,tune,report,serve]' -e plugins/example-filter -e plugins/gpt
+	# numba's kernels and the report's chart bundle, built once per machine here, not in a run
+	$(BIN)/python -m corpuskit.jit
+	$(BIN)/python -m corpuskit.report.bundle
 	touch $(STAMP)
 
 run: setup
@@ -22,6 +25,8 @@ run: setup
 	$(BIN)/corpuskit inspect out/news --rows 2
 	$(BIN)/corpuskit train recipes/news-gpt.yaml resume=false threads=1
 	$(BIN)/corpuskit generate runs/news-gpt --prompt "The council said" --max-new-tokens 60
+	$(BIN)/corpuskit report out/news --to out/news/report.html
+	@echo "open out/news/report.html: what the run kept, dropped and why"
 
 # The tinyshakespeare convergence test runs 600 of nanoGPT's 2000 steps here (val loss
 # <= 2.35; `make test-convergence` runs all 2000 against 1.90).

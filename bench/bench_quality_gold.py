@@ -63,6 +63,7 @@ DEFAULT_STEPS = (
     "fineweb_quality",
     "ad_filter",
     "remove_boilerplate_lines",
+    "garbled",
 )
 RECIPES = {"news": ROOT / "recipes" / "news.yaml", "web": ROOT / "recipes" / "web.yaml"}
 PEERS = {  # corpuskit step -> datatrove class (module path, class name)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 import polars as pl
-from rich.console import Console
 from rich.table import Table
 
 from corpuskit import __version__, registry
+from corpuskit.progress import make_console
 from corpuskit.recipe import RecipeError, load_recipe
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 class CorpuskitGroup(click.Group):
@@ -70,6 +70,20 @@ def main(ctx: click.Context, verbose: bool) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Read at most N input records.")
 @click.option("--overwrite", is_flag=True, help="Discard a previous or interrupted run's output.")
 @click.option("--quiet", is_flag=True, help="No progress bars or summary.")
+@click.option(
+    "--fail-share",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Exit non-zero when reading, or one step, rejected at least this share of the "
+    "records read (1: all of them).",
+)
+@click.option(
+    "--analyze",
+    is_flag=True,
+    help="Compute every filter's signals and would-be decisions, dropping nothing "
+    "(see them with `corpuskit report`).",
+)
 def run(
     recipe: Path,
     inputs: tuple[str, ...],
@@ -80,8 +94,12 @@ def run(
     limit: int | None,
     overwrite: bool,
     quiet: bool,
+    fail_share: float,
+    analyze: bool,
 ) -> None:
     """Run RECIPE; an interrupted run of the same recipe resumes where it stopped."""
+    from corpuskit import jit
+    from corpuskit.engine.checks import rejection_failure
     from corpuskit.engine.run import run_recipe
     from corpuskit.progress import Progress
 
@@ -93,9 +111,11 @@ def run(
         "workers": workers,
         "executor": executor or ("ray" if ray_address else None),
         "ray_address": ray_address,
+        "analyze": analyze,
     }
     r = load_recipe(recipe, overrides)
     progress = Progress(enabled=not quiet, console=err_console)
+    jit.warm_kernels(progress.note)
     outcome = run_recipe(
         r, limit=limit, overwrite=overwrite, progress=progress, recipe_path=str(recipe)
     )
@@ -107,18 +127,32 @@ def run(
     progress.summary(outcome.manifest)
     t = outcome.manifest["totals"]
     click.echo(f"{r.output.path}: read {t['read']} kept {t['kept']} rejected {t['rejected']}")
+    failure = rejection_failure(outcome.manifest, fail_share)
+    if failure is not None:
+        err_console.print(
+            f"[red]error:[/red] {_escape(failure)} (the output is in {r.output.path}; "
+            f"`corpuskit report {r.output.path}` shows why; --fail-share sets the limit)",
+            highlight=False,
+        )
+        sys.exit(3)
 
 
 @main.command()
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 def validate(recipe: Path) -> None:
-    """Check RECIPE (keys, types, steps, inputs) without reading any data."""
+    """Check RECIPE (keys, types, steps, inputs) and the first records of each input."""
+    from corpuskit.engine.checks import PEEK_RECORDS, peek_inputs
     from corpuskit.engine.stages import build_steps
 
     r = load_recipe(recipe)
     entries = build_steps(r)
     resolved = r.resolve_inputs()
     files = sum(len(f) for _, f in resolved)
+    problems = peek_inputs(r, PEEK_RECORDS)
+    if problems:
+        for p in problems:
+            err_console.print(f"[red]error:[/red] {recipe}: {_escape(p)}", highlight=False)
+        sys.exit(2)
     click.echo(f"{recipe}: ok ({len(resolved)} input(s), {files} file(s), {len(entries)} step(s))")
 
 
@@ -182,10 +216,58 @@ def inspect(output: Path, rows: int, as_json: bool) -> None:
             click.echo(group.head(rows).select("id", "detail", "text"))
 
 
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--to",
+    "to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write (default: OUTPUT/report.html).",
+)
+@click.option(
+    "--against",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Another run on the same input: show which documents changed fate, and why.",
+)
+@click.option(
+    "--sample",
+    default=200,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Input documents replayed for the cleaning before/after samples (0: none).",
+)
+def report(output: Path, to: Path | None, against: Path | None, sample: int) -> None:
+    """Write one self-contained HTML report of the finished run in OUTPUT."""
+    from corpuskit.report import build_report
+
+    path = build_report(output, to, against, sample=sample)
+    click.echo(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@main.command()
+@click.argument("output", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--to", "to", type=click.Choice(["jsonl", "hf"]), required=True, help="The format.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export(output: Path, to: str, directory: Path) -> None:
+    """Write the kept documents of OUTPUT to DIRECTORY as JSON Lines (jsonl) or as a
+    Hugging Face `datasets` folder (hf: datasets.load_dataset(DIRECTORY))."""
+    from corpuskit.output.export import export_run
+
+    files = export_run(output, to, directory)
+    click.echo(f"{directory}: {len(files)} file(s) written")
+
+
 # Training: train, eval, generate, trainers (corpuskit/training/cli.py; torch loads only on use).
 from corpuskit.training.cli import COMMANDS as _TRAINING_COMMANDS  # noqa: E402
 
 for _command in _TRAINING_COMMANDS:
+    main.add_command(_command)
+
+
+# Using a model: chat, serve (corpuskit/serving/cli.py; torch and the HTTP stack load on use).
+from corpuskit.serving.cli import COMMANDS as _SERVING_COMMANDS  # noqa: E402
+
+for _command in _SERVING_COMMANDS:
     main.add_command(_command)
 
 

@@ -10,12 +10,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+#: Width of a console that is not a terminal (a log file, a pipe): wide enough that no
+#: table cell is truncated and no message wraps.
+LOG_WIDTH = 10_000
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich console; when it is not a terminal, lines are never cut nor wrapped."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=LOG_WIDTH, soft_wrap=True)
+    return console
+
+
+def short_label(name: str) -> str:
+    """A stage's bar label: 'stage 0' from 'stage 0: read → fix_unicode → …'."""
+    return name.split(":", 1)[0]
+
 
 class Progress:
     """What the executor reports while it runs; silent when `enabled` is false."""
 
     def __init__(self, enabled: bool = True, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or make_console(stderr=True)
         self.enabled = enabled
         self._bar: RichProgress | None = None
         self._task: Any = None
@@ -30,23 +47,29 @@ class Progress:
         self._docs, self._t0 = 0, time.perf_counter()
         if not self.enabled:
             return
+        # One header per stage (the whole step chain, wrapped if it must be); the bar
+        # under it is labelled "stage N" so that it fits at 80 columns.
         if done:
-            self.console.print(f"[dim]{name}: resuming, {done}/{units} units already done[/dim]")
+            self.console.print(
+                f"[bold]{name}[/bold] [dim]({units} units, {done} done: resuming)[/dim]"
+            )
         else:
-            self.console.print(f"[dim]{name}: {units} units[/dim]")
+            self.console.print(f"[bold]{name}[/bold] [dim]({units} units)[/dim]")
         if not self.console.is_terminal:
             return
         self._bar = RichProgress(
             TextColumn("{task.description}"),
-            BarColumn(),
+            BarColumn(bar_width=20),
             MofNCompleteColumn(),
-            TextColumn("units · {task.fields[docs]:,} docs · {task.fields[rate]:,.0f} docs/s"),
+            TextColumn("· {task.fields[docs]:,} docs · {task.fields[rate]:,.0f}/s"),
             TimeElapsedColumn(),
             console=self.console,
             transient=False,
         )
         self._bar.start()
-        self._task = self._bar.add_task(name, total=units, completed=done, docs=0, rate=0.0)
+        self._task = self._bar.add_task(
+            short_label(name), total=units, completed=done, docs=0, rate=0.0
+        )
 
     def advance(self, docs: int) -> None:
         self._docs += docs
@@ -58,8 +81,14 @@ class Progress:
         if self._bar is not None:
             self._bar.advance(self._task)
 
-    def end_stage(self) -> None:
+    def end_stage(self, docs: int | None = None) -> None:
+        """Close the stage's bar; `docs`: the records its units read, which the bar then
+        shows (counts sent by worker processes may still be in flight)."""
+        if docs is not None:
+            self._docs = docs
         if self._bar is not None:
+            elapsed = max(time.perf_counter() - self._t0, 1e-9)
+            self._bar.update(self._task, docs=self._docs, rate=self._docs / elapsed)
             self._bar.stop()
             self._bar = None
         elif self.enabled:

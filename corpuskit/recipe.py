@@ -38,6 +38,12 @@ class OutputSpec(_Strict):
     path: str
     max_shard_mb: float = Field(256, gt=0, description="size cap of one Parquet shard")
     compression_level: int = Field(3, ge=1, le=22)
+    # What the shards hold: "all" (documents and every step's columns), "lean" (the document
+    # columns and the labels of map steps, no filter signals) or a list of column names.
+    columns: Literal["all", "lean"] | list[str] = "all"
+    # `meta` in the shards: a JSON string (any fields), or a struct whose fields and types
+    # are read from the first records of the inputs (every document must then fit them)
+    meta: Literal["json", "struct"] = "json"
 
 
 class ExecutorSpec(_Strict):
@@ -109,6 +115,9 @@ class Recipe(_Strict):
     output: OutputSpec
     executor: ExecutorSpec = ExecutorSpec()
     steps: list[dict[str, Any]] = []
+    # Compute every filter's signals and would-be reasons (column `would_reject`) and drop
+    # nothing: for choosing thresholds from `corpuskit report` before a real run.
+    analyze: bool = False
 
     @field_validator("input", mode="before")
     @classmethod
@@ -246,6 +255,8 @@ def recipe_from_dict(
         raw["executor"] = _executor_override(raw.get("executor") or {}, overrides["executor"])
     if overrides.get("ray_address"):
         raw["executor"] = {**(raw.get("executor") or {}), "address": overrides["ray_address"]}
+    if overrides.get("analyze"):
+        raw["analyze"] = True
     for key in ("input", "output"):
         if key not in raw:
             raise RecipeError(f"{origin}: missing required key {key!r}")

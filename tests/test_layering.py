@@ -35,8 +35,20 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
     {"recipe": ("corpuskit.recipe",)},
     {"dedup": ("corpuskit.dedup",), "labelling": ("corpuskit.labelling",)},
     {"steps": ("corpuskit.steps",)},
-    {"engine": ("corpuskit.engine",), "training": ("corpuskit.training",)},
-    {"cli": ("corpuskit.cli", "corpuskit.labelling.cli", "corpuskit.training.cli")},
+    {
+        "engine": ("corpuskit.engine",),
+        "training": ("corpuskit.training",),
+        "serving": ("corpuskit.serving",),
+    },
+    {"report": ("corpuskit.report",)},
+    {
+        "cli": (
+            "corpuskit.cli",
+            "corpuskit.labelling.cli",
+            "corpuskit.training.cli",
+            "corpuskit.serving.cli",
+        )
+    },
 ]
 
 

@@ -57,6 +57,27 @@ CASES = [
     ("bad 4111 1111 1111 1112", None, "card", 0),
     ("amex 3782 822463 10005", "amex <CARD>", "card", 1),
     ("On 2024-01-15 at 12:30 it cost $1,299.99 (year 2024).", None, "phone", 0),
+    # Issue 16: message ids are no e-mails; UK and Chinese service numbers; user@IP whole.
+    ("In article <114127@bu.edu>", None, "email", 0),
+    ("In article <1993Apr5.091139.823@batman.bmd.trw.com>", None, "email", 0),
+    ("Message-ID: <200501261721.0.43714983677225@home.ccert.edu.cn>", None, "email", 0),
+    ("References: <a1@b.edu> <c2@d.org>", None, "email", 0),
+    (
+        "In article <N4HY.93Apr5@harder.ida.org>, n4hy@harder.ida.org (Bob) writes:",
+        "In article <N4HY.93Apr5@harder.ida.org>, <EMAIL> (Bob) writes:",
+        "email",
+        1,
+    ),
+    ("From: Ann <ann@example.org>", "From: Ann <<EMAIL>>", "email", 1),
+    ("E-mail) jxl9011@129.21.200.201", "E-mail) <EMAIL>", "email", 1),
+    ("To claim call 09061701461.", "To claim call <PHONE>.", "phone", 1),
+    ("T&C's apply 08452810075over18's", "T&C's apply <PHONE>over18's", "phone", 1),
+    ("Statement for 07742676969 shows", "Statement for <PHONE> shows", "phone", 1),
+    ("txt CSH11 and send to 87575.", None, "phone", 0),
+    ("咨询热线：400-0052-500项目网址", "咨询热线：<PHONE>项目网址", "phone", 1),
+    ("订阅热线：800-810-0909我要评论", "订阅热线：<PHONE>我要评论", "phone", 1),
+    ("客服4008100909。", "客服<PHONE>。", "phone", 1),
+    ("共400-123人", None, "phone", 0),
 ]
 
 

@@ -15,6 +15,7 @@ from corpuskit.steps.normalize_punctuation import (
     PunctuationConfig,
     _lean,
     compiled_kernel,
+    normalize_compiled,
     normalize_text,
 )
 from tests.conftest import needs_shared
@@ -51,7 +52,7 @@ CASES = [
     ("等等……好吧", "等等……好吧"),
     ("他说--好", "他说——好"),
     ("他说—好", "他说——好"),
-    ("你 好 世界", "你好世界"),
+    ("你 好 世界", "你 好 世界"),
     ("中文 English 中文", "中文 English 中文"),
     ("iPhone 15发布了 , 售价5,999元 .", "iPhone 15发布了，售价5,999元。"),
     ("他说'你好'", "他说‘你好’"),
@@ -120,6 +121,58 @@ def test_table(text, expected):
     assert one(text) == expected
 
 
+# Issue 16's listed mistakes, each with the text a Chinese editor wants.
+ISSUE_16 = [
+    # an ideographic or ASCII space between CJK runs separates names and headline clauses
+    ("记者张三　李四", "记者张三　李四"),
+    ("本报记者 李良 王妮娜记者从中银基金", "本报记者 李良 王妮娜记者从中银基金"),
+    ("恒大地产11月在港挂牌 将募集10亿至15亿美元", "恒大地产11月在港挂牌 将募集10亿至15亿美元"),
+    # list markers keep their dot (and their space)
+    ("１．　内容", "1.　内容"),
+    ("１.从来就没有听说过", "1.从来就没有听说过"),
+    ("前言\n２．　其次，内容", "前言\n2.　其次，内容"),
+    ("１、贪玩", "1、贪玩"),
+    # straight full-width quotes paired by position
+    ("＂未来＂", "“未来”"),
+    ("网易将推出＂优先排名，超值拥有＂保留词", "网易将推出“优先排名，超值拥有”保留词"),
+    ("他说＂好＂，她说＂不＂", "他说“好”，她说“不”"),
+    # times and numbers converted whole
+    ("１６：４５", "16:45"),
+    ("热水也要早７：３０时以后才有", "热水也要早7:30时以后才有"),
+    ("比赛于１２：３０：４５开始", "比赛于12:30:45开始"),
+    ("１，６３３．８２", "1,633.82"),
+    ("收于１，２３４，５６７．８９点", "收于1,234,567.89点"),
+    ("增长１０．４％，", "增长10.4%，"),
+    # a Chinese full stop or comma after a number or a Latin word stays
+    ("５９．９８％。", "59.98%。"),
+    ("要求在读MBA。", "要求在读MBA。"),
+    ("负责开发脑库校园网Naoku.net。", "负责开发脑库校园网Naoku.net。"),
+    ("我说提议给5000，lg说太多", "我说提议给5000，lg说太多"),
+    ("现在收入才不到2000。伊和一个老知识分子", "现在收入才不到2000。伊和一个老知识分子"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ISSUE_16)
+def test_issue_16_mistakes(text, expected):
+    assert one(text) == expected
+    assert one(text, "zh") == expected
+    fast, slow, jit = all_paths([text], None)
+    assert fast == slow == jit == [expected]
+
+
+def test_cjk_space_option():
+    assert one("你 好 世界", cjk_space="remove") == "你好世界"
+    assert one("记者张三 李四", cjk_space="remove") == "记者张三李四"
+    assert one("记者张三　李四", cjk_space="remove") == "记者张三　李四"  # U+3000 is a separator
+    assert one("你 ，好") == "你，好"  # a space next to a full-width mark goes either way
+
+
+def test_latin_context_in_latin_text_still_converts():
+    assert one("growth。") == "growth."
+    assert one("Hello，world", "en") == "Hello, world"
+    assert one("1. Introduction") == "1. Introduction"
+
+
 def test_table_reference_paths():
     """The same table through the Polars implementation (gated and exhaustive)."""
     series = pl.Series("text", [t for t, _ in CASES], dtype=pl.String)
@@ -139,7 +192,8 @@ def test_table_batched_idempotent_with_nulls():
     ("text", "lang", "expected"),
     [
         ("增长了5%.", "zh", "增长了5%。"),
-        ("增长了5%。", "en", "增长了5%."),
+        ("增长了5%。", "en", "增长了5%。"),  # CJK text keeps 。 after a number (issue 16)
+        ("grew 5%。", "en", "grew 5%."),
         ("增长了5%。", None, "增长了5%。"),
         ('"123"', "zh", "“123”"),
         ("“123”", "en", '"123"'),
@@ -315,14 +369,23 @@ def all_paths(
     slow = normalize_text(series, lean, c, exhaustive=True).to_list()
     if KERNEL is None:
         return fast, slow, slow
-    straight = c.latin_quotes == "straight"
-    jit = KERNEL.normalize_series(series, lean, straight, c.collapse_repeats).to_list()
+    jit = normalize_compiled(KERNEL, series, lean, c).to_list()
     return fast, slow, jit
 
 
 KEEP_QUOTES = {"latin_quotes": "keep"}
 NO_COLLAPSE = {"collapse_repeats": False}
-CONFIGS = st.sampled_from([{}, KEEP_QUOTES, NO_COLLAPSE, {**KEEP_QUOTES, **NO_COLLAPSE}])
+NO_SPACE = {"cjk_space": "remove"}
+CONFIGS = st.sampled_from(
+    [
+        {},
+        KEEP_QUOTES,
+        NO_COLLAPSE,
+        {**KEEP_QUOTES, **NO_COLLAPSE},
+        NO_SPACE,
+        {**NO_SPACE, **NO_COLLAPSE},
+    ]
+)
 
 
 @SETTINGS
@@ -341,6 +404,8 @@ HARSH_FRAGMENTS = [
     *FRAGMENTS,
     *("https://", "www.", "ftp://", "a@b.cn", "_x@y.z-", "x.y", "--help", "don’t"),
     *("‘q’", "'中'", "、、", "：：", "；；", ",,", "（Reuters）", "(1)", "中 ,", ",“中"),
+    *("１６：４５", "7:30：00", "１，６３３．８２", "\n１．　", "２.", "＂中＂", "％"),
+    "\U000f8010",
 ]
 harsh_texts = st.lists(
     st.one_of(st.sampled_from(HARSH), st.sampled_from(HARSH_FRAGMENTS + PROTECTED)),
@@ -428,3 +493,21 @@ def test_step_without_the_kernel_gives_the_same_output():
     step._kernel = None  # what a process without numba runs
     assert step.process(df).batch.equals(compiled)
     assert compiled.get_column("text").to_list() == [e for _, e in CASES]
+
+
+def test_issue_16_mistakes_through_the_cleaning_chain():
+    # fix_unicode (NFKC) first folds full-width digits: numbers and times must still come
+    # out whole, and the other fixes must survive the chain of recipes/zh-news.yaml.
+    from corpuskit.steps.clean_text import CleanText, CleanTextConfig
+    from corpuskit.steps.fix_unicode import FixUnicode, FixUnicodeConfig
+
+    chain = [
+        FixUnicode(FixUnicodeConfig(form="NFKC")),
+        CleanText(CleanTextConfig(keep_ideographic_space=True)),
+        NormalizePunctuation(PunctuationConfig()),
+    ]
+    cases = [*ISSUE_16, ("③３项", "③3项")]
+    frame = pl.DataFrame({"id": [str(i) for i in range(len(cases))], "text": [t for t, _ in cases]})
+    for step in chain:
+        frame = step.process(frame).batch.select("id", "text")
+    assert frame["text"].to_list() == [e for _, e in cases]

@@ -68,17 +68,56 @@ NFKC_CASES = [
     ("（注）：是吗？好；１～３……", "（注）：是吗？好；1～3……"),
     ("“引号”、。《》【】「」", "“引号”、。《》【】「」"),
     ("第一段\u3000第二段", "第一段\u3000第二段"),
-    ("ﬁne ①", "fine 1"),
+    ("ﬁne ①", "fine ①"),
     ("half ｶﾀｶﾅ", "half カタカナ"),
     ("ＡＢＣ，ｄｅｆ！", "ABC，def！"),  # protection is by character, not by context
     # a document that already holds a private-use stand-in takes the exact slow path
-    ("\U0010ff00 ，ｘ", "\U0010ff00 ，x"),
+    ("\U0010f000 ，ｘ①", "\U0010f000 ，x①"),
 ]
 
 
 @pytest.mark.parametrize(("before", "after"), NFKC_CASES)
 def test_nfkc_keeps_cjk_punctuation(before, after):
     assert run([before], form="NFKC")[0] == [after]
+
+
+# Issue 16: what NFKC must not fold, GBK shown as Latin-1, emoji joiners, private use.
+ISSUE_16 = [
+    ("③３项", "③3项"),
+    ("⑴传说中的一种贪吃的恶兽", "⑴传说中的一种贪吃的恶兽"),
+    ("冰点² ⒊⒎", "冰点² ⒊⒎"),
+    ("㈠第一 ㊣ 第Ⅱ卷", "㈠第一 ㊣ 第Ⅱ卷"),
+    ("½ cup sweet potato", "½ cup sweet potato"),
+    ("Longines FEI World Cup™ Final", "Longines FEI World Cup™ Final"),
+    ("Dianna 🏳️\u200d🌈 (@d)", "Dianna 🏳️\u200d🌈 (@d)"),
+    ("juggling 🤹\u200d♀️", "juggling 🤹\u200d♀️"),
+    ("🏃🏽\u200d♀️ Want", "🏃🏽\u200d♀️ Want"),
+    ("👨\u200d👩\u200d👧 family", "👨\u200d👩\u200d👧 family"),
+    ("zero\u200dwidth", "zerowidth"),  # a joiner outside emoji still goes
+    ("º½Ïß£ºÅ·ÖÞÒ»ÏßAES-1", "航线：欧洲一线AES-1"),
+    ("´¬ÆÚ£ºÑÎÌï ÖÜÈý½Ø¹Ø¡¢ÖÜËÄ¿ª´¬", "船期：盐田 周三截关、周四开船"),
+    ("ÄÏ·ÇÓÖ³öÐÂ¼Û        DURBAN", "南非又出新价        DURBAN"),
+    ("Ölçü ÇĞİÖŞÜ Ñandú, Ãñé", "Ölçü ÇĞİÖŞÜ Ñandú, Ãñé"),  # real Latin-1 text stays
+    ("合作院校(部分)：\uf0d8 欧洲设计学院", "合作院校(部分)： 欧洲设计学院"),
+    ("徐若\ufffd入围", "徐若\ufffd入围"),  # lost for good: the garbled step's business
+    # full-width numbers and times converted whole, their ，and ： with them
+    ("收盘１，６３３．８２点，１６：４５收市", "收盘1,633.82点，16:45收市"),
+    ("涨５９．９８％。比分３：２，共１２３，４人", "涨59.98%。比分3：2，共123，4人"),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), ISSUE_16)
+def test_issue_16_cases(before, after):
+    assert run([before], form="NFKC")[0] == [after]
+
+
+def test_issue_16_switches():
+    assert run(["③½™"], form="NFKC", protect_symbols=False)[0] == ["31⁄2TM"]
+    assert run(["a\uf0d8b"], remove_private_use=False)[0] == ["a\uf0d8b"]
+    assert run(["º½Ïß"], fix_gbk_latin1=False)[0] == ["º½Ïß"]
+    out, counters = run(["º½Ïß", "café", None])
+    assert out == ["航线", "café", None]
+    assert counters["gbk_latin1_repaired"] == 1
 
 
 def test_nfkc_unprotected():
@@ -104,7 +143,7 @@ def test_counters_and_batch():
     texts = ["cafÃ©", "fine", "a\u200bb", "donâ€™t", None]
     out, counters = run(texts)
     assert out == ["café", "fine", "ab", "don’t", None]
-    assert counters == {"mojibake_repaired": 2, "docs_changed": 3}
+    assert counters == {"gbk_latin1_repaired": 0, "mojibake_repaired": 2, "docs_changed": 3}
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,9 @@ class StepStats:
     docs_out: int = 0
     rejected: int = 0
     seconds: float = 0.0
+    setup_seconds: float = 0.0
+    chars_in: int = 0
+    chars_out: int = 0
     counters: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
 
@@ -22,6 +25,9 @@ class StepStats:
         self.docs_out += other.docs_out
         self.rejected += other.rejected
         self.seconds += other.seconds
+        self.setup_seconds += other.setup_seconds
+        self.chars_in += other.chars_in
+        self.chars_out += other.chars_out
         self.counters.update(other.counters)
         self.reasons.update(other.reasons)
 
@@ -32,6 +38,9 @@ class StepStats:
             "out": self.docs_out,
             "rejected": self.rejected,
             "seconds": round(self.seconds, 4),
+            "setup_seconds": round(self.setup_seconds, 4),
+            "chars_in": self.chars_in,
+            "chars_out": self.chars_out,
             "counters": dict(sorted(self.counters.items())),
             "reasons": dict(sorted(self.reasons.items())),
         }
@@ -44,6 +53,9 @@ class StepStats:
             d["out"],
             d["rejected"],
             d["seconds"],
+            d.get("setup_seconds", 0.0),
+            d.get("chars_in", 0),
+            d.get("chars_out", 0),
             Counter(d.get("counters", {})),
             Counter(d.get("reasons", {})),
         )

@@ -64,6 +64,7 @@ def build_manifest(
         "recipe_path": recipe_path,
         "recipe": plan.recipe.model_dump(mode="json"),
         "limit": plan.limit,
+        "analyze": plan.recipe.analyze,
         "totals": {"read": read, "kept": kept, "rejected": rejected},
         "seconds": round(seconds, 3),
         "ledger": ledger.to_list(),

@@ -6,6 +6,7 @@ import glob
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 import polars as pl
 
 from corpuskit import __version__, registry
-from corpuskit.engine.stages import Stage, StepEntry, build_steps, schema_after, split_stages
-from corpuskit.readers.base import InputFile, InputSpec, Unit
+from corpuskit.engine.stages import Stage, StepEntry, build_steps, final_schema, split_stages
+from corpuskit.output.columns import meta_struct_type
+from corpuskit.readers.base import InputFile, InputSpec, ReadBatch, Unit
 from corpuskit.readers.sources import content_hash
-from corpuskit.recipe import Recipe
+from corpuskit.recipe import Recipe, RecipeError
 
 
 @dataclass
@@ -28,11 +30,15 @@ class RunPlan:
     inputs: list[tuple[InputSpec, InputFile]]
     units: list[tuple[str, Unit]]  # (format, unit) in input order
     limit: int | None
+    meta_type: pl.DataType | None = None  # output.meta: struct
     _content: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def output_schema(self) -> dict[str, pl.DataType]:
-        return schema_after(self.entries)
+        schema = final_schema(self.entries, self.recipe.output.columns, self.recipe.analyze)
+        if self.meta_type is not None:
+            schema["meta"] = self.meta_type
+        return schema
 
     def fingerprint(self) -> str:
         """Changes whenever the result could change: recipe, inputs, limit, version.
@@ -95,7 +101,11 @@ def plan_run(recipe: Recipe, limit: int | None = None, base: Path | None = None)
         units.extend((spec.format, u) for u in planned)
     if limit is not None:
         units = _apply_limit(units, limit)
-    return RunPlan(recipe, entries, split_stages(entries), specs, inputs, units, limit)
+    plan = RunPlan(recipe, entries, split_stages(entries), specs, inputs, units, limit)
+    if recipe.output.meta == "struct":
+        plan.meta_type = infer_meta_type(plan)
+    plan.output_schema  # noqa: B018 (output.columns names columns that exist: checked now)
+    return plan
 
 
 #: Config keys that name where a step writes (a cache), not what it reads.
@@ -156,3 +166,28 @@ def _apply_limit(units: list[tuple[str, Unit]], limit: int) -> list[tuple[str, U
             out.append((fmt, replace(unit, max_records=remaining)))
             remaining = 0
     return out
+
+
+def first_documents(plan: RunPlan, records: int) -> Iterator[tuple[int, str, ReadBatch]]:
+    """(input index, source, first read batch) of the first `records` records of each input."""
+    seen: set[int] = set()
+    for fmt, unit in plan.units:
+        index = unit.input_index
+        if index in seen:
+            continue
+        seen.add(index)
+        reader = registry.get_reader(fmt)(plan.specs[index], index)
+        for batch in reader.read(replace(unit, max_records=records)):
+            yield index, unit.source, batch
+
+
+def infer_meta_type(plan: RunPlan, records: int = 200) -> pl.DataType:
+    """`output.meta: struct`: the struct type the first records' meta share, or a RecipeError."""
+    metas = [m for _, _, b in first_documents(plan, records) for m in b.documents["meta"].to_list()]
+    dtype = meta_struct_type([m for m in metas if m is not None])
+    if dtype is None:
+        raise RecipeError(
+            "output.meta: struct, but the first records of the inputs do not share one set "
+            "of fields and types (or have none); use output.meta: json"
+        )
+    return dtype

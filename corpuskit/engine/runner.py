@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from corpuskit.engine.plan import RunPlan
-from corpuskit.engine.stages import Stage, schema_after
+from corpuskit.engine.stages import Stage, stage_schema
 from corpuskit.engine.worker import UnitTask, write_json_atomic
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
@@ -59,9 +59,11 @@ def run_stages(
                 layout.clear_unit(stage.index, t.key, kept_dir)
             progress.start_stage(stage_name(stage), len(tasks), len(tasks) - len(todo))
             stage_results = dict(done)
+            read = 0
             for result in backend.run_units(todo, progress):
                 stage_results[result["unit"]] = result
-            progress.end_stage()
+                read += result["read"]
+            progress.end_stage(read)
             previous = [stage_results[t.key] for t in tasks]
             results.extend(previous)
     return results
@@ -119,7 +121,13 @@ def unit_tasks(
         stage=stage.index,
         entries=stage.entries,
         fingerprint=stage_fingerprint(stage, state),
-        schema_out=schema_after(plan.entries[: last_index(stage) + 1]),
+        schema_out=(
+            plan.output_schema
+            if stage.index == len(plan.stages) - 1
+            else stage_schema(plan.entries[: last_index(stage) + 1], plan.recipe.analyze)
+        ),
+        analyze=plan.recipe.analyze,
+        meta_type=plan.meta_type if stage.index == len(plan.stages) - 1 else None,
         kept_dir=str(kept_dir),
         rejected_dir=str(layout.rejected),
         max_shard_bytes=int(out.max_shard_mb * (1 << 20)),

@@ -9,6 +9,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from corpuskit import registry
+from corpuskit.output.columns import WOULD_REJECT, WOULD_REJECT_TYPE, select_columns
 from corpuskit.recipe import Recipe, RecipeError, _describe
 from corpuskit.schema import DOCUMENT_SCHEMA
 from corpuskit.steps.base import Step
@@ -91,4 +92,26 @@ def schema_after(entries: list[StepEntry] | tuple[StepEntry, ...]) -> dict[str, 
     schema = dict(DOCUMENT_SCHEMA)
     for e in entries:
         schema.update(e.step.columns)
+    return schema
+
+
+def final_schema(
+    entries: list[StepEntry] | tuple[StepEntry, ...], columns: str | list[str], analyze: bool
+) -> dict[str, pl.DataType]:
+    """What the final shards hold: `schema_after` the steps (with `would_reject` in an
+    analyze run), narrowed to the recipe's `output.columns`."""
+    labels = {c for e in entries if e.step.kind == "map" for c in e.step.columns}
+    try:
+        return select_columns(stage_schema(entries, analyze), columns, labels)
+    except ValueError as e:
+        raise RecipeError(str(e)) from None
+
+
+def stage_schema(
+    entries: list[StepEntry] | tuple[StepEntry, ...], analyze: bool
+) -> dict[str, pl.DataType]:
+    """`schema_after` the steps, with `would_reject` in an analyze run."""
+    schema = schema_after(entries)
+    if analyze:
+        schema[WOULD_REJECT] = WOULD_REJECT_TYPE
     return schema

@@ -23,6 +23,7 @@ from corpuskit import registry
 from corpuskit.corpus import Corpus
 from corpuskit.engine.ledger import Ledger
 from corpuskit.engine.stages import StepEntry, step_key
+from corpuskit.output.columns import WOULD_REJECT, WOULD_REJECT_TYPE, meta_to_struct
 from corpuskit.output.shards import Shard, ShardWriter
 from corpuskit.readers.base import READ_STEP, InputSpec, ReadBatch, Unit, unreadable
 from corpuskit.schema import (
@@ -57,6 +58,8 @@ class UnitTask:
     inputs: tuple[str, ...] = ()
     global_state: str | None = None
     describe: str = ""
+    analyze: bool = False  # record would-be reasons in WOULD_REJECT, drop nothing
+    meta_type: pl.DataType | None = None  # output.meta: struct (the final stage)
 
 
 #: This process's set-up steps and fit state of the stage it last ran, by stage fingerprint.
@@ -90,7 +93,14 @@ def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) 
     counts = {"read": 0, "kept": 0, "rejected": 0}
     try:
         for batch, n_records in source_batches(task, ledger, rejected, counts):
-            out = run_steps(batch, entries, state, ledger, rejected, counts, task.describe)
+            out = run_steps(
+                batch, entries, state, ledger, rejected, counts, task.describe, task.analyze
+            )
+            if task.meta_type is not None:
+                try:
+                    out = meta_to_struct(out, task.meta_type, task.describe)
+                except ValueError as e:
+                    raise StepFailed(str(e)) from None
             kept.write(conform(out, task.schema_out))
             counts["kept"] += out.height
             if progress is not None:
@@ -186,6 +196,8 @@ def source_batches(
             stats.docs_in += n
             stats.docs_out += docs.height
             stats.rejected += rej.height
+            stats.chars_out += text_chars(docs)
+            stats.chars_in += text_chars(docs) + text_chars(rej)
             counts["read"] += n
             counts["rejected"] += rej.height
             if rej.height:
@@ -209,23 +221,42 @@ def run_steps(
     rejected: ShardWriter,
     counts: dict[str, int],
     where: str = "",
+    analyze: bool = False,
 ) -> pl.DataFrame:
-    """Apply steps in order; rows a step rejects go to `rejected` with its reason."""
+    """Apply steps in order; rows a step rejects go to `rejected` with its reason (with
+    `analyze`: stay, their reason appended to WOULD_REJECT and counted as `would <reason>`)."""
+    if analyze and WOULD_REJECT not in batch.columns:
+        batch = batch.with_columns(pl.lit([], dtype=WOULD_REJECT_TYPE).alias(WOULD_REJECT))
+    chars = text_chars(batch)
     for entry in entries:
         stats = ledger.get(step_key(entry))
         stats.docs_in += batch.height
+        stats.chars_in += chars
         if batch.height == 0:
             continue
         step = entry.step
         label = f"steps[{entry.index}] ({entry.name})"
         t0 = time.perf_counter()
         try:
+            # loading models and compiled kernels is setup, not the step's work
+            step.ensure_ready()
+            stats.setup_seconds += time.perf_counter() - t0
+            t0 = time.perf_counter()
             result = step.process(batch, state)
         except Exception as e:
             raise StepFailed(f"{label} failed on {where}: {type(e).__name__}: {e}") from e
         out = _check_columns(result.batch, batch, entry, label, where)
         stats.seconds += time.perf_counter() - t0
         stats.counters.update(result.counters)
+        if analyze and REASON_COLUMN in out.columns:
+            would = out[REASON_COLUMN].drop_nulls().value_counts()
+            stats.counters.update({f"would {r}": n for r, n in would.iter_rows()})
+            out = out.with_columns(
+                pl.when(pl.col(REASON_COLUMN).is_not_null())
+                .then(pl.concat_list(WOULD_REJECT, pl.col(REASON_COLUMN)))
+                .otherwise(pl.col(WOULD_REJECT))
+                .alias(WOULD_REJECT)
+            ).drop(REASON_COLUMN, DETAIL_COLUMN, strict=False)
         if REASON_COLUMN in out.columns:
             keep = out[REASON_COLUMN].is_null()
             dropped = out.filter(~keep)
@@ -237,8 +268,17 @@ def run_steps(
                 counts["rejected"] += dropped.height
             out = out.filter(keep).drop(REASON_COLUMN, DETAIL_COLUMN, strict=False)
         stats.docs_out += out.height
+        chars = text_chars(out)
+        stats.chars_out += chars
         batch = out
     return batch
+
+
+def text_chars(batch: pl.DataFrame) -> int:
+    """Characters of a batch's texts (the ledger's chars_in / chars_out)."""
+    if batch.height == 0 or "text" not in batch.columns:
+        return 0
+    return int(batch["text"].str.len_chars().sum() or 0)
 
 
 def _check_columns(

@@ -26,6 +26,7 @@ class InputSpec(BaseModel):
     path: str | list[str]
     format: str | None = None
     text_field: str = "text"
+    # None: the record's `id` field where it has one, else "<source>:<line or row>"
     id_field: str | None = None
     url_field: str | None = None
     title_field: str | None = None
@@ -148,7 +149,9 @@ def to_documents(
         default_ids = pl.Series([f"{source}:"] * n, dtype=pl.String()) + positions.cast(pl.String)
     # Nested values cannot be a text, id, url or title: they stay in meta instead.
     scalar = {c for c, t in raw.schema.items() if not t.is_nested()}
-    named = {spec.text_field, spec.id_field, spec.url_field, spec.title_field}
+    # A record's own `id` is its id unless the recipe names another field.
+    id_field = spec.id_field or ("id" if "id" in scalar else None)
+    named = {spec.text_field, id_field, spec.url_field, spec.title_field}
     rest = [c for c in raw.columns if c not in (named & scalar)]
 
     def field(name: str | None) -> pl.Expr:
@@ -162,7 +165,7 @@ def to_documents(
         raw.schema[spec.text_field], pl.String | pl.Null | pl.Categorical | pl.Enum
     )
     cols: dict[str, pl.Expr] = {
-        "id": pl.coalesce(field(spec.id_field), pl.lit(default_ids)),
+        "id": pl.coalesce(field(id_field), pl.lit(default_ids)),
         "text": field(spec.text_field),
         "source": pl.lit(source),
         "url": field(spec.url_field),

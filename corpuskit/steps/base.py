@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from corpuskit.corpus import Corpus
 from corpuskit.output import state as fit_state
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
+from corpuskit.steps.decisions import detail_expr
 
 StepKind = Literal["map", "filter", "global"]
 
@@ -153,13 +154,17 @@ class FilterStep(Step):
         return frame.select(reason_from_rules(self.name, self.rules())).to_series().is_null()
 
     def detail(self) -> pl.Expr | None:
-        """What a dropped row's `detail` says (e.g. the language found); None: nothing."""
+        """What a dropped row's `detail` says (e.g. the language found); None: the value and
+        threshold that decided, read from the deciding rule (`gopher_words=12 < 50`)."""
         return None
 
     def _run(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
         annotated = self.annotate(batch)
-        out = annotated.with_columns(reason_from_rules(self.name, self.rules()))
+        rules = self.rules()
+        out = annotated.with_columns(reason_from_rules(self.name, rules))
         detail = self.detail()
+        if detail is None:
+            detail = detail_expr(self.name, rules, annotated.schema, REASON_COLUMN)
         if detail is not None:
             dropped = pl.col(REASON_COLUMN).is_not_null()
             out = out.with_columns(

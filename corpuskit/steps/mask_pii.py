@@ -47,9 +47,17 @@ EMAIL = (
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}"
 )
 _IMAGE_NAME = r"(?i)\.(?:png|jpe?g|gif|svg|webp|bmp|ico|tiff?)$"  # "logo@2x.png" is no e-mail
+# Usenet and mail message ids (In article <1993Apr5.091139.823@batman.bmd.trw.com>,
+# Message-ID: <...>, References: <...> <...>) name a message, not a person: they are
+# candidates of their own so that the addresses inside them are left alone.
+_MESSAGE_ID = (
+    r"(?i:in article|message-id:|references:|in-reply-to:|supersedes:)"
+    r"[ \t]*(?:<[^<>\s]+>[ \t,]*)+"
+)
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+EMAIL_AT_IP = rf"[A-Za-z0-9._%+-]+@\[?{IPV4}\]?"  # jxl9011@129.21.200.201
 _H = "[0-9A-Fa-f]{1,4}"
 IPV6 = (
     rf"(?:{_H}:){{7}}{_H}"
@@ -85,6 +93,11 @@ _PHONE_FORMS = (
     rf"[0-9]{{3}}[.-][0-9]{{4}}{_B}",
     # Chinese landline 010-12345678, 0755-1234567
     rf"{_B}0[1-9][0-9]{{1,2}}-[0-9]{{7,8}}{_B}",
+    # Chinese 400/800 service numbers: 400-0052-500, 400 810 0909, 4008100909
+    rf"{_B}[48]00[ -]?[0-9]{{3,4}}[ -]?[0-9]{{3,4}}{_B}",
+    # UK numbers written whole: premium rate 09061701461, 0800/0845, mobiles 07732584351;
+    # SMS spam glues them to the next word (08452810075over18's), which stays.
+    rf"{_B}0[1-9][0-9]{{9}}(?:{_B}|[A-Za-z]+)",
 )
 PHONE = "|".join(_PHONE_FORMS)
 
@@ -137,7 +150,9 @@ def _valid_card(c: pl.Expr) -> pl.Expr:
 
 
 def _valid_phone(c: pl.Expr) -> pl.Expr:
-    return c.str.count_matches("[0-9]").is_between(7, 15)
+    digits = c.str.count_matches("[0-9]")
+    service = c.str.contains(r"^[48]00[ -]?[0-9]")  # 400/800 numbers have 10 digits
+    return digits.is_between(7, 15) & (~service | (digits == 10))
 
 
 # A prefilter picks the rows a stage looks at: a regex, or (gate, regex) pairs whose rows
@@ -152,23 +167,50 @@ _PHONE_PREFILTER: Prefilter = (
     (None, _PHONE_FORMS[1]),
     (r"[0-9]{3}[.-][0-9]{4}", _PHONE_FORMS[2]),
     (None, _PHONE_FORMS[3]),
+    ("[48]00", _PHONE_FORMS[4]),
+    ("0[1-9][0-9]{9}", _PHONE_FORMS[5]),
 )
+
+
+def _or_message_id(candidate: str) -> str:
+    """Message ids first, so that the digits inside them are never a candidate."""
+    return f"{_MESSAGE_ID}|{candidate}"
+
+
+def _not_message_id(valid: Validator) -> Validator:
+    return lambda c: valid(c) & ~c.str.contains(f"^{_MESSAGE_ID}$")
+
 
 # (kind, prefilter, candidate regex, validator), applied in this order: e-mails first
 # (their local parts hold digits), IDs before cards (an ID may pass Luhn), phones last.
 Validator = Callable[[pl.Expr], pl.Expr]
 STAGES: tuple[tuple[PIIKind, Prefilter, str, Validator], ...] = (
-    ("email", "@", EMAIL, _valid_email),
+    ("email", "@", _or_message_id(f"{EMAIL_AT_IP}|{EMAIL}"), _not_message_id(_valid_email)),
     (
         "ip",
         _IPV6_PREFILTER,
         rf"{_W}*:[0-9A-Za-z_:]*(?:\.[0-9]+){{0,3}}",
         _valid_ipv6,
     ),
-    ("ip", r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]", rf"{_W}*[0-9](?:\.[0-9]+)+{_W}*", _valid_ipv4),
-    ("id_number", "[0-9]{17}", rf"{_W}*[0-9]{{17}}{_W}*", _valid_id_number),
-    ("card", "[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{2}", CARD, _valid_card),
-    ("phone", _PHONE_PREFILTER, PHONE, _valid_phone),
+    (
+        "ip",
+        r"[0-9]\.[0-9]+\.[0-9]+\.[0-9]",
+        _or_message_id(rf"{_W}*[0-9](?:\.[0-9]+)+{_W}*"),
+        _not_message_id(_valid_ipv4),
+    ),
+    (
+        "id_number",
+        "[0-9]{17}",
+        _or_message_id(rf"{_W}*[0-9]{{17}}{_W}*"),
+        _not_message_id(_valid_id_number),
+    ),
+    (
+        "card",
+        "[0-9]{4}[ -]?[0-9]{4}[ -]?[0-9]{2}",
+        _or_message_id(CARD),
+        _not_message_id(_valid_card),
+    ),
+    ("phone", _PHONE_PREFILTER, _or_message_id(PHONE), _not_message_id(_valid_phone)),
 )
 
 _SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
@@ -198,9 +240,17 @@ def prefilter_rows(text: pl.Series, prefilter: Prefilter) -> pl.Series:
 
 
 def mask_validated(
-    text: pl.Series, prefilter: Prefilter, candidate: str, valid: Validator, placeholder: str
+    text: pl.Series,
+    prefilter: Prefilter,
+    candidate: str,
+    valid: Validator,
+    placeholder: str,
+    keep_tail: str | None = None,
 ) -> tuple[pl.Series, pl.Series]:
-    """Replace every `candidate` match for which `valid` holds; returns (text, count per row)."""
+    """Replace every `candidate` match for which `valid` holds; returns (text, count per row).
+
+    `keep_tail`: a regex whose first group, at the end of a candidate, stays after the
+    placeholder (a word glued to a phone number)."""
     counts = pl.Series("n", [0] * len(text), dtype=pl.Int32)
     rows = prefilter_rows(text, prefilter)
     if rows.len() == 0:
@@ -222,7 +272,8 @@ def mask_validated(
     changed = pieces.filter(pl.col("ok").any().over("row"))
     if changed.height == 0:
         return text, counts
-    piece = pl.when(pl.col("ok")).then(pl.lit(placeholder)).otherwise(pl.col("cand"))
+    tail = pl.lit("") if keep_tail is None else pl.col("cand").str.extract(keep_tail).fill_null("")
+    piece = pl.when(pl.col("ok")).then(pl.lit(placeholder) + tail).otherwise(pl.col("cand"))
     out = changed.group_by("row", maintain_order=True).agg(
         text=pl.concat_str(pl.col("gap"), piece.fill_null("")).str.join(""),
         n=pl.col("ok").sum().cast(pl.Int32),
@@ -258,7 +309,8 @@ class MaskPII(MapStep):
         for kind, prefilter, candidate, valid in STAGES:
             if kind not in c.kinds:
                 continue
-            text, n = mask_validated(text, prefilter, candidate, valid, placeholders[kind])
+            tail = r"[0-9]([A-Za-z]+)$" if kind == "phone" else None
+            text, n = mask_validated(text, prefilter, candidate, valid, placeholders[kind], tail)
             counts[kind] = counts[kind] + n if kind in counts else n
         signals = {
             f"pii_{k}": counts[k] if k in counts else pl.Series([None] * batch.height)

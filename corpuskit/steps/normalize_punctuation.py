@@ -10,7 +10,8 @@ import polars as pl
 
 from corpuskit import jit
 from corpuskit.steps.base import MapStep, StepConfig
-from corpuskit.steps.subset import rewrite_frame_rows, rewrite_matching
+from corpuskit.steps.subset import rewrite_frame_rows, rewrite_matching, rewrite_rows
+from corpuskit.text.fullwidth import ANY_DIGIT, convert_numbers, number_rows
 
 # ---------------------------------------------------------------------------------------
 # Character classes (Rust regex syntax, for use inside [...]).
@@ -132,6 +133,10 @@ class PunctuationConfig(StepConfig):
     latin_quotes: Literal["straight", "keep"] = "straight"
     # Collapse runs of one repeated mark (！！！ -> ！, ??? -> ?, 、、 -> 、).
     collapse_repeats: bool = True
+    # Spaces alone between two CJK characters: "keep" them (they separate names and
+    # headline clauses: 记者 张三 李四), or "remove" them (你 好 -> 你好). An ideographic
+    # space (U+3000) is a separator either way.
+    cjk_space: Literal["keep", "remove"] = "keep"
 
 
 class NormalizePunctuation(MapStep):
@@ -152,13 +157,15 @@ class NormalizePunctuation(MapStep):
 
     Chinese context: , . ? ! : ; ( ) become ，。？！：；（）; `...`, `。。。`, `…` become
     ……; `--`, `—`, `―` become —— (not `--` glued to a following ASCII word: --help);
-    spaces inside the run are removed when it holds a full-width mark or sits between
-    two CJK anchors (so "你 好" -> "你好", but "中文 English" keeps its space).
+    spaces inside the run are removed when it holds a full-width mark, or, with
+    `cjk_space: remove`, when it sits between two CJK anchors (the default keeps them:
+    they separate names and headline clauses, 记者 李良 王妮娜).
 
     Latin context: ，。？！：；（） become ASCII with English spacing (no space before
     , . ? ! : ; ), one space after them before a word, one before "(" after a word);
     `……` becomes `...` (a single … is kept). Only runs that held a full-width mark are
-    respaced: existing ASCII text is never reflowed.
+    respaced: existing ASCII text is never reflowed. In a document that holds CJK a
+    Latin-context run is left as it is (要求在读MBA。, 给5000，lg说: the writer's marks).
 
     Quotes are paired first, on one line: "..." / “...” (also mixed) pairs become “…”
     when the quoted text holds CJK or an anchor outside the pair is CJK (or the
@@ -169,6 +176,11 @@ class NormalizePunctuation(MapStep):
     Parenthesis pairs on one line (either width, also mixed) are decided as a whole
     by the same rules as double quotes, so "(1)第一" -> "（1）第一" and a pair never
     ends up half converted; unpaired parentheses follow their run's context.
+
+    Before both implementations (shared Polars passes): full-width times and numbers
+    are converted whole (１６：４５ -> 16:45, １，６３３．８２ -> 1,633.82), ％ -> %,
+    ＂...＂ pairs become “...” by position (then decided like other pairs), and the dot
+    of a list marker at a line start (１．　内容, 1.从来) is kept.
 
     Everywhere: full-width letters/digits (ＡＢＣ１２３) and ＂＇． become ASCII; repeats
     of ! ? , ; and full-width ！？，；：、 collapse (optional). Distinct marks stay
@@ -212,8 +224,7 @@ class NormalizePunctuation(MapStep):
             lean = pl.Series("lean", [_KEEP] * batch.height, dtype=pl.Int8)
         text = batch.get_column("text")
         if self._kernel is not None:
-            straight = c.latin_quotes == "straight"
-            text = self._kernel.normalize_series(text, lean, straight, c.collapse_repeats)
+            text = normalize_compiled(self._kernel, text, lean, c)
         else:
             text = normalize_text(text, lean, c)
         return batch.with_columns(text)
@@ -222,6 +233,62 @@ class NormalizePunctuation(MapStep):
 def compiled_kernel() -> ModuleType | None:
     """corpuskit.steps.normalize_punctuation_kernels (numba), or None (`corpuskit.jit`)."""
     return jit.kernels("corpuskit.steps.normalize_punctuation_kernels")
+
+
+def normalize_compiled(
+    kernel: ModuleType, text: pl.Series, lean: pl.Series, config: PunctuationConfig
+) -> pl.Series:
+    """`normalize_text` through the compiled twin: the shared number and list-marker
+    passes around `kernel.normalize_series`."""
+    c = config
+    prepared, rows = _numbers_and_markers(text)
+    core = kernel.normalize_series(
+        prepared,
+        lean,
+        c.latin_quotes == "straight",
+        c.collapse_repeats,
+        c.cjk_space == "keep",
+    )
+    return _restore_markers(core, rows).alias(text.name)
+
+
+# ---------------------------------------------------------------------------------------
+# Passes shared by both implementations, before and after them (Polars): numbers and
+# times written in full width are converted whole, straight full-width quotes paired by
+# position, list markers (１．　内容) protected from becoming a full stop.
+
+_LIST_DOT = chr(0xF8010)  # stands for the "." of a list marker while the core runs
+_FW_QUOTE_PAIR = "＂([^＂\n]*)＂"
+_LIST_MARKER = (
+    rf"(^|\n)([ \t\x{{3000}}]*[{ANY_DIGIT}]{{1,3}})[.．]([ \t\x{{3000}}]|[^{ANY_DIGIT}\s])"
+)
+# An ASCII list marker before Chinese (1.从来); full-width ones hold a full-width digit.
+_ASCII_LIST_MARKER = r"[0-9]\.[ \t\x{3000}]*\p{Han}"
+
+
+def _number_rows(text: pl.Series) -> pl.Series:
+    rows = number_rows(text) | text.str.contains(_ASCII_LIST_MARKER)
+    for mark in "．＂":
+        rows = rows | text.str.contains(mark, literal=True)
+    return rows.fill_null(False)
+
+
+def _numbers_and_markers(text: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The text with the shared passes applied, and the rows they ran on. Rows that
+    already hold the list-marker stand-in are left out."""
+
+    def rewrite(t: pl.Expr) -> pl.Expr:
+        t = convert_numbers(t).str.replace_all(_FW_QUOTE_PAIR, "“${1}”")
+        return t.str.replace_all(_LIST_MARKER, f"${{1}}${{2}}{_LIST_DOT}${{3}}")
+
+    rows = _number_rows(text)
+    rows = rows & ~text.str.contains(_LIST_DOT, literal=True).fill_null(False)
+    return rewrite_rows(text, rows, rewrite), rows
+
+
+def _restore_markers(text: pl.Series, rows: pl.Series) -> pl.Series:
+    """The list-marker stand-ins put back as dots, on the rows the shared passes ran on."""
+    return rewrite_rows(text, rows, lambda t: t.str.replace_all(_LIST_DOT, ".", literal=True))
 
 
 def _lean(lang: pl.Series) -> pl.Series:
@@ -254,6 +321,15 @@ def normalize_text(
     c = config or PunctuationConfig()
     if lean is None:
         lean = pl.Series([_KEEP] * len(text), dtype=pl.Int8)
+    prepared, rows = _numbers_and_markers(text)
+    core = _normalize_core(prepared, lean, c, exhaustive)
+    return _restore_markers(core, rows).alias(text.name)
+
+
+def _normalize_core(
+    text: pl.Series, lean: pl.Series, c: PunctuationConfig, exhaustive: bool
+) -> pl.Series:
+    """The part `normalize_punctuation_kernels.normalize_series` reproduces."""
     name = text.name
     ok = text.is_not_null() & ~text.str.contains(_SENTINELS).fill_null(True)
     idx = ok.arg_true()
@@ -412,6 +488,7 @@ def _segments(df: pl.DataFrame, c: PunctuationConfig) -> pl.Series:
             pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
             pl.col("t").str.extract_all(_SEGMENT).alias("s"),
             "lean",
+            pl.col("t").str.contains(f"[{_CJK}]").alias("cjk_doc"),
         )
         .explode("s")
         .with_columns(pl.col("s").fill_null(""))
@@ -458,6 +535,13 @@ def _segments(df: pl.DataFrame, c: PunctuationConfig) -> pl.Series:
         .otherwise(pl.col("lean")),
         glued=pl.col("palnum") & pl.col("nalnum") & pl.col("s").str.contains(r"^[,.?!:;()\"'\-]+$"),
     )
+    # In a document with CJK, full-width marks after a Latin word or a number stay as the
+    # writer put them (要求在读MBA。, 给5000，lg说): a Latin-context run there is kept.
+    runs = runs.with_columns(
+        ctx=pl.when((pl.col("ctx") == _LAT) & pl.col("cjk_doc"))
+        .then(pl.lit(_KEEP, pl.Int8))
+        .otherwise(pl.col("ctx"))
+    )
     # Most runs are no-ops (a lone ， between Chinese characters, ", " in English): only
     # the others go through the rewrite.
     zh_noop = pl.col("s").str.contains(r"^[，。？！：；“”‘’（）]$")
@@ -494,7 +578,11 @@ def _rewrite_run(c: PunctuationConfig) -> pl.Expr:
     zh_strip = (
         zh.str.contains(f"[，。？！：；（）…⋯—―{_FO}{_FC}]")
         | (zh.str.contains("--") & ~flag)
-        | ((pl.col("pcls") == _CLS_CJK) & (pl.col("ncls") == _CLS_CJK))
+        | (
+            (pl.col("pcls") == _CLS_CJK)
+            & (pl.col("ncls") == _CLS_CJK)
+            & pl.lit(c.cjk_space == "remove")
+        )
     )
     zh = pl.when(zh_strip).then(zh.str.replace_all(r"[ \t]+", "")).otherwise(zh)
     zh = zh.str.replace_all(r"(?:。{3,}|[…⋯])+", "……")
@@ -533,4 +621,10 @@ def _rewrite_run(c: PunctuationConfig) -> pl.Expr:
     )
 
 
-__all__ = ["NormalizePunctuation", "PunctuationConfig", "compiled_kernel", "normalize_text"]
+__all__ = [
+    "NormalizePunctuation",
+    "PunctuationConfig",
+    "compiled_kernel",
+    "normalize_compiled",
+    "normalize_text",
+]

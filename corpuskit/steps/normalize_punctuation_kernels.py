@@ -667,7 +667,7 @@ def _needs_other(s, i, j):
 
 
 @njit(cache=True, nogil=True)
-def _rewrite_zh(s, i, j, pcls, ncls, nalnum, collapse, t1, t2, out):
+def _rewrite_zh(s, i, j, pcls, ncls, nalnum, collapse, keep_space, t1, t2, out):
     # , . ? ! : ; ( ) -> full width; a tagged parenthesis stays as it is
     n = 0
     k = i
@@ -683,7 +683,7 @@ def _rewrite_zh(s, i, j, pcls, ncls, nalnum, collapse, t1, t2, out):
         n += 1
         k += 1
     flag = s[j - 1] == HY and nalnum
-    strip = pcls == CLS_CJK and ncls == CLS_CJK
+    strip = pcls == CLS_CJK and ncls == CLS_CJK and not keep_space
     if not strip:
         for k in range(n):
             c = t1[k]
@@ -870,7 +870,7 @@ def _rewrite_lat(s, i, j, pcls, ncls, palnum, pdigit, ndigit, collapse, t1, t2, 
 
 
 @njit(cache=True, nogil=True)
-def _segments(a, n, b, lean, tab, collapse, t1, t2, t3, prot):
+def _segments(a, n, b, lean, tab, collapse, keep_space, cjk_doc, t1, t2, t3, prot):
     """Tokenize `a` like `_SEGMENT` and rewrite each run by its context.
 
     Returns the new length, or -1 when no run changed (then `b` is not written).
@@ -904,6 +904,8 @@ def _segments(a, n, b, lean, tab, collapse, t1, t2, t3, prot):
             ctx = LATN
         else:
             ctx = lean
+        if ctx == LATN and cjk_doc:  # full-width marks after Latin words stay in CJK text
+            ctx = KEEP
         keep = False
         if palnum and nalnum:
             keep = True
@@ -924,7 +926,7 @@ def _segments(a, n, b, lean, tab, collapse, t1, t2, t3, prot):
             t2 = np.empty(4 * (j - i) + 16, dtype=np.int32)
             t3 = np.empty(4 * (j - i) + 16, dtype=np.int32)
         if ctx == ZH:
-            m = _rewrite_zh(a, i, j, pcls, ncls, nalnum, collapse, t1, t2, t3)
+            m = _rewrite_zh(a, i, j, pcls, ncls, nalnum, collapse, keep_space, t1, t2, t3)
         elif ctx == LATN:
             pdigit = pch >= 0 and _digit(pch)
             ndigit = nch >= 0 and _digit(nch)
@@ -1046,7 +1048,7 @@ def _encode_untagged(cp, n, out, pos):
 
 
 @njit(cache=True, nogil=True)
-def _row(data, start, end, a, b, t1, t2, t3, lean, tab, straight, collapse):
+def _row(data, start, end, a, b, t1, t2, t3, lean, tab, straight, collapse, keep_space):
     """Decode data[start:end] into `a` and normalize it.
 
     Returns (buffer, length, state): state 0 = unchanged (copy the input bytes),
@@ -1056,6 +1058,7 @@ def _row(data, start, end, a, b, t1, t2, t3, lean, tab, straight, collapse):
     """
     changed = False
     has_run = False
+    has_cjk = False
     dq_open = dq_close = False  # " or “ / " or ”
     has_lsq = has_rsq = has_apos = False
     p_open = p_close = False
@@ -1101,6 +1104,8 @@ def _row(data, start, end, a, b, t1, t2, t3, lean, tab, straight, collapse):
                 changed = True
         a[n] = c
         n += 1
+        if tab[c] & CJK:
+            has_cjk = True
         if tab[c] & RUN:
             has_run = True
             if c == DQ:
@@ -1159,7 +1164,7 @@ def _row(data, start, end, a, b, t1, t2, t3, lean, tab, straight, collapse):
         if tags:
             a, b = b, a
             n = m
-    m = _segments(a, n, b, lean, tab, collapse, t1, t2, t3, prot)
+    m = _segments(a, n, b, lean, tab, collapse, keep_space, has_cjk, t1, t2, t3, prot)
     if m >= 0:
         a, b = b, a
         n = m
@@ -1176,7 +1181,7 @@ def _row(data, start, end, a, b, t1, t2, t3, lean, tab, straight, collapse):
 
 
 @njit(cache=True, nogil=True)
-def normalize_buffers(data, offsets, lean, tab, straight, collapse):
+def normalize_buffers(data, offsets, lean, tab, straight, collapse, keep_space):
     """Normalize every row of an Arrow-style UTF-8 column; returns (data, offsets)."""
     rows = len(offsets) - 1
     # Work buffers, in code points (n per row). Parentheses add at most one tag each
@@ -1203,7 +1208,9 @@ def normalize_buffers(data, offsets, lean, tab, straight, collapse):
             cap = max(2 * cap, 6 * n + 64)
             a = np.empty(cap, dtype=np.int32)
             b = np.empty(cap, dtype=np.int32)
-        res, m, state = _row(data, start, end, a, b, t1, t2, t3, lean[r], tab, straight, collapse)
+        res, m, state = _row(
+            data, start, end, a, b, t1, t2, t3, lean[r], tab, straight, collapse, keep_space
+        )
         need = pos + (4 * m if state else end - start)
         if need > len(out):
             bigger = np.empty(max(2 * len(out), need + 1024), dtype=np.uint8)
@@ -1225,7 +1232,11 @@ def normalize_buffers(data, offsets, lean, tab, straight, collapse):
 
 
 def normalize_series(
-    text: pl.Series, lean: pl.Series, straight: bool = True, collapse: bool = True
+    text: pl.Series,
+    lean: pl.Series,
+    straight: bool = True,
+    collapse: bool = True,
+    keep_cjk_space: bool = True,
 ) -> pl.Series:
     """`normalize_text` on a String Series with an Int8 lean per row (the compiled path)."""
     name = text.name
@@ -1241,7 +1252,7 @@ def normalize_series(
     data = np.frombuffer(data_buf if data_buf is not None else b"", dtype=np.uint8)
     leans = np.array(lean.cast(pl.Int8).fill_null(KEEP).to_numpy(), dtype=np.int8, copy=True)
     out_data, out_offsets = normalize_buffers(
-        data, offsets, leans, _class_table(), bool(straight), bool(collapse)
+        data, offsets, leans, _class_table(), bool(straight), bool(collapse), bool(keep_cjk_space)
     )
     out = pa.LargeStringArray.from_buffers(
         len(arr), pa.py_buffer(out_offsets), pa.py_buffer(out_data)

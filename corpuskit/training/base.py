@@ -9,6 +9,8 @@ declares a typed config (`Config`, a subclass of TrainerConfig) and implements:
   started by torchrun (RANK, WORLD_SIZE, LOCAL_RANK... in the environment).
 - `evaluate(data, run_dir, splits)`: metrics of the trained model on held-out splits.
 - `generate(run_dir, prompt, ...)`: optional, text from the trained model.
+- `generator(run_dir, ...)`: optional, the loaded model behind `corpuskit chat` and
+  `corpuskit serve` (a corpuskit.serving.generator.TextGenerator).
 
 `data` is a CorpusData: the corpuskit output folder, already split into train / val /
 test by document id (see corpuskit.training.split).
@@ -62,6 +64,16 @@ class Trainer(ABC):
     def generate(self, run_dir: Path, prompt: str, **options) -> list[str]:
         """Text continuations of `prompt` from the model saved in `run_dir`."""
         raise NotImplementedError(f"trainer {type(self).__name__} does not generate text")
+
+    def generator(
+        self, run_dir: Path, checkpoint: Path | None = None, slots: int = 8, **options
+    ) -> Any:
+        """The model of `run_dir` as a TextGenerator (corpuskit.serving.generator) that
+        decodes up to `slots` sequences at once: what `corpuskit chat` and `serve` use."""
+        raise TrainConfigError(
+            f"trainer {self.config.trainer!r} has no generator: `corpuskit chat` and "
+            "`corpuskit serve` need a trainer that implements Trainer.generator()"
+        )
 
 
 def get_trainer(name: str) -> type[Trainer]:

@@ -59,16 +59,60 @@ class TrainBatches:
             env.device,
         )
 
-    def get(self, step: int, micro: int, stream: int = 0) -> torch.Tensor:
+    def draw(self, step: int, micro: int, stream: int, high: int) -> np.ndarray:
+        """This rank's `micro` draws in [0, high) of the step's global batch."""
         rng = np.random.default_rng([self.seed, stream, step])
         total = self.micro * self.accumulation * self.world
-        starts = rng.integers(0, len(self.tokens) - self.block + 1, total)
+        picks = rng.integers(0, high, total)
         first = (micro * self.world + self.rank) * self.micro
-        mine = starts[first : first + self.micro]
-        x = torch.from_numpy(self.tokens[mine[:, None] + self.offsets].astype(np.int64))
+        return picks[first : first + self.micro]
+
+    def to_device(self, x: torch.Tensor) -> torch.Tensor:
         if self.device.type == "cuda":
             return x.pin_memory().to(self.device, non_blocking=True)
         return x.to(self.device)
+
+    def get(self, step: int, micro: int, stream: int = 0) -> torch.Tensor:
+        mine = self.draw(step, micro, stream, len(self.tokens) - self.block + 1)
+        return self.to_device(
+            torch.from_numpy(self.tokens[mine[:, None] + self.offsets].astype(np.int64))
+        )
+
+
+class ChatBatches(TrainBatches):
+    """Windows that start where a training conversation starts, with their loss masks.
+
+    The same (seed, stream, step) rule as TrainBatches, drawn over conversation starts
+    instead of every position; `get` returns (tokens, mask).
+    """
+
+    def __init__(self, tokens: np.ndarray, mask: np.ndarray, starts: np.ndarray, *args) -> None:
+        super().__init__(tokens, *args)
+        self.mask = mask
+        self.starts = np.asarray(starts, dtype=np.int64)
+
+    @classmethod
+    def for_chat(cls, shards, cfg: GPTConfig, env: DistEnv) -> ChatBatches:
+        micro, accumulation = cfg.batch_layout(env.world)
+        return cls(
+            shards.tokens("train"),
+            shards.mask("train"),
+            shards.starts("train"),
+            cfg.block_size,
+            micro,
+            accumulation,
+            cfg.seed,
+            env.rank,
+            env.world,
+            env.device,
+        )
+
+    def get(self, step: int, micro: int, stream: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        picks = self.starts[self.draw(step, micro, stream, len(self.starts))]
+        index = picks[:, None] + self.offsets
+        x = torch.from_numpy(self.tokens[index].astype(np.int64))
+        m = torch.from_numpy(self.mask[index].astype(np.bool_))
+        return self.to_device(x), self.to_device(m)
 
 
 def eval_windows(n_tokens: int, block_size: int, limit: int | None) -> tuple[np.ndarray, int]:

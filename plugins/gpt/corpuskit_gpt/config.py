@@ -34,9 +34,32 @@ class GPTConfig(TrainerConfig):
         description="tokenizer and token-shard cache, keyed by the corpus fingerprint "
         "(default: <run_dir>/tokens)",
     )
+    # chat fine-tuning (supervised, on conversations)
+    messages_field: str | None = Field(
+        None,
+        description="chat: column (or meta key) of conversations, lists of {role, content} "
+        "(system, user, assistant); the loss is on the assistant's tokens",
+    )
+    prompt_field: str | None = Field(
+        None, description="chat: column (or meta key) of prompts, with completion_field"
+    )
+    completion_field: str | None = Field(
+        None, description="chat: column (or meta key) of the completions of prompt_field"
+    )
+    system_prompt: str | None = Field(
+        None, description="chat: system message put before conversations that have none"
+    )
+    reply_checks: int = Field(
+        50,
+        ge=0,
+        description="chat: greedy replies to N held-out prompts at the end; the share that "
+        "ends with the end-of-turn token is reported",
+    )
     # model (GPT-2 architecture, transformers.GPT2Config)
     init_from: str | None = Field(
-        None, description="fine-tune from this local checkpoint folder (save_pretrained format)"
+        None,
+        description="fine-tune from this local model folder (save_pretrained format) or run "
+        "folder (its model/)",
     )
     n_layer: int = Field(4, ge=1, description="transformer blocks")
     n_head: int = Field(4, ge=1, description="attention heads per block")
@@ -132,7 +155,28 @@ class GPTConfig(TrainerConfig):
             raise ValueError(f"min_lr ({self.min_lr}) exceeds learning_rate ({self.learning_rate})")
         if self.model_vocab_size is not None and self.model_vocab_size > 2**32 - 1:
             raise ValueError("model_vocab_size must fit in uint32")
+        if (self.prompt_field is None) != (self.completion_field is None):
+            raise ValueError("prompt_field and completion_field go together")
+        if self.messages_field and self.prompt_field:
+            raise ValueError("messages_field or prompt_field/completion_field, not both")
         return self
+
+    @property
+    def chat(self) -> bool:
+        """Whether the run learns from conversations (supervised chat fine-tuning)."""
+        return bool(self.messages_field or self.prompt_field)
+
+    @property
+    def init_folder(self) -> str | None:
+        """init_from as a model folder: a run folder stands for its final model."""
+        from pathlib import Path
+
+        if not self.init_from:
+            return None
+        path = Path(self.init_from)
+        if not (path / "config.json").exists() and (path / "model" / "config.json").exists():
+            return str(path / "model")
+        return self.init_from
 
     @property
     def decay_iters(self) -> int:

@@ -176,3 +176,115 @@ def continuation_scores(
         "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,
         "bleu_docs": len(prompts),
     }
+
+
+@torch.no_grad()
+def chat_metrics(
+    model: torch.nn.Module,
+    tokens: np.ndarray,
+    mask: np.ndarray,
+    starts: np.ndarray,
+    block_size: int,
+    batch_size: int,
+    max_batches: int | None,
+    env: DistEnv,
+    end_of_turn: int | None = None,
+) -> dict[str, float] | None:
+    """Loss, perplexity and accuracy on the assistant's tokens of held-out conversations.
+
+    Each conversation is scored alone, from its first token (as at inference), over its
+    first `block_size` tokens; `content_loss` leaves out the end-of-turn tokens (a base
+    model never learnt them). Sums are all-reduced over ranks.
+    """
+    if len(starts) == 0:
+        return None
+    ends = np.append(starts[1:], len(tokens) - block_size).astype(np.int64)
+    order = np.arange(len(starts))
+    if max_batches is not None and len(order) > max_batches * batch_size:
+        order = np.unique(np.linspace(0, len(order) - 1, max_batches * batch_size).round())
+        order = order.astype(np.int64)
+    mine = order[env.rank :: env.world]
+    offsets = np.arange(block_size)
+    sums = torch.zeros(5, dtype=torch.float64, device=env.device)
+    was_training = model.training
+    model.eval()
+    for i in range(0, len(mine), batch_size):
+        rows = mine[i : i + batch_size]
+        index = starts[rows][:, None] + offsets
+        inside = offsets[None, :] < (ends[rows] - starts[rows])[:, None]
+        x = torch.from_numpy(tokens[index].astype(np.int64)).to(env.device)
+        m = torch.from_numpy((mask[index] * inside)[:, 1:].astype(bool)).to(env.device)
+        with env.autocast():
+            logits = logits_of(model, x)
+        logits, y = logits[:, :-1].float(), x[:, 1:]
+        ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view_as(y)
+        content = m & (y != end_of_turn) if end_of_turn is not None else m
+        sums[0] += ce[m].sum().double()
+        sums[1] += (logits.argmax(-1) == y)[m].sum()
+        sums[2] += m.sum()
+        sums[3] += ce[content].sum().double()
+        sums[4] += content.sum()
+    env.all_reduce(sums)
+    model.train(was_training)
+    if sums[2] == 0:
+        return None
+    loss = (sums[0] / sums[2]).item()
+    return {
+        "loss": loss,
+        "ppl": math.exp(min(loss, 700.0)),
+        "acc": (sums[1] / sums[2]).item(),
+        "tokens": int(sums[2].item()),
+        "content_loss": (sums[3] / sums[4].clamp(min=1)).item(),
+    }
+
+
+def reply_checks(
+    model: torch.nn.Module,
+    tok: Tokenizer,
+    conversations: list[list[dict[str, str]]],
+    max_new_tokens: int = 64,
+    slots: int = 16,
+) -> dict:
+    """Greedy replies to held-out prompts (each conversation up to its last assistant
+    message): the share that ends with the end-of-turn token, and a few examples."""
+    from corpuskit.serving.generator import SamplingParams
+    from corpuskit_gpt.chat import IM_END, render
+    from corpuskit_gpt.inference import GPTGenerator
+
+    raw = model.model if isinstance(model, CausalLM) else model
+    gen = GPTGenerator(raw, tok, "eval", slots)
+    gen.stop_ids = {tok.token_to_id(IM_END)}  # only the end of turn counts as a stop
+    prompts = []
+    for conv in conversations:
+        last = max(i for i, m in enumerate(conv) if m["role"] == "assistant")
+        text, _ = render(conv[:last], add_generation_prompt=True)
+        ids = gen.encode(text)
+        if len(ids) < gen.context_length:
+            prompts.append((ids, conv[last]["content"], conv[:last]))
+    replies: dict[int, str] = {}
+    finish: dict[int, str] = {}
+    queue = list(enumerate(prompts))
+    while queue or gen.seqs:
+        while queue and len(gen.seqs) < slots:
+            i, (ids, _, _) = queue.pop(0)
+            room = min(max_new_tokens, gen.context_length - len(ids))
+            gen.add(i, ids, SamplingParams(max_tokens=room, temperature=0.0))
+            replies[i] = ""
+        for d in gen.step():
+            replies[d.seq] += d.text
+            if d.finish:
+                finish[d.seq] = d.finish
+    n = len(prompts)
+    stopped = sum(1 for r in finish.values() if r == "stop")
+    exact = sum(1 for i, (_, ref, _) in enumerate(prompts) if replies[i].strip() == ref.strip())
+    results = [
+        {"prompt": p[2][-1]["content"], "reference": p[1], "reply": replies[i], "finish": finish[i]}
+        for i, p in enumerate(prompts)
+    ]
+    return {
+        "replies": n,
+        "end_of_turn_share": stopped / n if n else None,
+        "exact_match": exact / n if n else None,
+        "examples": results[:5],
+        "results": results,
+    }

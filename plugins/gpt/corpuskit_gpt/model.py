@@ -46,7 +46,8 @@ def build_model(
             )
         model.loss_type = "ForCausalLM"
         if model.config.vocab_size < vocab_size:
-            raise ValueError(f"{source}: vocabulary {model.config.vocab_size} < tokenizer's")
+            # New tokens (e.g. ChatML's) get rows initialised at the mean of the others.
+            model.resize_token_embeddings(vocab_size, mean_resizing=True)
         return model
     config = GPT2Config(
         vocab_size=max(vocab_size, cfg.model_vocab_size or 0),
@@ -111,14 +112,25 @@ class CausalLM(torch.nn.Module):
             h = h + block.mlp(block.ln_2(h))
         return self.model.lm_head(tr.ln_f(h))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy of predicting x[:, 1:] from x[:, :-1]."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean cross-entropy of predicting x[:, 1:] from x[:, :-1]; with a `mask` (same
+        shape as x), only over the positions where mask[:, 1:] is set (assistant tokens)."""
         logits = self.logits(x)[:, :-1]
-        return F.cross_entropy(
+        smoothing = self.label_smoothing if self.training else 0.0
+        if mask is None:
+            return F.cross_entropy(
+                logits.reshape(-1, logits.size(-1)).float(),
+                x[:, 1:].reshape(-1),
+                label_smoothing=smoothing,
+            )
+        keep = mask[:, 1:].reshape(-1).float()
+        ce = F.cross_entropy(
             logits.reshape(-1, logits.size(-1)).float(),
             x[:, 1:].reshape(-1),
-            label_smoothing=self.label_smoothing if self.training else 0.0,
+            label_smoothing=smoothing,
+            reduction="none",
         )
+        return (ce * keep).sum() / keep.sum().clamp(min=1.0)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: GPTConfig, device_type: str) -> torch.optim.AdamW:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -45,9 +46,27 @@ class TokenShards:
             return np.zeros(0, dtype=self.dtype)
         return np.memmap(self.folder / f"{split}.bin", dtype=self.dtype, mode="r", shape=(n,))
 
+    def metrics(
+        self, model: Any, split: str, block_size: int, batch_size: int, limit: int | None, env: Any
+    ) -> dict[str, float] | None:
+        """Loss, perplexity and next-token accuracy over the split's windows."""
+        from corpuskit_gpt.evaluate import split_metrics
+
+        return split_metrics(model, self.tokens(split), block_size, batch_size, limit, env)
+
     @classmethod
-    def open(cls, folder: Path) -> TokenShards:
+    def open(cls, folder: Path) -> Any:
         return cls(folder, json.loads((folder / META).read_text(encoding="utf-8")))
+
+
+def open_shards(folder: Path) -> Any:
+    """Token shards, or conversation shards (meta kind: chat)."""
+    meta = json.loads((folder / META).read_text(encoding="utf-8"))
+    if meta.get("kind") == "chat":
+        from corpuskit_gpt.chat_data import ChatShards
+
+        return ChatShards(folder, meta)
+    return TokenShards(folder, meta)
 
 
 def shard_key(data: CorpusData, tok: Tokenizer) -> str:
@@ -71,13 +90,18 @@ def encode_documents(tok: Tokenizer, texts: list[str], eot: int, dtype: np.dtype
     return out
 
 
-def build_shards(data: CorpusData, tok: Tokenizer, folder: Path) -> TokenShards:
-    """Tokenize the whole corpus into `folder` (written under a temporary name, then renamed)."""
+def begin_shards(tok: Tokenizer, folder: Path) -> tuple[np.dtype, int, Path]:
+    """(token dtype, end-of-text id, empty temporary folder) to write `folder`'s shards in."""
     dtype = np.dtype(np.uint16 if tok.get_vocab_size() <= 1 << 16 else np.uint32)
-    eot = eot_id(tok)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    return dtype, eot_id(tok), tmp
+
+
+def build_shards(data: CorpusData, tok: Tokenizer, folder: Path) -> TokenShards:
+    """Tokenize the whole corpus into `folder` (written under a temporary name, then renamed)."""
+    dtype, eot, tmp = begin_shards(tok, folder)
     counts = dict.fromkeys(SPLITS, 0)
     docs = dict.fromkeys(SPLITS, 0)
     started = time.perf_counter()

@@ -138,8 +138,11 @@ def build_char(texts: Iterator[list[str]]) -> Tokenizer:
     return tok
 
 
-def save_tokenizer(tok: Tokenizer, folder: Path, max_length: int) -> None:
-    """tokenizer.json plus the tokenizer_config.json that AutoTokenizer reads."""
+def save_tokenizer(
+    tok: Tokenizer, folder: Path, max_length: int, chat_template: str | None = None
+) -> None:
+    """tokenizer.json plus the tokenizer_config.json that AutoTokenizer reads (with the
+    chat template, if any, that `apply_chat_template` uses)."""
     folder.mkdir(parents=True, exist_ok=True)
     tok.save(str(folder / "tokenizer.json"))
     config = {
@@ -151,6 +154,8 @@ def save_tokenizer(tok: Tokenizer, folder: Path, max_length: int) -> None:
     }
     if tok.token_to_id(UNK) is not None:
         config["unk_token"] = UNK
+    if chat_template is not None:
+        config["chat_template"] = chat_template
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
 
 

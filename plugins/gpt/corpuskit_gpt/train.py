@@ -14,7 +14,8 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 from corpuskit.training import CorpusData
 from corpuskit.training.trial import TrialInfo, TrialReporter
-from corpuskit_gpt.batches import TrainBatches
+from corpuskit_gpt.batches import ChatBatches, TrainBatches
+from corpuskit_gpt.chat_data import ChatShards, held_out_conversations
 from corpuskit_gpt.checkpoint import (
     check_world_size,
     latest_checkpoint,
@@ -23,7 +24,7 @@ from corpuskit_gpt.checkpoint import (
 )
 from corpuskit_gpt.config import GPTConfig
 from corpuskit_gpt.dist import DistEnv, setup, teardown
-from corpuskit_gpt.evaluate import continuation_scores, sample_texts, split_metrics
+from corpuskit_gpt.evaluate import continuation_scores, reply_checks, sample_texts
 from corpuskit_gpt.model import (
     CausalLM,
     build_model,
@@ -32,7 +33,7 @@ from corpuskit_gpt.model import (
     make_scheduler,
 )
 from corpuskit_gpt.monitor import Monitor, plot_losses
-from corpuskit_gpt.shards import TokenShards
+from corpuskit_gpt.shards import open_shards
 from corpuskit_gpt.tokenizer import copy_tokenizer, eot_id, load_tokenizer
 
 TOKENS_FILE = "tokens.json"
@@ -41,12 +42,14 @@ TOKENS_FILE = "tokens.json"
 def train(cfg: GPTConfig, run_dir: Path, data: CorpusData | None = None) -> dict[str, Any]:
     env = setup(cfg)
     tok = load_tokenizer(run_dir)
-    shards = TokenShards.open(Path(json.loads((run_dir / TOKENS_FILE).read_text())["path"]))
+    shards = open_shards(Path(json.loads((run_dir / TOKENS_FILE).read_text())["path"]))
     resume_from = latest_checkpoint(run_dir) if cfg.resume != "false" else None
     if resume_from is not None:
         check_world_size(resume_from, env.world, cfg.drop_data_position)
-    source = resume_from or (Path(cfg.init_from) if cfg.init_from else None)
+    source = resume_from or (Path(cfg.init_folder) if cfg.init_folder else None)
     raw = build_model(cfg, tok.get_vocab_size(), eot_id(tok), source).to(env.device).train()
+    if isinstance(shards, ChatShards):  # transformers' generate() stops at the end of turn
+        raw.generation_config.eos_token_id = [eot_id(tok), shards.meta["end_of_turn"]]
     lm = CausalLM(raw, cfg.label_smoothing)  # the training forward and loss over `raw`
     optimizer = make_optimizer(raw, cfg, env.device_type)
     scheduler = make_scheduler(optimizer, cfg)
@@ -62,26 +65,29 @@ def train(cfg: GPTConfig, run_dir: Path, data: CorpusData | None = None) -> dict
     model = torch.compile(lm) if env.compile else lm  # checkpoints save `raw`, never `model`
     ddp = DDP(model, device_ids=env.device_ids) if env.world > 1 else model
     _, accum = cfg.batch_layout(env.world)  # micro-steps on each rank
-    batches = TrainBatches.for_rank(shards.tokens("train"), cfg, env)
+    chat = isinstance(shards, ChatShards)
+    if chat:
+        batches = ChatBatches.for_chat(shards, cfg, env)
+    else:
+        batches = TrainBatches.for_rank(shards.tokens("train"), cfg, env)
     monitor = Monitor(run_dir, cfg, env, state["step"], flops_per_token(raw, cfg.block_size))
     tuning = TrialInfo.read(run_dir) is not None  # a `corpuskit tune` trial: report, maybe prune
     reporter = TrialReporter.for_run(run_dir) if tuning and env.master else None
 
     def evaluate(split: str, max_batches: int | None) -> dict | None:  # on every rank
-        tokens = shards.tokens(split)
-        return split_metrics(lm, tokens, cfg.block_size, cfg.batch_size, max_batches, env)
+        return shards.metrics(lm, split, cfg.block_size, cfg.batch_size, max_batches, env)
 
     started, step, stop, pruned = time.perf_counter(), state["step"], False, False
     while step < cfg.max_iters and not stop:
         loss_sum = torch.zeros((), device=env.device)
         for micro in range(accum):
-            x = batches.get(step, micro, state["stream"])
+            x = batches.get(step, micro, state["stream"])  # (tokens, loss mask) for chat
             # Gradients are all-reduced on the last micro-step only: no_sync must cover the
             # forward too, or DDP's reducer is armed for a sync it never does.
             last = micro == accum - 1
             with ddp.no_sync() if env.world > 1 and not last else contextlib.nullcontext():
                 with env.autocast():
-                    loss = ddp(x) / accum  # mean next-token cross-entropy of x
+                    loss = (ddp(*x) if chat else ddp(x)) / accum  # mean next-token loss
                 scaler.scale(loss).backward()
             loss_sum += loss.detach()
         if cfg.grad_clip:
@@ -139,7 +145,7 @@ def settle_best(
     raw: Any,
     run_dir: Path,
     env: DistEnv,
-    shards: TokenShards,
+    shards: Any,
 ) -> None:
     """The final model competes for best/: scored on the same windows as the kept best.
 
@@ -155,13 +161,8 @@ def settle_best(
         from corpuskit_gpt.model import GPT2LMHeadModel
 
         model = GPT2LMHeadModel.from_pretrained(best_dir, dtype=torch.float32).to(env.device)
-        kept = split_metrics(
-            CausalLM(model),
-            shards.tokens("val"),
-            cfg.block_size,
-            cfg.batch_size,
-            cfg.final_eval_iters,
-            env,
+        kept = shards.metrics(
+            CausalLM(model), "val", cfg.block_size, cfg.batch_size, cfg.final_eval_iters, env
         )
         del model
     if kept is None or val["loss"] <= kept["loss"]:
@@ -210,6 +211,30 @@ def continuation_summary(
         f"{split}_bleu": round(scores["bleu"], 3),
         f"{split}_chrf": round(scores["chrf"], 3),
         f"{split}_bleu_docs": scores["bleu_docs"],
+    }
+
+
+def chat_summary(
+    raw: Any, tok: Any, data: CorpusData, cfg: GPTConfig, run_dir: Path, final: dict
+) -> dict[str, Any]:
+    """Greedy replies to held-out prompts (test, else val): how many end their turn.
+
+    The replies are written to samples.txt."""
+    split = "test" if final.get("test") is not None else "val"
+    conversations = held_out_conversations(data, cfg, split, cfg.reply_checks)
+    if not conversations:
+        return {}
+    checks = reply_checks(raw, tok, conversations)
+    lines = [
+        f"### {e['prompt']}\n--- reference: {e['reference']}\n--- reply: {e['reply']}\n"
+        for e in checks["examples"]
+    ]
+    (run_dir / "samples.txt").write_text("\n".join(lines), encoding="utf-8")
+    print(f"--- reply ---\n{lines[0] if lines else ''}--------------", flush=True)
+    return {
+        f"{split}_end_of_turn_share": round(checks["end_of_turn_share"], 4),
+        f"{split}_exact_match": round(checks["exact_match"], 4),
+        f"{split}_replies": checks["replies"],
     }
 
 
@@ -266,11 +291,16 @@ def finish(
             summary[f"{split}_loss"] = round(m["loss"], 5)
             summary[f"{split}_ppl"] = round(m["ppl"], 4)
             summary[f"{split}_acc"] = round(m["acc"], 5)
+            if "content_loss" in m:
+                summary[f"{split}_content_loss"] = round(m["content_loss"], 5)
     if env.master:
-        if cfg.bleu_docs and data is not None:
+        if cfg.chat:
+            if cfg.reply_checks and data is not None:
+                summary.update(chat_summary(raw, tok, data, cfg, run_dir, final))
+        elif cfg.bleu_docs and data is not None:
             summary.update(continuation_summary(raw, tok, data, cfg, env, final))
         save_model(raw, run_dir, run_dir / "model")
-        if cfg.sample_tokens:
+        if cfg.sample_tokens and not cfg.chat:
             samples = sample_texts(
                 raw,
                 tok,
