@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-convergence test-fast lint format bench clean
+.PHONY: setup run test test-convergence test-fast test-adversarial test-stock-pip lint format bench clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,20 @@ test-convergence: setup
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow"
+
+# The adversarial suite with its heavier randomized cases (more hypothesis examples,
+# more kill points); the fast cases run in `make test` already.
+test-adversarial: setup
+	CORPUSKIT_ADVERSARIAL_EXAMPLES=300 $(BIN)/pytest -q tests/test_adversarial.py
+
+# A fresh install with the pip that ships with Python (no upgrade), as a user gets it:
+# every module corpuskit imports must come with `pip install .`.
+test-stock-pip:
+	rm -rf .venv-stock
+	$(PYTHON) -m venv .venv-stock
+	.venv-stock/bin/python -m pip install -q .
+	cd /tmp && $(CURDIR)/.venv-stock/bin/python -c "import justext, lxml_html_clean; from corpuskit.readers.extract import extract_html; p = extract_html('<html><body><article><p>' + 'A page of plain words for the stock pip check. ' * 20 + '</p></article></body></html>'); assert p.reason is None and 'stock pip' in p.text, p"
+	rm -rf .venv-stock
 
 lint: setup
 	$(BIN)/ruff check .

@@ -176,15 +176,59 @@ def _describe(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
+#: Bounds of a recipe before anything runs: its file size, and its size once YAML aliases
+#: are expanded (nodes), so that a few hundred bytes of nested aliases cannot fill memory.
+MAX_RECIPE_BYTES = 16 << 20
+MAX_RECIPE_NODES = 1_000_000
+
+
+def check_expansion(root: yaml.Node | None, origin: str, limit: int = MAX_RECIPE_NODES) -> int:
+    """The number of nodes a YAML document expands to (aliases counted each time they are
+    used), refusing a document over `limit` or one whose aliases refer to themselves."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise RecipeError(f"{origin}: a YAML alias refers to itself; refused")
+        open_.add(key)
+        n = 1
+        if isinstance(node, yaml.SequenceNode):
+            n += sum(size(v) for v in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            n += sum(size(k) + size(v) for k, v in node.value)
+        open_.discard(key)
+        if n > limit:
+            raise RecipeError(
+                f"{origin}: the recipe expands to over {limit:,} YAML nodes (aliases "
+                "repeated inside aliases); refused before anything runs"
+            )
+        sizes[key] = n
+        return n
+
+    return size(root) if root is not None else 0
+
+
 def load_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
     """Read and validate a recipe file, applying command-line overrides."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.stat().st_size > MAX_RECIPE_BYTES:
+            raise RecipeError(f"{path}: a recipe over {MAX_RECIPE_BYTES >> 20} MiB is refused")
+        text = path.read_text(encoding="utf-8")
+        check_expansion(yaml.compose(text, Loader=yaml.SafeLoader), str(path))
+        raw = yaml.safe_load(text)
     except FileNotFoundError:
         raise RecipeError(f"{path}: recipe file not found") from None
+    except UnicodeDecodeError as e:
+        raise RecipeError(f"{path}: not UTF-8 text ({e})") from None
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
+    except RecursionError:
+        raise RecipeError(f"{path}: the recipe nests too deeply; refused") from None
     if not isinstance(raw, dict):
         raise RecipeError(f"{path}: a recipe is a mapping with input, output and steps")
     return recipe_from_dict(raw, overrides, origin=str(path))

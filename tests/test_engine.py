@@ -146,6 +146,12 @@ def test_output_folder_rules(tmp_path):
     (out / "precious.txt").write_text("mine")
     with pytest.raises(OutputError, match="not empty"):
         run(raw_recipe(src, out))
+    # --overwrite never deletes in a folder corpuskit did not make (issue 15)
+    with pytest.raises(OutputError, match="not a corpuskit output folder"):
+        run(raw_recipe(src, out), overwrite=True)
+    (out / "precious.txt").unlink()
+    run(raw_recipe(src, out))
+    (out / "precious.txt").write_text("mine")  # beside a finished run: kept
     m1 = run(raw_recipe(src, out), overwrite=True)
     assert (out / "precious.txt").exists()
     outcome = run_recipe(recipe_from_dict(raw_recipe(src, out)))

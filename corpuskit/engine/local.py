@@ -8,6 +8,8 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -19,6 +21,7 @@ from corpuskit.progress import Progress
 from corpuskit.steps.base import GlobalStep
 
 _progress_queue: Any = None
+_PR_SET_PDEATHSIG = 1
 
 
 class LocalBackend:
@@ -56,7 +59,7 @@ class LocalBackend:
         os.environ["POLARS_MAX_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.workers))
         try:
             with ProcessPoolExecutor(
-                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(q,)
+                self.workers, mp_context=ctx, initializer=_init_worker, initargs=(q, os.getpid())
             ) as pool:
                 pending: set[Future] = {pool.submit(_run_task, t) for t in tasks}
                 try:
@@ -87,13 +90,32 @@ def _drain(q, progress: Progress) -> None:
             return
 
 
-def _init_worker(q) -> None:
+def _init_worker(q, driver: int) -> None:
     global _progress_queue
     _progress_queue = q
-    # Die with the driver: a killed run must not leave workers writing behind a resume.
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)
+    die_with(driver)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def die_with(driver: int) -> None:
+    """End this process when the driver `driver` ends: a killed run must not leave workers
+    writing into its output behind a resume.
+
+    On Linux the kernel kills us with the driver (PR_SET_PDEATHSIG). A driver killed
+    before that was set (while this process was still importing) has left us to another
+    parent already: we exit at once. A thread watching the parent covers other systems.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != driver:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(driver,), daemon=True).start()
+
+
+def _watch_parent(driver: int) -> None:
+    while os.getppid() == driver:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _run_task(task: UnitTask) -> dict[str, Any]:

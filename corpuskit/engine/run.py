@@ -12,7 +12,7 @@ from corpuskit.engine.local import LocalBackend
 from corpuskit.engine.manifest import build_manifest, write_manifest
 from corpuskit.engine.plan import RunPlan, plan_run
 from corpuskit.engine.runner import Backend, run_stages
-from corpuskit.output.layout import OutputLayout, read_manifest
+from corpuskit.output.layout import OutputLayout, check_apart, read_manifest
 from corpuskit.progress import Progress
 from corpuskit.readers.sources import sha256_of
 from corpuskit.recipe import ExecutorSpec, Recipe
@@ -49,11 +49,28 @@ def run_recipe(
     progress = progress or Progress(enabled=False)
     started = time.perf_counter()
     plan: RunPlan = plan_run(recipe, limit)
+    check_apart(
+        recipe.output.path, [p for s in recipe.input for p in s.patterns], plan.input_paths()
+    )
     layout = OutputLayout(recipe.output.path)
-    status = layout.prepare(plan.fingerprint(), overwrite)
-    if status == "complete":
-        return RunOutcome(read_manifest(layout.root), status)
-    backend = make_backend(recipe.executor)
+    with layout.lock():
+        status = layout.prepare(plan.fingerprint(), overwrite)
+        if status == "complete":
+            return RunOutcome(read_manifest(layout.root), status)
+        return RunOutcome(
+            _run(plan, layout, make_backend(recipe.executor), progress, started, recipe_path),
+            status,
+        )
+
+
+def _run(
+    plan: RunPlan,
+    layout: OutputLayout,
+    backend: Backend,
+    progress: Progress,
+    started: float,
+    recipe_path: str | None,
+) -> dict[str, Any]:
     # Checksums for the manifest are computed beside the work, not before it.
     with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hasher:
         checksums = hasher.submit(checksum_files, [f.path for _, f in plan.inputs])
@@ -63,4 +80,4 @@ def run_recipe(
         )
     write_manifest(layout.manifest, manifest)
     layout.finish()
-    return RunOutcome(manifest, status)
+    return manifest

@@ -22,6 +22,7 @@ from corpuskit.engine.stages import Stage, stage_schema
 from corpuskit.engine.worker import UnitTask, write_json_atomic
 from corpuskit.output.layout import OutputLayout
 from corpuskit.progress import Progress
+from corpuskit.readers.sources import content_hash
 from corpuskit.steps.base import GlobalStep
 
 
@@ -79,6 +80,10 @@ def fit_stage(
     if stage.global_step is None:
         return None
     path = layout.fit_state(stage.index)
+    record_path = layout.state / f"stage-{stage.index}.fit.json"
+    if path.exists() and not _state_intact(path, record_path):
+        progress.note(f"{path} does not match the state this run saved; fitting again")
+        path.unlink()
     if not path.exists():
         work = layout.stage_work(stage.index - 1)
         files = [work / s["file"] for r in previous for s in r["shards"]]
@@ -87,10 +92,19 @@ def fit_stage(
         workdir.mkdir(parents=True, exist_ok=True)
         record = backend.run_fit(stage.global_step.step, files, workdir, path, progress)
         write_json_atomic(
-            layout.state / f"stage-{stage.index}.fit.json",
-            {"seconds": time.perf_counter() - started, **record},
+            record_path,
+            {"seconds": time.perf_counter() - started, **record, "xxh3": content_hash(path)},
         )
     return str(path)
+
+
+def _state_intact(path: Path, record_path: Path) -> bool:
+    """The saved state is the one this run's fit wrote (its hash is in the fit record)."""
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("xxh3") == content_hash(path)
 
 
 def unit_tasks(

@@ -25,7 +25,7 @@ from corpuskit.engine.ledger import Ledger
 from corpuskit.engine.stages import StepEntry, step_key
 from corpuskit.output.columns import WOULD_REJECT, WOULD_REJECT_TYPE, meta_to_struct
 from corpuskit.output.shards import Shard, ShardWriter
-from corpuskit.readers.base import READ_STEP, InputSpec, Unit
+from corpuskit.readers.base import READ_STEP, InputSpec, ReadBatch, Unit, unreadable
 from corpuskit.schema import (
     DETAIL_COLUMN,
     DOCUMENT_SCHEMA,
@@ -181,7 +181,11 @@ def source_batches(
         batches = reader.read(task.unit)
         while True:
             t0 = time.perf_counter()
-            batch = next(batches, None)
+            try:
+                batch = next(batches, None)
+            except Exception as e:  # bad bytes never stop a run: the rest is a reject
+                batch = ReadBatch(pl.DataFrame(), unreadable(task.unit, e))
+                batches = iter(())
             stats.seconds += time.perf_counter() - t0
             if batch is None:
                 break

@@ -160,7 +160,10 @@ def to_documents(
         return pl.lit(None, dtype=pl.String())
 
     text_present = spec.text_field in raw.columns
-    text_nested = text_present and spec.text_field not in scalar
+    # a number, list or object is not a text: rejected with a reason, never stringified
+    text_nested = text_present and not isinstance(
+        raw.schema[spec.text_field], pl.String | pl.Null | pl.Categorical | pl.Enum
+    )
     cols: dict[str, pl.Expr] = {
         "id": pl.coalesce(field(id_field), pl.lit(default_ids)),
         "text": field(spec.text_field),
@@ -223,6 +226,29 @@ def reject_records(
         pl.Series(reasons, dtype=pl.String()),
         pl.Series(details, dtype=pl.String()),
     )
+
+
+def unreadable(unit: Unit, error: Exception | str) -> pl.DataFrame:
+    """The reject that stands for what a reader could not read of a unit after `error`.
+
+    Readers turn bad records into rejects themselves; this is the net under them, so
+    that no file, however broken, stops a run: the documents read before the error
+    are kept, and the rest of the unit is accounted for by this row.
+    """
+    where = f"from byte {unit.start}" if unit.start else "from its start"
+    if unit.end is not None:
+        where += f" to byte {unit.end}"
+    return reject_records(
+        unit.source,
+        [unit.first_record],
+        [""],
+        [f"{READ_STEP}:unreadable"],
+        [f"{unit.path} ({where}): {_describe(error)}"[:2000]],
+    )
+
+
+def _describe(error: Exception | str) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
 
 
 def empty_rejects() -> pl.DataFrame:

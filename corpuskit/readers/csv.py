@@ -21,6 +21,7 @@ from corpuskit.readers.base import (
     source_name,
     to_documents,
 )
+from corpuskit.readers.encoding import ESCAPE
 from corpuskit.readers.lines import DECODE_FLAG
 from corpuskit.readers.sources import TruncatedInput, open_binary
 
@@ -49,7 +50,7 @@ class CsvReader(Reader):
         stream = io.TextIOWrapper(
             open_binary(Path(unit.path)),
             encoding=unit.encoding or "utf-8",
-            errors="surrogateescape",
+            errors=ESCAPE,
             newline="",
         )
         reader = csv.reader(stream, delimiter=self.delimiter, quoting=self.quoting)

@@ -50,6 +50,7 @@ import polars as pl
 
 from corpuskit.readers.base import InputFile, ReadBatch, Reader, Unit, source_name
 from corpuskit.readers.encoding import (
+    ESCAPE,
     DecodedPage,
     decode_forced,
     detect_encoding,
@@ -344,7 +345,7 @@ def decode_header_value(raw: str, fallback: str | None = None) -> tuple[str, int
         if codec is None or not _decodes(data, codec):
             codec = decode_text(data, None, None).encoding
         # A subject cut inside a character (clients truncate by bytes) loses that character.
-        text = codecs.getincrementaldecoder(codec)("surrogateescape").decode(data, final=False)
+        text = codecs.getincrementaldecoder(codec)(ESCAPE).decode(data, final=False)
         text, n = _ESCAPED.subn("\ufffd", text)
         out.append(text)
         bad += n

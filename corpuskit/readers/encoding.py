@@ -21,6 +21,19 @@ _BOMS = [
     (codecs.BOM_UTF16_BE, "utf-16"),
 ]
 _ESCAPED = re.compile("[\udc80-\udcff]")
+#: The decode error handler of every reader: like surrogateescape (one lone surrogate
+#: per undecodable byte), but also for bytes below 0x80, which UTF-16/32 errors (an
+#: unpaired surrogate, an odd byte at the end) include and surrogateescape refuses.
+ESCAPE = "corpuskit-escape"
+
+
+def _escape_all(e: UnicodeError) -> tuple[str, int]:
+    if not isinstance(e, UnicodeDecodeError):
+        raise e
+    return "".join(chr(0xDC00 | max(b, 0x80)) for b in e.object[e.start : e.end]), e.end
+
+
+codecs.register_error(ESCAPE, _escape_all)
 
 
 def normalize_name(name: str) -> str:
@@ -51,12 +64,29 @@ def detect_encoding(sample: bytes) -> str:
             return "utf-8"
     if _mostly_utf8(sample):
         return "utf-8"
+    # Lines of valid UTF-8 in a file that is not (files concatenated from several
+    # sources) are read as UTF-8 by decode_block; the legacy encoding is the other lines'.
+    sample = _legacy_lines(sample)
     best = from_bytes(sample, cp_isolation=CANDIDATES).best()
     if best is None:
         # charset_normalizer rejects texts it finds too chaotic, e.g. GBK dense with
         # full-width punctuation; a candidate that decodes every byte beats Latin-1.
         return next((c for c in CANDIDATES if _decodes_cleanly(sample, c)), "iso8859-1")
     return normalize_name(best.encoding)
+
+
+def _legacy_lines(sample: bytes) -> bytes:
+    """The sample without its non-ASCII lines that are valid UTF-8."""
+    kept = []
+    for line in sample.split(b"\n"):
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+        kept.append(line)
+    return b"\n".join(kept)
 
 
 def _decodes_cleanly(sample: bytes, codec: str) -> bool:
@@ -87,10 +117,17 @@ class Decoded:
 
     data: bytes
     bad_lines: frozenset[int]
+    #: lines that were valid UTF-8 in a file of another encoding, read as UTF-8
+    mixed_lines: frozenset[int] = frozenset()
 
 
 def decode_block(block: bytes, encoding: str) -> Decoded:
-    """Decode to UTF-8, replacing undecodable bytes with U+FFFD and noting their lines."""
+    """Decode to UTF-8, replacing undecodable bytes with U+FFFD and noting their lines.
+
+    In a file of a legacy encoding, a line that is valid non-ASCII UTF-8 is read as
+    UTF-8 and noted in `mixed_lines` (legacy text is practically never valid UTF-8;
+    files concatenated from several sources mix the two).
+    """
     enc = normalize_name(encoding)
     if enc == "utf-8":
         try:
@@ -98,13 +135,45 @@ def decode_block(block: bytes, encoding: str) -> Decoded:
             return Decoded(block, frozenset())
         except UnicodeDecodeError:
             pass
-    text = block.decode(enc, errors="surrogateescape")
+    elif is_ascii_compatible(enc) and not block.isascii():
+        mixed = _decode_mixed(block, enc)
+        if mixed is not None:
+            return mixed
+    text = block.decode(enc, errors=ESCAPE)
     if not _ESCAPED.search(text):
         return Decoded(block if enc == "utf-8" else text.encode("utf-8"), frozenset())
     lines = text.split("\n")
     bad = frozenset(i for i, line in enumerate(lines) if _ESCAPED.search(line))
     fixed = _ESCAPED.sub("\ufffd", text)
     return Decoded(fixed.encode("utf-8"), bad)
+
+
+def _decode_mixed(block: bytes, enc: str) -> Decoded | None:
+    """Line by line, UTF-8 lines as UTF-8 and the others in `enc`; None when no line is
+    UTF-8 (the whole block is then decoded at once)."""
+    lines = block.split(b"\n")
+    utf8 = []
+    for i, line in enumerate(lines):
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            utf8.append(i)
+    if not utf8:
+        return None
+    mixed = frozenset(utf8)
+    out, bad = [], set()
+    for i, line in enumerate(lines):
+        if i in mixed:
+            out.append(line)
+            continue
+        text = line.decode(enc, errors=ESCAPE)
+        if _ESCAPED.search(text):
+            bad.add(i)
+            text = _ESCAPED.sub("\ufffd", text)
+        out.append(text.encode("utf-8"))
+    return Decoded(b"\n".join(out), frozenset(bad), mixed)
 
 
 # --- HTML pages: the declared charset (HTTP header, then <meta>), then detection ---------
@@ -221,7 +290,7 @@ def _decode_counting(data: bytes, codec: str) -> tuple[str, int]:
         return data.decode(codec), 0
     except UnicodeDecodeError:
         pass
-    text = data.decode(codec, errors="surrogateescape")
+    text = data.decode(codec, errors=ESCAPE)
     fixed, bad = _ESCAPED.subn("\ufffd", text)
     return fixed, bad
 

@@ -17,7 +17,7 @@ from corpuskit.readers.base import (
     reject_records,
     source_name,
 )
-from corpuskit.readers.encoding import Decoded, decode_block, is_ascii_compatible
+from corpuskit.readers.encoding import ESCAPE, Decoded, decode_block, is_ascii_compatible
 from corpuskit.readers.sources import (
     TruncatedInput,
     compression_of,
@@ -27,6 +27,8 @@ from corpuskit.readers.sources import (
 )
 
 DECODE_FLAG = "decode_replaced"
+#: a line read as UTF-8 in a file of another (detected or given) encoding
+MIXED_FLAG = "encoding_mixed"
 
 
 class LineReader(Reader):
@@ -103,7 +105,7 @@ class LineReader(Reader):
     def _decoded(self, decoded: Decoded, first_line: int, unit: Unit) -> ReadBatch:
         if decoded.bad_lines and self.spec.on_decode_error == "reject":
             return self._reject_undecodable(decoded, first_line, unit)
-        return self.parse(decoded.data, first_line, decoded.bad_lines, unit)
+        return self.parse(decoded.data, first_line, LineMarks.of(decoded), unit)
 
     def _reject_undecodable(self, decoded: Decoded, first_line: int, unit: Unit) -> ReadBatch:
         lines = decoded.data.split(b"\n")
@@ -119,7 +121,8 @@ class LineReader(Reader):
         blanked = b"\n".join(
             b"" if i in decoded.bad_lines else line for i, line in enumerate(lines)
         )
-        batch = self.parse(blanked, first_line, frozenset(), unit)
+        marks = LineMarks(frozenset(), decoded.mixed_lines)
+        batch = self.parse(blanked, first_line, marks, unit)
         return ReadBatch(batch.documents, pl.concat([rejects, batch.rejected]))
 
     def _blocks(self, unit: Unit) -> Iterator[tuple[bytes, int]]:
@@ -131,7 +134,7 @@ class LineReader(Reader):
         # UTF-16/32: newline bytes are not newlines, so transcode the whole file first.
         with open_binary(path) as f:
             raw = f.read()
-        text = raw.decode(unit.encoding, errors="surrogateescape")
+        text = raw.decode(unit.encoding, errors=ESCAPE)
         yield text.encode("utf-8", errors="surrogateescape"), 1
 
 
@@ -160,16 +163,53 @@ def split_block(data: bytes, first_line: int) -> tuple[list[bytes], list[int]]:
     return out, numbers
 
 
+class LineMarks(frozenset):
+    """Indices of a block's lines with replaced bytes, and (`mixed`) of its lines read as
+    UTF-8 in a file of another encoding; tests as true when either is non-empty."""
+
+    mixed: frozenset[int]
+
+    def __new__(cls, bad: frozenset[int], mixed: frozenset[int] = frozenset()) -> LineMarks:
+        self = super().__new__(cls, bad)
+        self.mixed = mixed
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(len(self) or self.mixed)
+
+    @classmethod
+    def of(cls, decoded: Decoded) -> frozenset[int]:
+        return (
+            cls(decoded.bad_lines, decoded.mixed_lines)
+            if decoded.mixed_lines
+            else decoded.bad_lines
+        )
+
+
 def flags_for(
     numbers: list[int] | pl.Series, first_line: int, bad: frozenset[int]
 ) -> pl.Series | None:
-    """The flags column for rows at the given line numbers."""
-    if not bad:
+    """The flags column for rows at the given line numbers (`bad` may be `LineMarks`)."""
+    mixed = getattr(bad, "mixed", frozenset())
+    if not (len(bad) or mixed):
         return None
     marked = {first_line + i for i in bad}
+    mixed_at = {first_line + i for i in mixed}
     return pl.Series(
-        [[DECODE_FLAG] if n in marked else [] for n in numbers], dtype=pl.List(pl.String())
+        [
+            [DECODE_FLAG] * (n in marked) + [MIXED_FLAG] * (n in mixed_at)
+            for n in (numbers.to_list() if isinstance(numbers, pl.Series) else numbers)
+        ],
+        dtype=pl.List(pl.String()),
     )
 
 
-__all__ = ["DECODE_FLAG", "LineReader", "empty_rejects", "flags_for", "split_block"]
+__all__ = [
+    "DECODE_FLAG",
+    "MIXED_FLAG",
+    "LineMarks",
+    "LineReader",
+    "empty_rejects",
+    "flags_for",
+    "split_block",
+]

@@ -8,7 +8,15 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from corpuskit.readers.base import InputFile, ReadBatch, Reader, Unit, source_name, to_documents
+from corpuskit.readers.base import (
+    InputFile,
+    ReadBatch,
+    Reader,
+    Unit,
+    source_name,
+    to_documents,
+    unreadable,
+)
 
 
 class ParquetReader(Reader):
@@ -22,7 +30,12 @@ class ParquetReader(Reader):
         for path in files:
             source = source_name(path)
             infos.append(InputFile.of(path))
-            meta = pq.ParquetFile(path).metadata
+            try:
+                meta = pq.ParquetFile(path).metadata
+            except Exception as e:  # not Parquet, or damaged: one reject, the run goes on
+                error = f"not a readable Parquet file: {type(e).__name__}: {e}"
+                units.append(Unit(self.input_index, source, str(path), extra={"error": error}))
+                continue
             group_start, size, row = 0, 0, 1
             first = 1
             for g in range(meta.num_row_groups):
@@ -47,6 +60,9 @@ class ParquetReader(Reader):
         return infos, units
 
     def read(self, unit: Unit) -> Iterator[ReadBatch]:
+        if "error" in unit.extra:
+            yield ReadBatch(pl.DataFrame(), unreadable(unit, unit.extra["error"]))
+            return
         f = pq.ParquetFile(unit.path)
         end = unit.end if unit.end is not None else f.metadata.num_row_groups
         if end <= unit.start:

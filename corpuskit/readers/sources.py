@@ -5,6 +5,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import lzma
 import zlib
 from collections.abc import Callable, Iterator
@@ -12,22 +13,93 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import xxhash
 import zstandard
+
+
+class _ZstdFrames(io.RawIOBase):
+    """A zstd stream of one or more frames that raises EOFError when it ends inside a
+    frame (zstandard's stream_reader ends quietly when a file is cut at a block boundary
+    or after the frame header, losing the documents that were cut off)."""
+
+    def __init__(self, path: Path) -> None:
+        self._f = open(path, "rb")
+        self._d = zstandard.ZstdDecompressor()
+        self._obj = self._d.decompressobj()
+        self._in_frame = False
+        self._out = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        while not self._out:
+            chunk = self._f.read(1 << 17)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("zstd stream ends inside a frame (file truncated)")
+                return 0
+            self._feed(chunk)
+        n = min(len(b), len(self._out))
+        b[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def _feed(self, chunk: bytes) -> None:
+        out = []
+        while chunk:
+            self._in_frame = True
+            out.append(self._obj.decompress(chunk))
+            if not self._obj.eof:
+                break
+            self._in_frame = False
+            chunk = self._obj.unused_data
+            self._obj = self._d.decompressobj()
+        self._out += b"".join(out)
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
 
 _OPENERS: dict[str, Callable[[Path], BinaryIO]] = {
     ".gz": lambda p: gzip.open(p, "rb"),
-    ".zst": lambda p: zstandard.ZstdDecompressor().stream_reader(open(p, "rb"), closefd=True),
-    ".zstd": lambda p: zstandard.ZstdDecompressor().stream_reader(open(p, "rb"), closefd=True),
+    ".zst": lambda p: io.BufferedReader(_ZstdFrames(p), 1 << 17),
+    ".zstd": lambda p: io.BufferedReader(_ZstdFrames(p), 1 << 17),
     ".bz2": lambda p: bz2.open(p, "rb"),
     ".xz": lambda p: lzma.open(p, "rb"),
+}
+#: The first bytes of each compressed format: a file whose bytes do not start so is read
+#: as it is (a plain text named .gz keeps its text).
+_MAGIC = {
+    ".gz": b"\x1f\x8b",
+    ".zst": b"\x28\xb5\x2f\xfd",
+    ".zstd": b"\x28\xb5\x2f\xfd",
+    ".bz2": b"BZh",
+    ".xz": b"\xfd7zXZ\x00",
 }
 _READ_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError, lzma.LZMAError)
 HASH_BLOCK = 8 << 20
 
 
 def compression_of(path: Path | str) -> str | None:
+    """The compression a file is read with: its suffix's, when its first bytes agree.
+
+    A file named `.gz` that is not gzip (a plain text renamed, a server that sent it
+    decompressed) is read as it is rather than lost to a decompression error; an empty
+    file is read as empty.
+    """
     suffix = Path(path).suffix.lower()
-    return suffix if suffix in _OPENERS else None
+    if suffix not in _OPENERS:
+        return None
+    magic = _MAGIC[suffix]
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(magic))
+    except OSError:
+        return suffix
+    # a file shorter than the magic that starts like it is a truncated stream
+    return suffix if magic.startswith(head) else None
 
 
 def strip_compression(name: str) -> str:
@@ -65,6 +137,19 @@ class LineRange:
 
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_hash(path: Path) -> str:
+    """A fast digest of a file's bytes (xxh3-128, streamed): the resume identity of an input.
+
+    xxh3 hashes at memory speed, so checking content costs about one read of the
+    inputs; the manifest keeps SHA-256 for anyone who needs a cryptographic checksum.
+    """
+    h = xxhash.xxh3_128()
     with open(path, "rb") as f:
         while block := f.read(HASH_BLOCK):
             h.update(block)

@@ -18,7 +18,7 @@ from corpuskit.readers.base import (
     to_documents,
 )
 from corpuskit.readers.encoding import decode_block
-from corpuskit.readers.lines import DECODE_FLAG, LineReader, flags_for, split_block
+from corpuskit.readers.lines import DECODE_FLAG, MIXED_FLAG, LineReader, flags_for, split_block
 from corpuskit.readers.sources import TruncatedInput, open_binary
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n")
@@ -101,8 +101,10 @@ class TextReader(LineReader):
                 last = first + para.count("\n", lead)
                 texts.append(para.strip("\n"))
                 numbers.append(first)
+                span = range(first - 1, last)
                 flagged.append(
-                    any((first - 1 + k) in decoded.bad_lines for k in range(last - first + 1))
+                    [DECODE_FLAG] * any(k in decoded.bad_lines for k in span)
+                    + [MIXED_FLAG] * any(k in decoded.mixed_lines for k in span)
                 )
             if m is None:
                 break
@@ -118,7 +120,7 @@ class TextReader(LineReader):
         raw = pl.DataFrame(
             {self.spec.text_field: texts}, schema={self.spec.text_field: pl.String()}
         )
-        flags = pl.Series([[DECODE_FLAG] if f else [] for f in flagged], dtype=pl.List(pl.String()))
+        flags = pl.Series(flagged, dtype=pl.List(pl.String()))
         yield to_documents(raw, self.spec, unit.source, pl.Series(numbers, dtype=pl.Int64), flags)
         if truncated:
             text, line = partial or ("", truncated.line)
@@ -137,7 +139,9 @@ class TextReader(LineReader):
                 rejects.append(_truncated(source, truncated.line, text, truncated, id_=source))
                 continue
             texts.append(text)
-            flags.append([DECODE_FLAG] if decoded.bad_lines else [])
+            flags.append(
+                [DECODE_FLAG] * bool(decoded.bad_lines) + [MIXED_FLAG] * bool(decoded.mixed_lines)
+            )
             sources.append(source)
         raw = pl.DataFrame(
             {self.spec.text_field: texts}, schema={self.spec.text_field: pl.String()}

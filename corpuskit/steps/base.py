@@ -18,7 +18,6 @@ docs/architecture.md.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -27,6 +26,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from corpuskit.corpus import Corpus
+from corpuskit.output import state as fit_state
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
 from corpuskit.steps.decisions import detail_expr
 
@@ -193,7 +193,7 @@ class GlobalStep(Step):
 
     The engine calls `fit` once per run, saves the returned state, and gives it back to
     `apply` in every worker. `apply` returns every row; a dropped row gets its reason in
-    REASON_COLUMN (and may say more in DETAIL_COLUMN). States are pickled by default.
+    REASON_COLUMN (and may say more in DETAIL_COLUMN). States are saved as data, not pickle.
     """
 
     kind: ClassVar[StepKind] = "global"
@@ -208,7 +208,9 @@ class GlobalStep(Step):
         return self.apply(batch, state)
 
     def save_state(self, state: Any, path: Path) -> None:
-        path.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+        """Saved as data (frames, arrays, dataclasses; `output.state`), never pickled:
+        a state file planted in the output folder must not run code on resume."""
+        fit_state.save_state(state, path)
 
     def load_state(self, path: Path) -> Any:
-        return pickle.loads(path.read_bytes())
+        return fit_state.load_state(path)
