@@ -90,6 +90,11 @@ class PolicyConfig(StepConfig):
 
 class ExactDedupConfig(PolicyConfig):
     normalize: Normalize = Normalize()
+    with_fields: list[str] = Field(
+        [],
+        description="columns or `meta` keys compared as well as the text (e.g. the source "
+        "side of a translation pair): copies agree on all of them after normalization",
+    )
 
 
 class NearConfig(StepConfig):
@@ -223,7 +228,12 @@ class ExactDedup(GlobalStep):
     def fit(self, corpus: Corpus) -> DedupState:
         c: ExactDedupConfig = self.config
         table, report = exact_state(
-            list(corpus.files), max(1, corpus.workers), c.normalize, c.policy(), self.name
+            list(corpus.files),
+            max(1, corpus.workers),
+            c.normalize,
+            c.policy(),
+            self.name,
+            with_fields=c.with_fields,
         )
         log.info("%s: %s", self.name, report)
         return DedupState(table, report)
