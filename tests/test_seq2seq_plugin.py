@@ -31,14 +31,12 @@ from corpuskit_seq2seq.tokenizer import (  # noqa: E402
 )
 from pydantic import ValidationError  # noqa: E402
 
-from corpuskit.engine.run import run_recipe  # noqa: E402
-from corpuskit.recipe import recipe_from_dict  # noqa: E402
 from corpuskit.training import CorpusData, SplitConfig, TrainConfigError  # noqa: E402
 from corpuskit.training.base import validate_config  # noqa: E402
 from corpuskit.training.collate import Ragged  # noqa: E402
 from corpuskit.training.launch import LaunchOptions, run_training  # noqa: E402
 from tests.conftest import corpuskit_cmd, needs_shared  # noqa: E402
-from tests.test_trainer_contract import pairs  # noqa: E402
+from tests.test_trainer_contract import pair_corpus, pairs  # noqa: E402
 
 TINY = {
     "trainer": "seq2seq",
@@ -78,25 +76,9 @@ TINY = {
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    """300 synthetic translation pairs through the pipeline: Chinese text, English in meta."""
-    tmp = tmp_path_factory.mktemp("s2s")
-    tsv = tmp / "pairs.tsv"
-    rows = [*pairs(300, seed=1), ("", "空的英文。")]  # one pair without a source
-    tsv.write_text("".join(f"{en}\t{zh}\n" for en, zh in rows), encoding="utf-8")
-    recipe = recipe_from_dict(
-        {
-            "input": {
-                "path": str(tsv),
-                "format": "tsv",
-                "columns": ["en", "zh"],
-                "text_field": "zh",
-            },
-            "output": {"path": str(tmp / "out")},
-            "executor": {"workers": 1},
-        }
-    )
-    run_recipe(recipe)
-    return tmp / "out"
+    """300 synthetic translation pairs through the pipeline, and one without a source."""
+    rows = [*pairs(300, seed=1), ("", "空的英文。")]
+    return pair_corpus(tmp_path_factory.mktemp("s2s"), rows, [])
 
 
 def config(corpus: Path, run_dir: Path, **overrides) -> Seq2SeqConfig:

@@ -41,28 +41,20 @@ def pairs(n: int, seed: int = 0) -> list[tuple[str, str]]:
     return out
 
 
+def pair_corpus(folder: Path, rows: list[tuple[str, str]], steps: list[dict]) -> Path:
+    """`rows` as a TSV through `corpuskit run`: Chinese as the text, English as meta.en."""
+    tsv = folder / "pairs.tsv"
+    tsv.write_text("".join(f"{en}\t{zh}\n" for en, zh in rows), encoding="utf-8")
+    spec = {"path": str(tsv), "format": "tsv", "columns": ["en", "zh"], "text_field": "zh"}
+    recipe = {"input": spec, "output": {"path": str(folder / "out")}, "steps": steps}
+    run_recipe(recipe_from_dict({**recipe, "executor": {"workers": 1}}))
+    return folder / "out"
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("pairs")
-    tsv = tmp / "pairs.tsv"
-    tsv.write_text("".join(f"{en}\t{zh}\n" for en, zh in pairs(240)), encoding="utf-8")
-    recipe = recipe_from_dict(
-        {
-            "input": {
-                "path": str(tsv),
-                "format": "tsv",
-                "columns": ["en", "zh"],
-                "text_field": "zh",
-            },
-            "output": {"path": str(tmp / "out")},
-            "executor": {"workers": 1},
-            "steps": [
-                {"exact_dedup": {"with_fields": ["en"]}},
-            ],
-        }
-    )
-    run_recipe(recipe)
-    return tmp / "out"
+    steps = [{"exact_dedup": {"with_fields": ["en"]}}]
+    return pair_corpus(tmp_path_factory.mktemp("pairs"), pairs(240), steps)
 
 
 COMMON = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from corpuskit_gpt.checkpoint import (
 from corpuskit_gpt.dist import DistEnv, setup, teardown
 from corpuskit_gpt.model import make_optimizer, make_scheduler
 from corpuskit_gpt.monitor import plot_losses
-from corpuskit_gpt.tokenizer import copy_tokenizer
+from corpuskit_gpt.train import save_model
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from corpuskit.training import CorpusData
@@ -146,16 +145,6 @@ def track_best(
     state["bad_evals"] += 1
     patience = cfg.early_stopping_patience
     return patience is not None and state["bad_evals"] >= patience
-
-
-def save_model(raw: Any, run_dir: Path, folder: Path) -> None:
-    """Weights (safetensors) and tokenizer: AutoModelForSeq2SeqLM / AutoTokenizer load it."""
-    tmp = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    raw.save_pretrained(tmp)
-    copy_tokenizer(run_dir, tmp)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
 
 
 def finish(
