@@ -70,7 +70,6 @@ TINY = {
     "device": "cpu",
     "threads": 1,
     "progress": "false",
-    "tensorboard": False,
 }
 
 
@@ -248,6 +247,8 @@ def test_a_run_learns_and_leaves_scores_samples_and_checkpoints(reference):
     assert summary["steps"] == 20 and summary["best_step"] in (10, 20)
     assert "model:" in (reference / "samples.txt").read_text()
     assert (reference / "best" / "model.safetensors").exists()
+    assert list((reference / "tb").glob("events.out.tfevents.*"))
+    assert (reference / "loss.png").stat().st_size > 1000
     pairs_meta = json.loads((reference / "pairs.json").read_text())
     assert sum(pairs_meta["skipped_empty"].values()) == 1
 
@@ -274,6 +275,17 @@ def test_two_ddp_processes_match_one_and_a_resumed_run_matches_a_straight_one(
     assert sorted(resumed) == list(range(1, 21))
     for step in range(11, 21):
         assert resumed[step] == pytest.approx(ref[step], abs=1e-6), step
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_a_checkpoint(corpus, reference, tmp_path):
+    tuned = tmp_path / "tuned"
+    run_training(config(corpus, tuned, init_from=str(reference / "model"), max_iters=2))
+    fresh, start = losses(reference), losses(tuned)
+    assert start[1] < fresh[1] - 1.0  # it starts where the reference ended, not from scratch
+    assert (tuned / "tokenizer.json").read_text() == (reference / "tokenizer.json").read_text()
+    with pytest.raises(TrainConfigError, match="not a saved model folder"):
+        run_training(config(corpus, tmp_path / "x", init_from=str(tmp_path)))
 
 
 @pytest.mark.slow
