@@ -133,6 +133,9 @@ def test_pair_shards_skip_empty_sides_and_are_cached(corpus, tmp_path):
     assert built and other.folder != shards.folder
     sources, refs = held_out(data, "val", 5, "translate: ")
     assert len(sources) == 5 and all(s.startswith("translate: ") for s in sources)
+    every = held_out(data, "val", None, "translate: ")
+    assert len(every[0]) == m["pairs"]["val"]  # spread over the split, ends included
+    assert (sources[0], sources[-1]) == (every[0][0], every[0][-1])
     assert all(r.endswith("。") for r in refs)  # the corpus text itself
 
 

@@ -121,9 +121,11 @@ def ensure_pairs(
 def held_out(
     data: CorpusData, split: str, limit: int | None, prefix: str = ""
 ) -> tuple[list[str], list[str]]:
-    """(sources with the prefix, references) of the first `limit` usable pairs of a split.
+    """(sources with the prefix, references) of `limit` usable pairs of a split.
 
-    The references are the corpus text itself, never a tokenizer round trip.
+    Evenly spread over the split in corpus order (not its first rows: an input sorted by
+    length would give only the shortest). The references are the corpus text itself,
+    never a tokenizer round trip.
     """
     sources: list[str] = []
     targets: list[str] = []
@@ -133,8 +135,9 @@ def held_out(
         usable = frame.filter(
             (frame["source"].str.strip_chars() != "") & (frame["target"].str.strip_chars() != "")
         )
-        sources += [prefix + s for s in usable["source"].to_list()]
+        sources += usable["source"].to_list()
         targets += usable["target"].to_list()
-        if limit is not None and len(sources) >= limit:
-            return sources[:limit], targets[:limit]
-    return sources, targets
+    if limit is not None and len(sources) > limit:
+        picked = np.unique(np.linspace(0, len(sources) - 1, limit).round().astype(np.int64))
+        sources, targets = [sources[i] for i in picked], [targets[i] for i in picked]
+    return [prefix + s for s in sources], targets
