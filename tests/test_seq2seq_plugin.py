@@ -20,8 +20,9 @@ from corpuskit_gpt.monitor import read_metrics  # noqa: E402
 from corpuskit_seq2seq.batches import IGNORE, PairBatches, collate  # noqa: E402
 from corpuskit_seq2seq.config import Seq2SeqConfig  # noqa: E402
 from corpuskit_seq2seq.evaluate import bleu_tokenizer, scores  # noqa: E402
+from corpuskit_seq2seq.memory import TranslationMemory  # noqa: E402
 from corpuskit_seq2seq.model import build_model, pair_loss  # noqa: E402
-from corpuskit_seq2seq.pairs import ensure_pairs, held_out  # noqa: E402
+from corpuskit_seq2seq.pairs import ensure_pairs, held_out, model_inputs  # noqa: E402
 from corpuskit_seq2seq.tokenizer import (  # noqa: E402
     decode,
     encode,
@@ -131,12 +132,29 @@ def test_pair_shards_skip_empty_sides_and_are_cached(corpus, tmp_path):
     assert not built and again.folder == shards.folder
     other, built = ensure_pairs(data, tok, tmp_path, "", (16, 16))
     assert built and other.folder != shards.folder
-    sources, refs = held_out(data, "val", 5, "translate: ")
-    assert len(sources) == 5 and all(s.startswith("translate: ") for s in sources)
-    every = held_out(data, "val", None, "translate: ")
+    sources, refs = held_out(data, "val", 5)
+    assert len(sources) == 5 and all(s.startswith(("I ", "You ", "We ")) for s in sources)
+    every = held_out(data, "val", None)
     assert len(every[0]) == m["pairs"]["val"]  # spread over the split, ends included
     assert (sources[0], sources[-1]) == (every[0][0], every[0][-1])
     assert all(r.endswith("。") for r in refs)  # the corpus text itself
+
+
+def test_translation_memory_never_matches_a_training_pair_to_itself(tmp_path):
+    sources = ["I have 3 cats.", "I have 3 cats.", "You have 5 books.", "We have 2 pens."]
+    targets = ["我有三只猫。", "我有三个猫。", "你有五本书。", "我们有两支笔。"]
+    memory = TranslationMemory(sources, targets)
+    # a training pair finds the other translation of its source, never itself
+    assert memory.matches(sources[:2], targets[:2]) == ["我有三个猫。", "我有三只猫。"]
+    # a new source finds the nearest training pair
+    assert memory.matches(["You have 6 books."]) == ["你有五本书。"]
+    assert model_inputs(["You have 6 books."], "translate: ", memory) == [
+        "translate: You have 6 books. <sep> 你有五本书。"
+    ]
+    memory.save(tmp_path)
+    again = TranslationMemory.load(tmp_path)
+    assert again.fingerprint() == memory.fingerprint()
+    assert TranslationMemory.load(tmp_path / "nothing") is None
 
 
 def test_collate_appends_eos_and_ignores_padding():
@@ -289,6 +307,24 @@ def test_fine_tuning_starts_from_a_checkpoint(corpus, reference, tmp_path):
     assert (tuned / "tokenizer.json").read_text() == (reference / "tokenizer.json").read_text()
     with pytest.raises(TrainConfigError, match="not a saved model folder"):
         run_training(config(corpus, tmp_path / "x", init_from=str(tmp_path)))
+
+
+@pytest.mark.slow
+def test_a_run_with_a_translation_memory_evaluates_and_generates_with_it(corpus, tmp_path):
+    from corpuskit.training.launch import load_run
+
+    run_dir = tmp_path / "tm"
+    run_training(config(corpus, run_dir, translation_memory=True, max_iters=4, eval_interval=0))
+    assert (run_dir / "memory.parquet").exists()
+    meta = json.loads((run_dir / "pairs.json").read_text())
+    assert meta["memory"]
+    trainer, data = load_run(run_dir)
+    metrics = trainer.evaluate(data, run_dir, ["val"], bleu_docs=4, samples=1)
+    assert metrics["val_bleu_docs"] == 4 and "val_bleu_beam2" in metrics
+    assert len(trainer.generate(run_dir, "I have 3 cats.", max_new_tokens=4)) == 1
+    # the same run without the memory must not keep a stale memory.parquet
+    run_training(config(corpus, run_dir, max_iters=2, eval_interval=0, resume="false"))
+    assert not (run_dir / "memory.parquet").exists()
 
 
 @pytest.mark.slow

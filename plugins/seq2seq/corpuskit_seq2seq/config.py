@@ -38,6 +38,11 @@ class Seq2SeqConfig(PairedConfig):
     n_head: int = Field(4, ge=1, description="attention heads per layer")
     d_ff: int = Field(1024, ge=8, description="feed-forward width")
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    translation_memory: bool = Field(
+        False,
+        description="join each source with the target of its most similar training pair "
+        "(neural fuzzy repair): the model learns to copy or repair it",
+    )
     max_source_length: int = Field(64, ge=2, description="source tokens kept (with </s>)")
     max_target_length: int = Field(64, ge=2, description="target tokens kept (with </s>)")
     # optimisation

@@ -1,10 +1,11 @@
 """Pair shards: every split's (source, target) token ids as two ragged arrays on disk.
 
-Pairs are tokenized in batches (the Rust tokenizer spreads a batch over the cores); the
-source gets the task prefix first. A pair with an empty side cannot be learned from and
-is skipped, and counted in meta.json with the split sizes and how many sides are longer
-than the model keeps. Shards are cached under a key of the corpus (manifest, shards,
-split, fields), the tokenizer and the prefix, and reused while none changes.
+Pairs are tokenized in batches (the Rust tokenizer spreads a batch over the cores); a
+source becomes the model's input as `model_inputs` says (task prefix, memory match). A
+pair with an empty side cannot be learned from and is skipped, and counted in meta.json
+with the split sizes and how many sides are longer than the model keeps. Shards are
+cached under a key of the corpus (manifest, shards, split, fields), the tokenizer, the
+inputs and the lengths, and reused while none changes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tokenizers import Tokenizer
 
 from corpuskit.training import SPLITS, CorpusData
 from corpuskit.training.collate import Ragged
+from corpuskit_seq2seq.memory import TranslationMemory
 from corpuskit_seq2seq.tokenizer import encode
 
 META = "meta.json"
@@ -48,14 +50,39 @@ class PairShards:
         return cls(folder, json.loads((folder / META).read_text(encoding="utf-8")))
 
 
-def shard_key(data: CorpusData, tok: Tokenizer, prefix: str, limits: tuple[int, int]) -> str:
+def model_inputs(
+    sources: list[str],
+    prefix: str = "",
+    memory: TranslationMemory | None = None,
+    targets: list[str] | None = None,
+) -> list[str]:
+    """What the encoder reads: the prefix, the source and, with a memory, `<sep>` and the
+    target of its nearest memory pair (never itself: pass `targets` for training pairs)."""
+    if memory is not None:
+        sources = memory.augment(sources, targets)
+    return [prefix + s for s in sources]
+
+
+def shard_key(
+    data: CorpusData,
+    tok: Tokenizer,
+    prefix: str,
+    limits: tuple[int, int],
+    memory: TranslationMemory | None = None,
+) -> str:
     tok_hash = hashlib.sha256(tok.to_str().encode()).hexdigest()
-    h = hashlib.sha256(f"{data.fingerprint()}\n{tok_hash}\n{prefix}\n{limits}\nv1".encode())
+    tm = memory.fingerprint() if memory is not None else ""
+    h = hashlib.sha256(f"{data.fingerprint()}\n{tok_hash}\n{prefix}\n{limits}\n{tm}\nv1".encode())
     return h.hexdigest()[:24]
 
 
 def build_pairs(
-    data: CorpusData, tok: Tokenizer, folder: Path, prefix: str, limits: tuple[int, int]
+    data: CorpusData,
+    tok: Tokenizer,
+    folder: Path,
+    prefix: str,
+    limits: tuple[int, int],
+    memory: TranslationMemory | None = None,
 ) -> PairShards:
     """Tokenize every pair into `folder` (written under a temporary name, then renamed)."""
     dtype = np.uint16 if tok.get_vocab_size() <= 1 << 16 else np.uint32
@@ -73,9 +100,11 @@ def build_pairs(
             counts["skipped_empty"][split] += int((mine & ~usable).sum())
             if not kept.height:
                 continue
+            targets = kept["target"].to_list()
+            own = targets if split == "train" else None  # training pairs are in the memory
             sides = {
-                "source": [prefix + s for s in kept["source"].to_list()],
-                "target": kept["target"].to_list(),
+                "source": model_inputs(kept["source"].to_list(), prefix, memory, own),
+                "target": targets,
             }
             for (side, texts), limit in zip(sides.items(), limits, strict=True):
                 ragged = Ragged.from_lists(encode(tok, texts), dtype)
@@ -96,6 +125,7 @@ def build_pairs(
         "truncated_target": cut["target"],
         "vocab_size": tok.get_vocab_size(),
         "prefix": prefix,
+        "memory": memory.fingerprint() if memory is not None else None,
         "seconds": round(time.perf_counter() - started, 3),
         "corpus": str(data.root),
     }
@@ -108,24 +138,27 @@ def build_pairs(
 
 
 def ensure_pairs(
-    data: CorpusData, tok: Tokenizer, cache_dir: Path, prefix: str, limits: tuple[int, int]
+    data: CorpusData,
+    tok: Tokenizer,
+    cache_dir: Path,
+    prefix: str,
+    limits: tuple[int, int],
+    memory: TranslationMemory | None = None,
 ) -> tuple[PairShards, bool]:
-    """The cached pair shards of this corpus, tokenizer and prefix; (shards, built)."""
-    folder = cache_dir / f"pairs-{shard_key(data, tok, prefix, limits)}"
+    """The cached pair shards of this corpus, tokenizer, inputs and lengths; (shards, built)."""
+    folder = cache_dir / f"pairs-{shard_key(data, tok, prefix, limits, memory)}"
     if (folder / META).exists():
         return PairShards.open(folder), False
     cache_dir.mkdir(parents=True, exist_ok=True)
-    return build_pairs(data, tok, folder, prefix, limits), True
+    return build_pairs(data, tok, folder, prefix, limits, memory), True
 
 
-def held_out(
-    data: CorpusData, split: str, limit: int | None, prefix: str = ""
-) -> tuple[list[str], list[str]]:
-    """(sources with the prefix, references) of `limit` usable pairs of a split.
+def held_out(data: CorpusData, split: str, limit: int | None) -> tuple[list[str], list[str]]:
+    """(sources, references) of `limit` usable pairs of a split (None: all of them).
 
     Evenly spread over the split in corpus order (not its first rows: an input sorted by
-    length would give only the shortest). The references are the corpus text itself,
-    never a tokenizer round trip.
+    length would give only the shortest). Both are the corpus text itself: the model's
+    inputs come from `model_inputs`, and references are never a tokenizer round trip.
     """
     sources: list[str] = []
     targets: list[str] = []
@@ -140,4 +173,4 @@ def held_out(
     if limit is not None and len(sources) > limit:
         picked = np.unique(np.linspace(0, len(sources) - 1, limit).round().astype(np.int64))
         sources, targets = [sources[i] for i in picked], [targets[i] for i in picked]
-    return [prefix + s for s in sources], targets
+    return sources, targets

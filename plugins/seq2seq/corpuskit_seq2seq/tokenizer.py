@@ -27,15 +27,15 @@ from tokenizers import (
     trainers,
 )
 
-PAD, EOS, UNK, BOS = "<pad>", "</s>", "<unk>", "<s>"
-SPECIALS = (PAD, EOS, UNK, BOS)  # ids 0, 1, 2, 3
+PAD, EOS, UNK, BOS, SEP = "<pad>", "</s>", "<unk>", "<s>", "<sep>"
+SPECIALS = (PAD, EOS, UNK, BOS, SEP)  # ids 0-4; <sep> joins a source and its memory match
 BYTES = tuple(f"<0x{i:02X}>" for i in range(256))
 # Characters that are tokens by themselves: Han, kana, Hangul syllables, CJK punctuation.
 CJK = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u3000-\u303f\uff00-\uffef]"
 
 
 def special_ids() -> dict[str, int]:
-    return {"pad": 0, "eos": 1, "unk": 2, "bos": 3}
+    return {"pad": 0, "eos": 1, "unk": 2, "bos": 3, "sep": 4}
 
 
 def _pipeline(tok: Tokenizer) -> Tokenizer:
@@ -84,6 +84,7 @@ def save_tokenizer(tok: Tokenizer, folder: Path, max_length: int) -> None:
         "eos_token": EOS,
         "unk_token": UNK,
         "bos_token": BOS,
+        "sep_token": SEP,
         "model_max_length": max_length,
         "clean_up_tokenization_spaces": False,
     }

@@ -29,9 +29,10 @@ from corpuskit.training import CorpusData
 from corpuskit_seq2seq.batches import PairBatches
 from corpuskit_seq2seq.config import Seq2SeqConfig
 from corpuskit_seq2seq.evaluate import bleu_tokenizer, distributed_translate, scores, split_metrics
+from corpuskit_seq2seq.memory import TranslationMemory
 from corpuskit_seq2seq.model import build_model, pair_loss, parameter_count
 from corpuskit_seq2seq.monitor import Monitor
-from corpuskit_seq2seq.pairs import PairShards, held_out
+from corpuskit_seq2seq.pairs import PairShards, held_out, model_inputs
 from corpuskit_seq2seq.tokenizer import load_tokenizer
 
 PAIRS_FILE = "pairs.json"
@@ -66,7 +67,9 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
         f"{parameter_count(raw) / 1e6:.2f}M parameters ({cfg.architecture}), "
         f"{len(batches.sources):,} training pairs, {batches.steps_per_epoch} steps per epoch"
     )
-    val_pairs = held_out(data, "val", cfg.eval_bleu_docs, cfg.source_prefix)
+    memory = TranslationMemory.load(run_dir) if cfg.translation_memory else None
+    val_pairs = held_out(data, "val", cfg.eval_bleu_docs)
+    val_inputs = (model_inputs(val_pairs[0], cfg.source_prefix, memory), val_pairs[1])
     tokenize = bleu_tokenizer(cfg.bleu_tokenize, val_pairs[1])
 
     def evaluate(split: str, max_batches: int | None, pairs: tuple[list, list]) -> dict | None:
@@ -103,18 +106,18 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
         step += 1
         monitor.train(step, loss_sum, tokens, pairs, lr)
         if cfg.eval_interval and step % cfg.eval_interval == 0 and step < cfg.max_iters:
-            val = evaluate("val", cfg.eval_batches, val_pairs)
+            val = evaluate("val", cfg.eval_batches, val_inputs)
             monitor.evaluation(step, {"val": val})
             stop = track_best(state, val, step, cfg, raw, run_dir, env)
         state["step"] = step
         if cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0:
             save_checkpoint(run_dir, state, raw, optimizer, scheduler, scaler, env, cfg)
     seconds = time.perf_counter() - started
-    final = {"val": evaluate("val", None, val_pairs), "test": evaluate("test", None, ([], []))}
+    final = {"val": evaluate("val", None, val_inputs), "test": evaluate("test", None, ([], []))}
     monitor.evaluation(step, final, final=True)
     monitor.close()
     track_best(state, final["val"], step, cfg, raw, run_dir, env)  # the end competes too
-    summary = finish(cfg, run_dir, env, raw, tok, state, final, seconds, stop, val_pairs)
+    summary = finish(cfg, run_dir, env, raw, tok, state, final, seconds, stop, val_pairs, memory)
     teardown(env)
     return summary
 
@@ -158,6 +161,7 @@ def finish(
     seconds: float,
     stopped: bool,
     val_pairs: tuple[list[str], list[str]],
+    memory: TranslationMemory | None,
 ) -> dict[str, Any]:
     """Rank 0: the final model, sample translations, loss curve and summary.json."""
     best = state["best_val"]
@@ -179,7 +183,8 @@ def finish(
             from corpuskit_seq2seq.evaluate import translate
 
             sources, refs = val_pairs[0][: cfg.samples], val_pairs[1][: cfg.samples]
-            hyps = translate(raw, tok, sources, cfg, env.device, cfg.num_beams)
+            inputs = model_inputs(sources, cfg.source_prefix, memory)
+            hyps = translate(raw, tok, inputs, cfg, env.device, cfg.num_beams)
             text = "\n\n".join(
                 f"source:    {s}\nreference: {r}\nmodel:     {h}"
                 for s, r, h in zip(sources, refs, hyps, strict=True)

@@ -28,6 +28,7 @@ RUN_OUTPUTS = (
     "samples.txt",
     "loss.png",
     "eval.json",
+    "memory.parquet",
 )
 
 
@@ -55,7 +56,8 @@ class Seq2SeqTrainer(Trainer):
         """Resume checks, the tokenizer (trained, cached, or the checkpoint's), pair shards."""
         from corpuskit_gpt.tokenizer import copy_tokenizer
 
-        from corpuskit_seq2seq.pairs import ensure_pairs
+        from corpuskit_seq2seq.memory import MEMORY_FILE, TranslationMemory
+        from corpuskit_seq2seq.pairs import ensure_pairs, held_out
         from corpuskit_seq2seq.tokenizer import load_tokenizer, save_tokenizer
 
         cfg = self.config
@@ -86,8 +88,14 @@ class Seq2SeqTrainer(Trainer):
         else:
             save_tokenizer(self._tokenizer(data, run_dir), run_dir, cfg.max_source_length)
         tok = load_tokenizer(run_dir)
+        memory = None
+        if cfg.translation_memory:
+            memory = TranslationMemory(*held_out(data, "train", None))
+            memory.save(run_dir)
+        else:
+            (run_dir / MEMORY_FILE).unlink(missing_ok=True)
         shards, built = ensure_pairs(
-            data, tok, self.cache_dir(run_dir), cfg.source_prefix, self.limits()
+            data, tok, self.cache_dir(run_dir), cfg.source_prefix, self.limits(), memory
         )
         m = shards.meta
         console.print(
@@ -135,8 +143,9 @@ class Seq2SeqTrainer(Trainer):
 
         return train(self.config, run_dir, data)
 
-    def _load(self, run_dir: Path, checkpoint: Path | None) -> tuple[Any, Any, Any]:
-        """(model, tokenizer, single-process env) of a run's final model or a checkpoint."""
+    def _load(self, run_dir: Path, checkpoint: Path | None) -> tuple[Any, Any, Any, Any]:
+        """(model, tokenizer, single-process env, translation memory or None) of a run's
+        final model or a checkpoint."""
         import torch
         from corpuskit_gpt.dist import setup
 
@@ -153,7 +162,20 @@ class Seq2SeqTrainer(Trainer):
         env = setup(self.config)
         model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32).to(env.device)
         model.eval()
-        return model, load_tokenizer(folder), env
+        memory = None
+        if self.config.translation_memory:
+            from corpuskit_seq2seq.memory import MEMORY_FILE, TranslationMemory
+
+            memory = TranslationMemory.load(run_dir)
+            if memory is None:
+                raise TrainConfigError(f"{run_dir} has no {MEMORY_FILE} (translation_memory)")
+        return model, load_tokenizer(folder), env, memory
+
+    def inputs(self, sources: list[str], memory: Any) -> list[str]:
+        """The model's inputs for raw sources: task prefix and memory match added."""
+        from corpuskit_seq2seq.pairs import model_inputs
+
+        return model_inputs(sources, self.config.source_prefix, memory)
 
     def evaluate(
         self,
@@ -175,9 +197,9 @@ class Seq2SeqTrainer(Trainer):
         beams = num_beams or cfg.num_beams
         n_docs = cfg.final_bleu_docs if bleu_docs is None else bleu_docs
         n_samples = cfg.samples if samples is None else samples
-        model, tok, env = self._load(run_dir, checkpoint)
+        model, tok, env, memory = self._load(run_dir, checkpoint)
         shards, _ = ensure_pairs(
-            data, tok, self.cache_dir(run_dir), cfg.source_prefix, self.limits()
+            data, tok, self.cache_dir(run_dir), cfg.source_prefix, self.limits(), memory
         )
         out: dict[str, Any] = {}
         shown: list[str] = []
@@ -186,13 +208,14 @@ class Seq2SeqTrainer(Trainer):
             if m is None:
                 continue
             out.update({f"{split}_{k}": v for k, v in m.items()})
-            sources, refs = held_out(data, split, n_docs or 0, cfg.source_prefix)
+            sources, refs = held_out(data, split, n_docs or 0)
             if not sources:
                 continue
+            inputs = self.inputs(sources, memory)
             tokenize = bleu_tokenizer(cfg.bleu_tokenize, refs)
             out[f"{split}_bleu_docs"] = len(sources)
             for name, width in (("greedy", 1), (f"beam{beams}", beams)):
-                hyps = translate(model, tok, sources, cfg, env.device, width)
+                hyps = translate(model, tok, inputs, cfg, env.device, width)
                 for metric, value in scores(hyps, refs, tokenize).items():
                     out[f"{split}_{metric}_{name}"] = value
                 if width == beams and len(shown) < n_samples:
@@ -230,11 +253,11 @@ class Seq2SeqTrainer(Trainer):
         cfg = self.config
         if max_new_tokens is not None:
             cfg = cfg.model_copy(update={"max_new_tokens": max_new_tokens})
-        model, tok, env = self._load(run_dir, checkpoint)
+        model, tok, env, memory = self._load(run_dir, checkpoint)
         return translate(
             model,
             tok,
-            [cfg.source_prefix + prompt],
+            self.inputs([prompt], memory),
             cfg,
             env.device,
             num_beams=num_beams or cfg.num_beams,
