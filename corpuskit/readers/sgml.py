@@ -19,16 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
-from corpuskit.readers.base import (
-    READ_STEP,
-    InputFile,
-    ReadBatch,
-    Reader,
-    Unit,
-    reject_records,
-    source_name,
-    to_documents,
-)
+from corpuskit.readers.base import READ_STEP, ReadBatch, Reader, Unit, reject_records, to_documents
+from corpuskit.readers.csv import CsvReader
 from corpuskit.readers.encoding import decode_block
 from corpuskit.readers.lines import DECODE_FLAG
 from corpuskit.readers.text import _read_all
@@ -45,13 +37,8 @@ class SgmlReader(Reader):
     format = "sgml"
     extensions = (".sgml", ".sgm")
 
-    def plan(self, files: list[Path], unit_bytes: int) -> tuple[list[InputFile], list[Unit]]:
-        infos, units = [], []
-        for path in files:
-            enc = self.file_encoding(path)
-            infos.append(InputFile.of(path, enc))
-            units.append(Unit(self.input_index, source_name(path), str(path), enc))
-        return infos, units
+    # One unit per file, its encoding detected (or configured) per file, as for CSV.
+    plan = CsvReader.plan
 
     def read(self, unit: Unit) -> Iterator[ReadBatch]:
         data, truncated = _read_all(Path(unit.path))
