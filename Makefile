@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml plugins/example-filter/pyproject.toml plugins/gpt/pypro
 	# torch: the CPU build, pinned before the GPT plugin asks for torch (an unpinned
 	# torch would pull a multi-GB CUDA build). The plugin itself keeps a normal range.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,ray]' -e plugins/example-filter -e plugins/gpt -e plugins/seq2seq
+	$(BIN)/python -m pip install -q -e '.[dev,ray,tune]' -e plugins/example-filter -e plugins/gpt -e plugins/seq2seq
 	touch $(STAMP)
 
 run: setup

@@ -6,7 +6,7 @@ Data: ../shared/corpora/article_extraction_html (scrapinghub's article extractio
 benchmark: 181 real pages, html/*.html.gz, hand-checked `articleBody` in
 ground-truth.json). Every extractor sees every page in the same run:
 
-- corpuskit: `corpuskit.extract.read_page` from the page's bytes, the whole path the
+- corpuskit: `corpuskit.readers.extract.read_page` from the page's bytes, the whole path the
   html and warc readers take (charset detection, HTML check, trafilatura in fast
   mode favouring recall without comments, title and date, title lines stripped, a
   resiliparse fallback, the per-page time limit);
@@ -98,7 +98,7 @@ Extractor = Callable[[list[str], dict[str, bytes]], dict[str, str | None]]
 
 
 def corpuskit_extractor(options=None) -> Extractor:
-    from corpuskit.extract import DEFAULT_OPTIONS, read_page
+    from corpuskit.readers.extract import DEFAULT_OPTIONS, read_page
 
     opts = options or DEFAULT_OPTIONS
 
@@ -142,7 +142,7 @@ def extractors(variants: bool) -> dict[str, Extractor]:
         "resiliparse 2.0.1 main_content": resiliparse_main,
     }
     if variants:
-        from corpuskit.extract import ExtractOptions
+        from corpuskit.readers.extract import ExtractOptions
 
         tried = {
             "favor balanced": ExtractOptions(favor="balanced"),

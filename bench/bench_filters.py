@@ -37,9 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_quality import english_docs
 from harness import DEFAULT_CORPORA, table
 
-from corpuskit import registry, segment
+from corpuskit import registry
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.boilerplate import collect_patterns
+from corpuskit.steps.patterns import collect_patterns
+from corpuskit.text import segment
 
 CHAIN = [
     ("language", {"keep": ["en"], "min_score": 0.65}),

@@ -23,10 +23,10 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import DEFAULT_CORPORA, generated_corpus, table
 
-from corpuskit.steps.ads import AdFilter
+from corpuskit.steps.ad_filter import AdFilter
 from corpuskit.steps.base import Corpus
-from corpuskit.steps.boilerplate import RemoveBoilerplateLines
-from corpuskit.steps.frequent_lines import FrequentLinesConfig, RemoveFrequentLines
+from corpuskit.steps.remove_boilerplate_lines import RemoveBoilerplateLines
+from corpuskit.steps.remove_frequent_lines import FrequentLinesConfig, RemoveFrequentLines
 
 
 def batches(frame: pl.DataFrame, size: int) -> list[pl.DataFrame]:

@@ -37,8 +37,9 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import DEFAULT_CORPORA, table
 
-from corpuskit import registry, segment
+from corpuskit import registry
 from corpuskit.schema import REASON_COLUMN
+from corpuskit.text import segment
 
 CHAIN = ["gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality"]
 CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

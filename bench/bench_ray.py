@@ -1,16 +1,16 @@
-"""The Ray executor against the local executor, and per-core rates for a dedup cost estimate.
+"""The Ray backend against the local backend, and per-core rates for a dedup cost estimate.
 
     .venv/bin/python bench/bench_ray.py --docs 100000
     .venv/bin/python bench/bench_ray.py --docs 100000 --only overhead --dedup
-    .venv/bin/python bench/bench_ray.py --docs 100000 --only overhead --stages tasks,data
+    .venv/bin/python bench/bench_ray.py --docs 100000 --only overhead --spelling
     .venv/bin/python bench/bench_ray.py --docs 100000 --only rates
 
 Two parts (--only picks one):
 
 overhead  The cleaning recipe (fix_unicode -> clean_text -> normalize_punctuation ->
           mask_pii -> length_filter) on the generated JSONL in units of --unit-mb, run three
-          ways (two more per extra --stages mode) with the same CPUs (--cpus, default
-          all): `corpuskit run` with the local executor (workers = CPUs);
+          ways with the same CPUs (--cpus, default all): `corpuskit run` with the local
+          backend (workers = CPUs);
           `corpuskit run --executor ray --ray-address local` (cold: starts a fresh local
           Ray instance, which is part of the time); and
           run_recipe on a Ray instance started beforehand (warm: the run alone, as a job on
@@ -20,11 +20,8 @@ overhead  The cleaning recipe (fix_unicode -> clean_text -> normalize_punctuatio
           the best and all seconds, docs/s and the ratio ray / local of the best times.
           --dedup adds exact_dedup and minhash_dedup after the cleaning chain (two global
           fits: under Ray their maps and reduces run as Ray tasks).
-          --stages picks how the Ray runs execute per-document stages (the executor's
-          `stages`): tasks (a Ray task per unit), data (a Ray Data pipeline per stage),
-          or tasks,data (both, cold and warm each, in the same interleaved rounds).
-          --spelling puts fix_spelling first: its setup (about 0.9 s) is not cached per
-          process, so it shows what setting steps up once per unit costs.
+          --spelling puts fix_spelling first: its setup (about 0.9 s) is paid once per
+          worker process (both backends keep a stage's steps set up across units).
 rates     Per-core rates (one process, POLARS_MAX_THREADS=1), the inputs of a paper
           estimate of the dedup stage at scale: the cleaning chain (local executor, one
           worker), then over its Parquet output the fit of exact_dedup and minhash_dedup,
@@ -64,8 +61,8 @@ CLEANING = [
 
 DEDUP = [{"exact_dedup": {}}, {"minhash_dedup": {}}]
 
-# a step whose setup (loading its word list, about 0.9 s) is not cached per process: the
-# local executor and `stages: tasks` set it up once per unit, `stages: data` once per worker
+# a step with a costly setup (loading its word list, about 0.9 s), paid once per worker
+# process by both backends
 SPELLING = [{"fix_spelling": {}}]
 
 # fit parts (from the fit report) and where they run under the Ray executor
@@ -127,7 +124,7 @@ for name, config in steps.items():
     rows = 0
     for f in files:
         batch = pl.read_parquet(f)
-        rows += step.apply(batch, state).batch.height
+        rows += step.process(batch, state).batch.height
     apply = time.perf_counter() - t
     report = state.report
     out[name] = {
@@ -167,7 +164,6 @@ def bench_overhead(
     repeat: int,
     work: Path,
     dedup: bool = False,
-    stages: tuple[str, ...] = ("tasks",),
     spelling: bool = False,
 ) -> dict:
     ck = [python(), "-m", "corpuskit.cli", "run"]
@@ -175,27 +171,22 @@ def bench_overhead(
     local = write_recipe(
         work / "local.yaml", data, work / "local", {"workers": cpus, "unit_mb": unit_mb}, steps
     )
-    # (key, output folder, command): local first, then per mode a cold and a warm run;
-    # a warm run measures two rows, its first run and the same run again ("hot")
-    commands = [("local", "local", [*ck, str(local), "--quiet"])]
-    for mode in stages:
-        cold_spec = {"kind": "ray", "address": "local", "num_cpus": cpus, "unit_mb": unit_mb}
-        cold_spec["stages"] = mode
-        cold = write_recipe(
-            work / f"cold-{mode}.yaml", data, work / f"cold-{mode}", cold_spec, steps
-        )
-        warm_spec = {"unit_mb": unit_mb, "stages": mode}
-        warm = write_recipe(
-            work / f"warm-{mode}.yaml", data, work / f"warm-{mode}", warm_spec, steps
-        )
-        commands.append((f"ray_{mode}_cold", f"cold-{mode}", [*ck, str(cold), "--quiet"]))
-        warm_cmd = [python(), "-c", WARM, str(warm), str(cpus)]
-        commands.append((f"ray_{mode}_warm", f"warm-{mode}", warm_cmd))
-    names = {"local": "local executor"}
-    for mode in stages:
-        names[f"ray_{mode}_cold"] = f"ray {mode}, cold (starts Ray)"
-        names[f"ray_{mode}_warm"] = f"ray {mode}, warm (Ray running)"
-        names[f"ray_{mode}_hot"] = f"ray {mode}, hot (workers up)"
+    # (key, output folder, command): local first, then a cold and a warm Ray run; a warm
+    # run measures two rows, its first run and the same run again ("hot")
+    cold_spec = {"kind": "ray", "address": "local", "num_cpus": cpus, "unit_mb": unit_mb}
+    cold = write_recipe(work / "cold.yaml", data, work / "cold", cold_spec, steps)
+    warm = write_recipe(work / "warm.yaml", data, work / "warm", {"unit_mb": unit_mb}, steps)
+    commands = [
+        ("local", "local", [*ck, str(local), "--quiet"]),
+        ("ray_cold", "cold", [*ck, str(cold), "--quiet"]),
+        ("ray_warm", "warm", [python(), "-c", WARM, str(warm), str(cpus)]),
+    ]
+    names = {
+        "local": "local backend",
+        "ray_cold": "ray, cold (starts Ray)",
+        "ray_warm": "ray, warm (Ray running)",
+        "ray_hot": "ray, hot (workers up)",
+    }
     seconds: dict[str, list[float]] = {key: [] for key in names}
     rss: dict[str, float] = dict.fromkeys(names, 0.0)
     for _ in range(repeat):  # interleaved, so that load from elsewhere hits all sides alike
@@ -245,14 +236,12 @@ def bench_overhead(
     print("cold: `corpuskit run --executor ray` starting its own Ray; warm: run_recipe alone")
     print("on a Ray instance started before (RSS: that process tree, Ray's daemons included);")
     print("hot: the warm run's process runs the recipe again, its Ray workers already up")
-    print("ray tasks: a Ray task per unit; ray data: a Ray Data pipeline per stage")
     return {
         "steps": [next(iter(step)) for step in steps],
         "rejected_by_reason": manifest["rejected_by_reason"],
         "docs": docs,
         "units": manifest["units"],
         "cpus": cpus,
-        "stages": list(stages),
         "seconds": seconds,
         "ratios": {key: best[key] / best["local"] for key in names},
         "same_kept_ids": True,
@@ -347,12 +336,7 @@ def main() -> None:
     ap.add_argument(
         "--spelling",
         action="store_true",
-        help="overhead: put fix_spelling (a setup of about 0.9 s, not cached) first",
-    )
-    ap.add_argument(
-        "--stages",
-        default="tasks",
-        help="overhead: how the Ray runs do per-document stages: tasks, data or tasks,data",
+        help="overhead: put fix_spelling (a setup of about 0.9 s) first",
     )
     ap.add_argument("--json", type=Path, help="write the results here too")
     args = ap.parse_args()
@@ -367,11 +351,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     try:
         if "overhead" in only:
-            stages = tuple(args.stages.split(","))
-            if not set(stages) <= {"tasks", "data"}:
-                ap.error(f"--stages: tasks, data or tasks,data, not {args.stages}")
             results["overhead"] = bench_overhead(
-                data, args.cpus, args.unit_mb, args.repeat, work, args.dedup, stages, args.spelling
+                data, args.cpus, args.unit_mb, args.repeat, work, args.dedup, args.spelling
             )
         if "rates" in only:
             results["rates"] = bench_rates(data, work)

@@ -19,7 +19,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import DEFAULT_CORPORA
 
-from corpuskit.steps.spelling import FixSpelling, FixSpellingConfig
+from corpuskit.steps.fix_spelling import FixSpelling, FixSpellingConfig
 
 
 def changed_tokens(before: list[str], after: list[str]) -> Counter[tuple[str, str]]:

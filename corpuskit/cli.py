@@ -113,9 +113,11 @@ def run(
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 def validate(recipe: Path) -> None:
     """Check RECIPE (keys, types, steps, inputs) without reading any data."""
+    from corpuskit.engine.stages import build_steps
+
     r = load_recipe(recipe)
+    entries = build_steps(r)
     resolved = r.resolve_inputs()
-    entries = r.build_steps()
     files = sum(len(f) for _, f in resolved)
     click.echo(f"{recipe}: ok ({len(resolved)} input(s), {files} file(s), {len(entries)} step(s))")
 
@@ -152,7 +154,7 @@ def steps() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def inspect(output: Path, rows: int, as_json: bool) -> None:
     """Show a finished run: ledger, schema, sample rows, rejected samples per reason."""
-    from corpuskit.output.manifest import read_manifest
+    from corpuskit.output.layout import read_manifest
     from corpuskit.progress import summary_table
 
     manifest = read_manifest(output)

@@ -24,7 +24,7 @@ def enabled() -> bool:
 
 
 def kernels(module: str) -> ModuleType | None:
-    """The kernel module `module` (e.g. "corpuskit.dedup.kernels"), or None to use the fallback.
+    """The kernel module `module` (e.g. "corpuskit.dedup.minhash_kernels"), or None: the fallback.
 
     Decided once per process; the first call pays numba's import and the cache load.
     """

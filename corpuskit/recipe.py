@@ -1,11 +1,14 @@
-"""Recipes: the YAML contract users write, validated in full before any data is read."""
+"""Recipes: the YAML contract users write, as data (pydantic), validated before any data is read.
+
+A recipe names its steps and their configs; the engine builds the steps from them
+(`corpuskit.engine.stages.build_steps`), which checks each config against its step.
+"""
 
 from __future__ import annotations
 
 import glob
 import importlib.util
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +23,7 @@ from pydantic import (
 )
 
 from corpuskit import registry
-from corpuskit.steps.base import Step
+from corpuskit.readers.base import InputSpec, infer_format
 
 
 class RecipeError(ValueError):
@@ -29,29 +32,6 @@ class RecipeError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class InputSpec(_Strict):
-    """One input source: a glob (or several) of files in one format."""
-
-    path: str | list[str]
-    format: str | None = None
-    text_field: str = "text"
-    id_field: str | None = None
-    url_field: str | None = None
-    title_field: str | None = None
-    encoding: str = "auto"
-    on_decode_error: Literal["replace", "reject"] = "replace"
-    # csv / tsv: column names for files without a header row
-    columns: list[str] | None = None
-    # text: one document per file, per non-blank line, or per blank-line-separated block
-    mode: Literal["file", "line", "paragraph"] = "file"
-    # labelled_text: the meta key the label is stored under
-    label_field: str = "label"
-
-    @property
-    def patterns(self) -> list[str]:
-        return [self.path] if isinstance(self.path, str) else list(self.path)
 
 
 class OutputSpec(_Strict):
@@ -81,10 +61,9 @@ class ExecutorSpec(_Strict):
     cpus_per_task: float = Field(1, gt=0)
     # how often Ray retries a failed unit or fit task (worker crash or exception)
     max_retries: int = Field(3, ge=0)
-    # how per-document stages run: "tasks", one Ray task per unit calling process_unit;
-    # "data", a Ray Data pipeline per stage (read units -> map_batches the steps -> write
-    # shards, fused into one task per unit). Same output either way.
-    stages: Literal["tasks", "data"] = "tasks"
+    # per-document stages run as Ray tasks, one per unit ("data", Ray Data pipelines, is
+    # retired: see _retired_stages)
+    stages: Literal["tasks"] = "tasks"
     # passed to ray.init, e.g. {"pip": ["corpuskit"]} or {"py_modules": [...]} on a cluster
     # whose nodes lack corpuskit or a plugin
     runtime_env: dict[str, Any] | None = None
@@ -96,6 +75,17 @@ class ExecutorSpec(_Strict):
             raise ValueError(f"unknown executor kind {v!r}; available: local, ray")
         if v == "ray" and importlib.util.find_spec("ray") is None:
             raise ValueError(RAY_MISSING)
+        return v
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _retired_stages(cls, v: Any) -> Any:
+        if v == "data":
+            raise ValueError(
+                "`data` (Ray Data pipelines) was retired; remove `stages`: per-document stages "
+                "run as Ray tasks, one per work unit, and steps are set up once per worker "
+                "process, which was the one gain of `data`"
+            )
         return v
 
     @model_validator(mode="after")
@@ -114,13 +104,6 @@ RAY_MISSING = (
 )
 
 
-@dataclass(frozen=True)
-class StepEntry:
-    index: int
-    name: str
-    step: Step
-
-
 class Recipe(_Strict):
     input: list[InputSpec]
     output: OutputSpec
@@ -131,36 +114,6 @@ class Recipe(_Strict):
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, dict) else v
-
-    def build_steps(self) -> list[StepEntry]:
-        """Instantiate every step, validating its config; errors name index, step and key."""
-        entries = []
-        available = registry.steps()
-        for i, item in enumerate(self.steps):
-            if not isinstance(item, dict) or len(item) != 1:
-                raise RecipeError(
-                    f"steps[{i}]: each step must be a mapping of one step name to its config, "
-                    f"got {item!r}"
-                )
-            ((name, raw),) = item.items()
-            if name not in available:
-                broken = registry.step_errors().get(name)
-                if broken:
-                    raise RecipeError(f"steps[{i}] ({name}): the plugin failed to load: {broken}")
-                known = ", ".join(sorted(available)) or "none"
-                raise RecipeError(f"steps[{i}]: unknown step {name!r}; known steps: {known}")
-            cls = available[name]
-            try:
-                config = cls.Config.model_validate(raw or {})
-            except ValidationError as e:
-                raise RecipeError(f"steps[{i}] ({name}): {_describe(e)}") from None
-            try:
-                step = cls(config, name=name)
-                step.validate()
-            except (ValueError, OSError) as e:
-                raise RecipeError(f"steps[{i}] ({name}): {e}") from None
-            entries.append(StepEntry(i, name, step))
-        return entries
 
     def resolve_inputs(self, base: Path | None = None) -> list[tuple[InputSpec, list[Path]]]:
         """Expand every input's globs; each input must match at least one file."""
@@ -184,7 +137,7 @@ class Recipe(_Strict):
                 raise RecipeError(f"input[{i}].path: {spec.path!r} holds no file")
             fmt = spec.format
             if fmt is None:
-                fmt = registry.infer_format(files[0].name)
+                fmt = infer_format(files[0].name)
                 if fmt is None:
                     raise RecipeError(
                         f"input[{i}].format: cannot infer the format of {files[0].name!r}; "
@@ -238,7 +191,7 @@ def recipe_from_dict(
         first = dict(base[0] if isinstance(base, list) and base else base or {})
         first["path"] = list(overrides["input"])
         # The recipe's format stays unless the new files' extension says otherwise.
-        if registry.infer_format(Path(overrides["input"][0]).name) is not None:
+        if infer_format(Path(overrides["input"][0]).name) is not None:
             first.pop("format", None)
         raw["input"] = first
     if overrides.get("output"):
@@ -256,7 +209,6 @@ def recipe_from_dict(
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
         raise RecipeError(f"{origin}: {_describe(e)}") from None
-    recipe.build_steps()
     return recipe
 
 

@@ -77,16 +77,3 @@ def get_reader(fmt: str) -> Any:
             err or f"unknown input format {fmt!r}; available: {', '.join(sorted(found))}"
         )
     return found[fmt]
-
-
-def infer_format(filename: str) -> str | None:
-    """The reader whose declared extensions match the file name (compression suffix ignored)."""
-    from corpuskit.readers.sources import strip_compression
-
-    name = strip_compression(filename.lower())
-    best: tuple[int, str] | None = None
-    for fmt, reader in readers().items():
-        for ext in getattr(reader, "extensions", ()):
-            if name.endswith(ext) and (best is None or len(ext) > best[0]):
-                best = (len(ext), fmt)
-    return best[1] if best else None

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
-from corpuskit.steps import Corpus, GlobalStep, MapStep, StepConfig, StepResult
+from corpuskit.steps import Corpus, GlobalStep, MapStep, StepConfig
 
 
 class SlowConfig(StepConfig):
@@ -40,11 +40,12 @@ class FirstCopy(GlobalStep):
             .collect()
         )
 
-    def apply(self, batch: pl.DataFrame, state: pl.DataFrame) -> StepResult:
+    def apply(self, batch: pl.DataFrame, state: pl.DataFrame) -> pl.DataFrame:
         joined = batch.with_columns(h=pl.col("text").hash(seed=0)).join(
             state, on="h", how="left", maintain_order="left"
         )
-        out = joined.with_columns(
+        self.count("clusters", state.height)
+        return joined.with_columns(
             copies=pl.col("copies").cast(pl.Int64),
             **{
                 REASON_COLUMN: pl.when(pl.col("keeper") != pl.col("id")).then(
@@ -53,7 +54,6 @@ class FirstCopy(GlobalStep):
                 DETAIL_COLUMN: pl.lit("copy of ") + pl.col("keeper"),
             },
         ).drop("h", "keeper")
-        return StepResult(out, {"clusters": int(state.height)})
 
 
 class Boom(MapStep):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.ads import COMPONENTS, DEFAULT_WEIGHTS, AdFilter, AdFilterConfig
+from corpuskit.steps.ad_filter import COMPONENTS, DEFAULT_WEIGHTS, AdFilter, AdFilterConfig
 from tests.conftest import needs_shared, write_jsonl
 
 SIGNAL_COLUMNS = [f"ad_{k}" for k in COMPONENTS]
@@ -98,7 +99,7 @@ def test_terms_from_a_file_in_a_recipe(tmp_path):
         "output": {"path": str(tmp_path / "out")},
         "steps": [{"ad_filter": {"term_files": [str(terms)], "languages": []}}],
     }
-    (entry,) = recipe_from_dict(raw).build_steps()
+    (entry,) = build_steps(recipe_from_dict(raw))
     out = entry.step.process(pl.DataFrame({"text": ["Acme Widgets 超级大卖场 ACME WIDGETS"]})).batch
     assert out["ad_promo"][0] == 3
 
@@ -123,7 +124,7 @@ def test_config_errors(tmp_path, config, message):
         "steps": [{"ad_filter": config}],
     }
     with pytest.raises(RecipeError, match=message):
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
 
 
 # --- calibration on real corpora -----------------------------------------------------------

@@ -6,9 +6,10 @@ import polars as pl
 import pytest
 
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.boilerplate import BoilerplateConfig, RemoveBoilerplateLines
+from corpuskit.steps.remove_boilerplate_lines import BoilerplateConfig, RemoveBoilerplateLines
 from tests.conftest import needs_shared, write_jsonl
 
 NEWS_ZH = "国务院今天召开常务会议，研究部署进一步扩大内需促进经济增长的措施。"
@@ -259,7 +260,7 @@ def test_pattern_files_from_a_recipe(tmp_path):
 )
 def test_config_errors(tmp_path, config, message):
     with pytest.raises(RecipeError, match=message) as e:
-        recipe_from_dict(raw_recipe(tmp_path, config))
+        build_steps(recipe_from_dict(raw_recipe(tmp_path, config)))
     assert "steps[0] (remove_boilerplate_lines)" in str(e.value)
 
 
@@ -267,7 +268,7 @@ def test_bad_regex_in_a_file_names_pattern_file_and_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("# header\nfine pattern\n[unclosed class\n", encoding="utf-8")
     with pytest.raises(RecipeError) as e:
-        recipe_from_dict(raw_recipe(tmp_path, {"pattern_files": [str(bad)]}))
+        build_steps(recipe_from_dict(raw_recipe(tmp_path, {"pattern_files": [str(bad)]})))
     assert f"invalid regex '[unclosed class' at {bad}:3" in str(e.value)
 
 

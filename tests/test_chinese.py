@@ -7,7 +7,7 @@ import pickle
 import polars as pl
 import pytest
 
-from corpuskit.steps.chinese import ConvertChinese, ConvertChineseConfig
+from corpuskit.steps.convert_chinese import ConvertChinese, ConvertChineseConfig
 
 pytest.importorskip("opencc")
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from corpuskit.steps.clean import CleanText, CleanTextConfig, decode_entities
+from corpuskit.steps.clean_text import CleanText, CleanTextConfig, decode_entities
 from tests.conftest import SHARED
 
 

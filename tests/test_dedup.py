@@ -33,8 +33,10 @@ from corpuskit.dedup.shingles import (
 )
 from corpuskit.schema import DETAIL_COLUMN, DOCUMENT_SCHEMA, REASON_COLUMN, conform
 from corpuskit.steps.base import Corpus
-from corpuskit.steps.dedup import DedupAgainst, ExactDedup, MinHashDedup
-from corpuskit.textbuf import utf8_buffer
+from corpuskit.steps.dedup_against import DedupAgainst
+from corpuskit.steps.exact_dedup import ExactDedup
+from corpuskit.steps.minhash_dedup import MinHashDedup
+from corpuskit.text.utf8 import utf8_buffer
 
 WORDS = (
     "the market rose as investors weighed new data on growth prices and rates while "
@@ -267,7 +269,7 @@ def run_step(step, files: list[Path], workdir: Path, workers: int = 2):
     workdir.mkdir(parents=True, exist_ok=True)
     step.ensure_ready()
     state = step.fit(corpus)
-    outs = [step.apply(pl.read_parquet(f), state).batch for f in files]
+    outs = [step.process(pl.read_parquet(f), state).batch for f in files]
     out = pl.concat(outs, how="diagonal_relaxed")
     kept = out.filter(pl.col(REASON_COLUMN).is_null()).drop(REASON_COLUMN, DETAIL_COLUMN)
     rejected = out.filter(pl.col(REASON_COLUMN).is_not_null())

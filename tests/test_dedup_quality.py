@@ -9,8 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from corpuskit.corpus import Corpus
 from corpuskit.dedup.fit import Policy, near_state
-from corpuskit.steps.dedup import MinHashDedup
+from corpuskit.steps.minhash_dedup import MinHashDedup
 from tests.conftest import ROOT, SHARED, needs_shared
 
 
@@ -53,9 +54,8 @@ def test_planted_near_duplicates_precision_recall(tmp_path, threshold):
         files.append(tmp_path / f"part-{i}.parquet")
         docs.slice(i * 1400, 1400).write_parquet(files[-1], row_group_size=500)
     cfg = MinHashDedup.Config(threshold=threshold)
-    state, report = near_state(
-        files, tmp_path / "w", 2, cfg.shingling(), cfg.lsh(), threshold, True, Policy(), "mh"
-    )
+    corpus = Corpus(files, tmp_path / "w", 2)
+    state, report = near_state(corpus, cfg.shingling(), cfg.lsh(), threshold, True, Policy(), "mh")
     planted = pl.read_parquet(f"{out}.pairs.parquet")
     precision, recall, positives = precision_recall(pairs_in_clusters(state), planted, threshold)
     print(
@@ -74,9 +74,7 @@ def cnews_state(tmp_path: Path, threshold: float, shingle: str = "auto"):
     df.write_parquet(tmp_path / "cnews.parquet", row_group_size=300)
     cfg = MinHashDedup.Config(threshold=threshold, shingle=shingle)
     return near_state(
-        [tmp_path / "cnews.parquet"],
-        tmp_path / "w",
-        2,
+        Corpus([tmp_path / "cnews.parquet"], tmp_path / "w", 2),
         cfg.shingling(),
         cfg.lsh(),
         threshold,

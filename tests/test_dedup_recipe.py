@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from tests.conftest import write_jsonl
 
@@ -122,7 +123,7 @@ def test_config_errors_name_the_step_and_key(tmp_path, step, config, message):
         config = {**config, "reference": str(ref)}
     raw = recipe(tmp_path, tmp_path / "out", [{step: config}])
     with pytest.raises(RecipeError, match=rf"steps\[0\] \({step}\).*{message}"):
-        recipe_from_dict(raw).build_steps()
+        build_steps(recipe_from_dict(raw))
 
 
 @pytest.mark.slow

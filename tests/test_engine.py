@@ -213,3 +213,25 @@ def test_kill_9_then_resume_gives_identical_output(tmp_path, plugin_site):
     assert got[1].select("id", "reason").equals(want[1].select("id", "reason"))
     m = json.loads((out / "manifest.json").read_text())
     assert m["totals"]["read"] == m["totals"]["kept"] + m["totals"]["rejected"]
+
+
+def test_stage_fingerprint_follows_steps_configs_and_the_fit_state(tmp_path):
+    """What a worker process's set-up steps are kept under (`worker.stage_steps`)."""
+    from corpuskit.engine.runner import stage_fingerprint
+    from corpuskit.engine.stages import build_steps, split_stages
+
+    src = make_corpus(tmp_path / "src", files=1, docs=30)
+
+    def stages(min_chars: int):
+        steps = [{"length_filter": {"min_chars": min_chars}}, {"exact_dedup": {}}]
+        return split_stages(build_steps(recipe_from_dict(raw_recipe(src, tmp_path, steps))))
+
+    first, again, other = stages(30), stages(30), stages(31)
+    assert stage_fingerprint(first[0], None) == stage_fingerprint(again[0], None)
+    assert stage_fingerprint(first[0], None) != stage_fingerprint(other[0], None)
+    state = tmp_path / "stage-1.fit"
+    state.write_bytes(b"state of a first run")
+    before = stage_fingerprint(first[1], str(state))
+    assert stage_fingerprint(again[1], str(state)) == before
+    state.write_bytes(b"the state of a later run, same path")  # e.g. --overwrite
+    assert stage_fingerprint(first[1], str(state)) != before

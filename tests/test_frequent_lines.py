@@ -7,11 +7,12 @@ import itertools
 import polars as pl
 import pytest
 
+from corpuskit.corpus import Corpus
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.base import Corpus
-from corpuskit.steps.frequent_lines import (
+from corpuskit.steps.remove_frequent_lines import (
     FrequentLinesConfig,
     RemoveFrequentLines,
     normalized,
@@ -64,7 +65,7 @@ def test_fit_counts_documents_and_apply_removes(tmp_path):
     s = step(min_docs=5)
     state = s.fit(corpus(tmp_path, [frame[:4], frame[4:]]))
     assert state.dtype == pl.UInt64 and state.len() == 2  # FOOTER (6 docs), NAV (5 docs)
-    result = s.apply(frame, state)
+    result = s.process(frame, state)
     out = result.batch
     assert out["text"].to_list()[:-1] == [story(i) for i in range(5)] + texts[5:9]
     assert out["frequent_lines_removed"].to_list() == [2, 2, 2, 2, 3, 0, 0, 0, 0, 2]
@@ -88,7 +89,7 @@ def test_short_lines_are_spared(tmp_path):
     assert step().fit(corpus(tmp_path, [frame])).len() == 0  # min_chars 20
     s = step(min_chars=5)
     state = s.fit(corpus(tmp_path, [frame]))
-    assert s.apply(frame, state).batch["text"].to_list() == [story(i) for i in range(6)]
+    assert s.process(frame, state).batch["text"].to_list() == [story(i) for i in range(6)]
 
 
 def test_normalized_keys():
@@ -115,13 +116,13 @@ def test_scopes(tmp_path):
     s = step(min_docs=3, scope="source")
     state = s.fit(c)
     assert state.len() == 1  # only a.jsonl has it 3 times
-    assert s.apply(a, state).batch["frequent_lines_removed"].to_list() == [1, 1, 1]
-    assert s.apply(b, state).batch["frequent_lines_removed"].to_list() == [0, 0]
+    assert s.process(a, state).batch["frequent_lines_removed"].to_list() == [1, 1, 1]
+    assert s.process(b, state).batch["frequent_lines_removed"].to_list() == [0, 0]
     urls = ["https://news.example.com/a", "http://NEWS.example.com:8080/b", None]
     h = docs([f"{story(i)}\n{FOOTER}" for i in range(3)], urls=urls)
     s = step(min_docs=2, scope="host")
     state = s.fit(corpus(tmp_path, [h]))
-    assert s.apply(h, state).batch["frequent_lines_removed"].to_list() == [1, 1, 0]
+    assert s.process(h, state).batch["frequent_lines_removed"].to_list() == [1, 1, 0]
 
 
 def test_spilled_partitions_give_the_same_state(tmp_path):
@@ -131,7 +132,7 @@ def test_spilled_partitions_give_the_same_state(tmp_path):
     texts += [story(i) + "\n" + story(i + 1) for i in range(40, 50)]
     frames.append(docs(texts[40:]))
     reference = step(min_docs=2).fit(corpus(tmp_path, frames))
-    spilled = step(min_docs=2, spill_rows=1, partitions=7).fit(corpus(tmp_path, frames))
+    spilled = step(min_docs=2, partitions=7).fit(corpus(tmp_path, frames))
     assert reference.to_list() == spilled.to_list() and reference.len() == 2 + 9
     assert not list((tmp_path / "work").rglob("*.parquet"))
 
@@ -156,7 +157,7 @@ def test_config_errors(tmp_path):
             "steps": [{"remove_frequent_lines": config}],
         }
         with pytest.raises(RecipeError, match=message):
-            recipe_from_dict(raw)
+            build_steps(recipe_from_dict(raw))
 
 
 def test_recipe_run_as_a_global_step(tmp_path):

@@ -26,18 +26,30 @@ from click.testing import CliRunner  # noqa: E402
 from corpuskit_gpt.batches import TrainBatches, eval_windows  # noqa: E402
 from corpuskit_gpt.config import GPTConfig  # noqa: E402
 from corpuskit_gpt.dist import setup  # noqa: E402
-from corpuskit_gpt.evaluate import split_metrics  # noqa: E402
-from corpuskit_gpt.model import build_model, flops_per_token, lr_at, make_optimizer  # noqa: E402
+from corpuskit_gpt.evaluate import generate_ids, split_metrics  # noqa: E402
+from corpuskit_gpt.model import (  # noqa: E402
+    CausalLM,
+    build_model,
+    flops_per_token,
+    lr_at,
+    make_optimizer,
+)
 from corpuskit_gpt.monitor import read_metrics  # noqa: E402
-from corpuskit_gpt.shards import encode_documents, ensure_shards  # noqa: E402
+from corpuskit_gpt.shards import (  # noqa: E402
+    TokenShards,
+    encode_documents,
+    ensure_shards,
+)
 from corpuskit_gpt.tokenizer import (  # noqa: E402
     EOT,
+    Utf8Guard,
     build_char,
     eot_id,
     save_tokenizer,
     train_bpe,
+    train_byte_bpe,
 )
-from corpuskit_gpt.train import track_best  # noqa: E402
+from corpuskit_gpt.train import settle_best, track_best  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from corpuskit.cli import main  # noqa: E402
@@ -123,11 +135,11 @@ def losses(run_dir: Path, key: str = "train_loss") -> dict[int, float]:
 # --- tokenizer and shards ----------------------------------------------------
 
 
-def test_bpe_keeps_every_byte_and_loads_with_auto_tokenizer(tmp_path):
+def test_byte_bpe_keeps_every_byte_and_loads_with_auto_tokenizer(tmp_path):
     from transformers import AutoTokenizer
 
     texts = [d["text"] for d in make_docs(200)]
-    tok = train_bpe(iter([texts]), vocab_size=400, min_frequency=2)
+    tok = train_byte_bpe(iter([texts]), vocab_size=400, min_frequency=2)
     assert 257 <= tok.get_vocab_size() <= 400 and tok.token_to_id(EOT) == 0
     unseen = "naïve 你好 € 🙂\n\ttabs"  # not one of these characters is in the training text
     assert tok.decode(tok.encode(unseen).ids) == unseen
@@ -178,6 +190,109 @@ def test_token_shards_are_cached_by_corpus_and_tokenizer(corpus, tmp_path):
     assert ensure_shards(moved, tok, tmp_path)[0].folder != shards.folder
 
 
+# --- character BPE, UTF-8 guard ---------------------------------------------------
+
+ZH = (
+    "记者从市政府获悉，今年本市将新建学校十二所，改善交通和环境。"
+    "公司表示，年度利润增长明显，股价上涨。球队在比赛中获胜，教练表示满意。"
+)
+
+
+def zh_docs(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.sample(ZH, 30)) + " The council said 42." for _ in range(n)]
+
+
+def test_bpe_keeps_whole_characters_with_byte_fallback_and_loads_in_transformers(tmp_path):
+    from transformers import AutoTokenizer
+
+    texts = zh_docs(200)
+    tok = train_bpe(lambda: iter([texts]), vocab_size=600, min_frequency=2)
+    assert tok.token_to_id(EOT) == 0 and tok.get_vocab_size() <= 600
+    assert [tok.token_to_id(f"<0x{b:02X}>") for b in (0, 255)] == [1, 256]
+    enc = tok.encode("记者表示")
+    assert all(not t.startswith("<0x") for t in enc.tokens)  # whole characters, merged
+    unseen = "naïve 龘 € 🙂\n\ttabs"
+    assert tok.decode(tok.encode(unseen).ids) == unseen
+    assert "<0xE9>" in tok.encode("龘").tokens  # spelt in bytes
+    save_tokenizer(tok, tmp_path, max_length=64)
+    hf = AutoTokenizer.from_pretrained(tmp_path)
+    assert (
+        hf(unseen)["input_ids"] == tok.encode(unseen).ids
+        and hf.decode(hf(unseen)["input_ids"]) == unseen
+    )
+    # ChatML-style special tokens can be added later: the next ids, never split.
+    hf.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    ids = hf("<|im_start|>user\n你好<|im_end|>")["input_ids"]
+    v = tok.get_vocab_size()
+    assert ids[0] == v and ids[-1] == v + 1 and len(hf) == v + 2
+
+
+@pytest.mark.parametrize("kind", ["byte_bpe", "bpe"])
+def test_guarded_sampling_never_splits_a_character(kind):
+    """A random model samples byte tokens freely: unguarded, samples hold U+FFFD;
+    guarded, every sample is valid UTF-8 and decodes without one."""
+    texts = zh_docs(300)
+    if kind == "byte_bpe":
+        tok = train_byte_bpe(iter([texts]), vocab_size=300, min_frequency=2)
+    else:
+        tok = train_bpe(
+            lambda: iter([texts]), vocab_size=300, min_frequency=2, character_coverage=0.5
+        )
+    cfg = GPTConfig(trainer="gpt", n_layer=1, n_head=2, n_embd=16, block_size=32)
+    model = CausalLM(build_model(cfg, tok.get_vocab_size(), 0))
+    start = torch.zeros((24, 1), dtype=torch.long)
+    guard = Utf8Guard(tok)
+
+    def samples(g: Utf8Guard | None) -> list[str]:
+        gen = torch.Generator().manual_seed(0)
+        out = generate_ids(model, start, 40, 32, tok.get_vocab_size(), 1.0, 0, gen, g)
+        return [guard.decode(tok, r[1:].tolist()) if g else tok.decode(r[1:].tolist()) for r in out]
+
+    assert sum("\ufffd" in t for t in samples(None)) > 0  # the failure the guard prevents
+    guarded = samples(guard)
+    assert not any("\ufffd" in t for t in guarded)
+    assert any(ord(c) > 0x2FFF for t in guarded for c in t)  # it still writes Chinese
+    # decode() drops only an unfinished last character
+    ids = tok.encode("你好").ids
+    lead = guard.pieces.index(b"\xe4")  # the first byte of a 3-byte character
+    assert guard.decode(tok, ids) == guard.decode(tok, [*ids, lead]) == "你好"
+    assert guard.state_after([*ids, lead]) != 0 and guard.state_after(ids) == 0
+
+
+def test_batch_layout_keeps_the_global_batch():
+    def layout(batch, accum, world):
+        return GPTConfig(
+            trainer="gpt", batch_size=batch, gradient_accumulation_steps=accum
+        ).batch_layout(world)
+
+    assert layout(8, 1, 1) == (8, 1) and layout(8, 1, 2) == (4, 1)  # news-gpt.yaml, --nproc 2
+    assert layout(4, 4, 2) == (4, 2) and layout(12, 1, 2) == (6, 1) and layout(12, 1, 3) == (4, 1)
+    assert layout(5, 2, 2) == (5, 1) and layout(3, 4, 12) == (1, 1)
+    with pytest.raises(ValueError, match="cannot be split evenly over 8 processes"):
+        layout(12, 1, 8)
+    text = GPTConfig(trainer="gpt", batch_size=8).describe_layout(2)
+    assert "global batch 8 sequences" in text and "2 process(es) x 1 micro-step(s) x 4" in text
+
+
+def test_lean_forward_equals_transformers():
+    for activation in ("gelu", "gelu_new"):
+        cfg = GPTConfig(
+            trainer="gpt", n_layer=2, n_head=2, n_embd=16, block_size=8, activation=activation
+        )
+        lm = CausalLM(build_model(cfg, vocab_size=11, eot=0)).eval()
+        assert lm.model.config.activation_function == activation
+        x = torch.randint(0, 11, (3, 8), generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            ref = lm.model(input_ids=x, labels=x)
+            assert torch.allclose(lm.logits(x), ref.logits, atol=1e-6)
+            assert lm(x).item() == pytest.approx(ref.loss.item(), rel=1e-6)
+    smooth = CausalLM(lm.model, label_smoothing=0.1)
+    plain = lm(x).item()
+    assert smooth.eval()(x).item() == pytest.approx(plain)  # evaluation: plain cross-entropy
+    assert smooth.train()(x).item() != pytest.approx(plain)
+
+
 # --- model, optimizer, schedule, batches -------------------------------------
 
 
@@ -223,15 +338,18 @@ def test_any_world_size_sees_the_same_global_batch():
     cpu = torch.device("cpu")
 
     def global_batch(world: int, step: int) -> list[list[int]]:
-        accum = 4 // world
+        cfg = GPTConfig(trainer="gpt", batch_size=3, gradient_accumulation_steps=4)
+        micro, accum = cfg.batch_layout(world)
         rows = []
-        for micro in range(accum):
+        for m in range(accum):
             for rank in range(world):
-                b = TrainBatches(tokens, 16, 3, 4, 7, rank, world, cpu).get(step, micro)
+                b = TrainBatches(tokens, 16, micro, accum, 7, rank, world, cpu).get(step, m)
+                assert len(b) == micro
                 rows += b.tolist()
         return sorted(rows)
 
-    assert global_batch(1, 5) == global_batch(2, 5) == global_batch(4, 5)
+    assert global_batch(1, 5) == global_batch(2, 5) == global_batch(4, 5) == global_batch(3, 5)
+    assert global_batch(1, 5) == global_batch(6, 5) == global_batch(12, 5)
     assert global_batch(1, 5) != global_batch(1, 6)
     one = TrainBatches(tokens, 16, 3, 4, 7, 0, 1, cpu)
     assert torch.equal(one.get(5, 0), one.get(5, 0)) and one.get(5, 0).dtype == torch.int64
@@ -360,6 +478,100 @@ def test_a_run_leaves_metrics_curves_and_loadable_models(reference, corpus):
     assert r.exit_code == 0, r.output
     line = r.output.strip().splitlines()[-1]
     assert line.startswith("The king") and len(line) >= len("The king") + 8
+
+
+@pytest.mark.slow
+def test_the_final_model_competes_for_best_and_the_cache_stays_in_the_run(reference, corpus):
+    summary = json.loads((reference / "summary.json").read_text())
+    # validations at 10 and 20, the final model at 30 is better: best/ is the final model
+    assert summary["best_step"] == 30 and summary["best"] == str(reference / "best")
+    assert summary["best_val_loss"] == pytest.approx(summary["val_loss"], abs=1e-5)
+    assert saved_tensors(reference / "best") == saved_tensors(reference / "model")
+    assert summary["test_bleu_docs"] > 0 and 0 <= summary["test_bleu"] <= 100
+    assert summary["test_chrf"] > 0 and summary["test_ppl"] == pytest.approx(
+        math.exp(summary["test_loss"]), rel=1e-3
+    )
+    assert (reference / "tokens").is_dir() and not (corpus / "tokens").exists()
+    assert json.loads((reference / "tokens.json").read_text())["path"].startswith(
+        str((reference / "tokens").resolve())
+    )
+
+
+@pytest.mark.slow
+def test_a_worse_final_model_leaves_best_alone(reference, corpus, tmp_path):
+    """settle_best rescores the kept best/ on the final windows and keeps the better one."""
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference, run_dir)
+    cfg = gpt_config(corpus, run_dir)
+    env = setup(cfg)
+    shards = TokenShards.open(Path(json.loads((run_dir / "tokens.json").read_text())["path"]))
+    kept = saved_tensors(run_dir / "best")
+    worse = build_model(cfg, 40, 0)  # untrained
+    state = {"best_val": 1.0, "best_step": 20}
+    settle_best(state, {"loss": 50.0}, 30, cfg, worse, run_dir, env, shards)
+    assert state["best_step"] == 20 and state["best_val"] < 50.0  # rescored, kept
+    assert saved_tensors(run_dir / "best") == kept
+    settle_best(state, {"loss": 0.01}, 30, cfg, worse, run_dir, env, shards)
+    assert state == {"best_val": 0.01, "best_step": 30}
+    assert saved_tensors(run_dir / "best") != kept
+
+
+def saved_tensors(folder: Path) -> list[float]:
+    from safetensors.torch import load_file
+
+    return [
+        float(t.double().sum()) for _, t in sorted(load_file(folder / "model.safetensors").items())
+    ]
+
+
+@pytest.mark.slow
+def test_chinese_run_with_the_default_tokenizer_generates_whole_characters(tmp_path):
+    """A run on Chinese documents with `tokenizer: bpe` (the default); `corpuskit generate`
+    at temperature 1 after a few steps, when byte tokens are still likely, never prints
+    U+FFFD."""
+    src = write_jsonl(
+        tmp_path / "zh.jsonl", [{"id": f"z{i}", "text": t} for i, t in enumerate(zh_docs(300))]
+    )
+    out = tmp_path / "out"
+    run_recipe(
+        recipe_from_dict(
+            {
+                "input": {"path": str(src), "id_field": "id"},
+                "output": {"path": str(out)},
+                "executor": {"workers": 1},
+            }
+        )
+    )
+    run_dir = tmp_path / "run"
+    overrides = {"tokenizer": "bpe", "vocab_size": 400, "character_coverage": 0.9, "max_iters": 10}
+    summary = run_training(gpt_config(out, run_dir, **overrides, eval_interval=0))
+    assert summary["steps"] == 10
+    tok = json.loads((run_dir / "tokenizer.json").read_text())
+    assert tok["model"]["byte_fallback"] is True and "<0xE4>" in tok["model"]["vocab"]
+    r = CliRunner().invoke(
+        main,
+        [
+            "generate", str(run_dir), "--prompt", "记者", "--max-new-tokens", "60",
+            "--temperature", "1.0", "--top-k", "0", "--num-samples", "8",
+        ],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "记者" in r.output and "\ufffd" not in r.output
+
+
+@pytest.mark.slow
+def test_nproc_2_with_accumulation_1_keeps_the_global_batch(corpus, tmp_path):
+    """news-gpt.yaml's layout (accumulation 1) under --nproc 2: each rank takes half."""
+    overrides = {"gradient_accumulation_steps": 1, "max_iters": 8, "eval_interval": 4}
+    one, two = tmp_path / "one", tmp_path / "two"
+    run_training(gpt_config(corpus, one, **overrides))
+    run_training(gpt_config(corpus, two, **overrides), LaunchOptions(nproc=2))
+    a, b = losses(one), losses(two)
+    assert sorted(b) == list(range(1, 9))
+    for step in a:
+        assert b[step] == pytest.approx(a[step], abs=2e-5), step
 
 
 @pytest.mark.slow

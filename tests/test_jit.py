@@ -10,10 +10,10 @@ import pytest
 from corpuskit import jit
 
 KERNEL_MODULES = [
-    "corpuskit.dedup.kernels",
-    "corpuskit.segment_kernels",
-    "corpuskit.steps.ngram_kernels",
-    "corpuskit.steps.punctuation_jit",
+    "corpuskit.dedup.minhash_kernels",
+    "corpuskit.text.segment_kernels",
+    "corpuskit.steps.gopher_repetition_kernels",
+    "corpuskit.steps.normalize_punctuation_kernels",
 ]
 
 
@@ -21,9 +21,9 @@ def test_every_kernel_is_off_with_corpuskit_numba_0():
     code = (
         "import sys\n"
         "from corpuskit.dedup.hashing import numba_kernels\n"
-        "from corpuskit.segment import segment_kernels\n"
-        "from corpuskit.steps.gopher import ngram_kernel\n"
-        "from corpuskit.steps.punctuation import compiled_kernel\n"
+        "from corpuskit.text.segment import segment_kernels\n"
+        "from corpuskit.steps.gopher_repetition import ngram_kernel\n"
+        "from corpuskit.steps.normalize_punctuation import compiled_kernel\n"
         "print([f() is None for f in (numba_kernels, segment_kernels, ngram_kernel,"
         " compiled_kernel)], 'numba' in sys.modules)\n"
     )

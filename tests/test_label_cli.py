@@ -13,10 +13,18 @@ from click.testing import CliRunner
 
 from corpuskit.cli import main
 from corpuskit.engine.run import run_recipe
-from corpuskit.labelling.data import LabelledData, read_labelled, split
+from corpuskit.labelling.data import (
+    LabelledData,
+    class_counts,
+    fingerprint,
+    load_label_names,
+    oversample,
+    read_labelled,
+    split,
+)
 from corpuskit.labelling.evaluate import score
 from corpuskit.labelling.train import META_FILE, detect_lang
-from corpuskit.recipe import recipe_from_dict
+from corpuskit.recipe import RecipeError, recipe_from_dict
 from tests.conftest import needs_shared, write_jsonl
 
 TOPICS = {
@@ -255,3 +263,112 @@ def test_cnews_macro_f1_target(tmp_path):
     assert report["documents"] == 201
     assert len(report["labels"]) == 10
     assert report["macro_f1"] >= 0.85, report
+
+
+def test_label_names_file_numbers_codes_like_ag_news(tmp_path):
+    codes = {"sports": "1", "finance": "2", "tech": "3"}
+    rows = [(codes[t], text) for t, text in synthetic(30, seed=4)]
+    data = write_csv(tmp_path / "coded.csv", rows)
+    classes = tmp_path / "classes.txt"
+    classes.write_text("Sports\nFinance\nTech\n")  # line n names code n
+    report = _train_and_eval(
+        tmp_path, "--data", str(data), "--label-field", "topic", "--text-field", "body",
+        "--label-names", str(classes), "--max-epochs", "10",
+    )  # fmt: skip
+    assert report["labels"] == ["Finance", "Sports", "Tech"]
+    assert report["macro_f1"] == 1.0 and report["domain"] == "in-domain"
+    meta = json.loads((tmp_path / "model" / "meta.json").read_text())["corpuskit"]
+    assert meta["labels"] == ["Finance", "Sports", "Tech"] and meta["arch"] == "bow"
+    assert meta["label_names"] == {"1": "Sports", "2": "Finance", "3": "Tech"}
+    assert len(meta["data"]["fingerprint"]) == 64 and meta["data"]["documents"] == 90
+    info = json.loads((tmp_path / "model" / META_FILE).read_text())
+    assert info["data_fingerprint"] == meta["data"]["fingerprint"]
+    # spaCy's to_disk output only: config, JSON, msgpack weights; nothing pickled
+    files = [p for p in (tmp_path / "model").rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".joblib")]
+    assert all(b"\x80\x04\x95" not in p.read_bytes()[:3] for p in files)  # no pickle header
+    # the same data gives the same fingerprint, other data another
+    found = read_labelled(LabelledData(str(data), "topic", ("body",)), str(classes))
+    assert fingerprint(found.docs) == meta["data"]["fingerprint"]
+    assert fingerprint(found.docs.head(89)) != meta["data"]["fingerprint"]
+
+
+def test_label_names_inline_and_zero_based_lists(tmp_path):
+    assert load_label_names("0=negative, 1=positive", ["0", "1"]) == {
+        "0": "negative",
+        "1": "positive",
+    }
+    names = tmp_path / "names.txt"
+    names.write_text("negative\npositive\n")
+    assert load_label_names(str(names), ["1", "0"]) == {"0": "negative", "1": "positive"}
+    assert load_label_names(str(names), ["1", "2"]) == {"1": "negative", "2": "positive"}
+    names.write_text("0\tneg\n1\tpos\n")
+    assert load_label_names(str(names), ["0"]) == {"0": "neg", "1": "pos"}
+    names.write_text('{"a": "Alpha"}')
+    assert load_label_names(str(names), ["a"]) == {"a": "Alpha"}
+    data = write_csv(tmp_path / "t.csv", [("7", "some text")] * 5)
+    with pytest.raises(RecipeError, match="labels '7' have no name"):
+        read_labelled(LabelledData(str(data), "topic", ("body",)), "0=a,1=b")
+
+
+def test_cross_domain_eval_scores_all_of_the_other_data(tiny_model, tmp_path):
+    model, _, _ = tiny_model
+    other = write_csv(tmp_path / "other.csv", synthetic(7, seed=123))
+    report = tmp_path / "cross.json"
+    result = invoke(
+        "label", "eval", "--model", str(model), "--data", str(other),
+        "--label-field", "topic", "--text-field", "body", "--json", str(report),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "cross-domain" in result.output
+    got = json.loads(report.read_text())
+    assert got["domain"] == "cross-domain" and got["split"] == "all"
+    assert got["documents"] == 21 and got["trained_on"].endswith("topics.csv")
+
+
+@pytest.mark.parametrize("arch", ["ensemble", "cnn"])
+def test_neural_architectures_train(tmp_path, arch):
+    data = write_csv(tmp_path / "t.csv", synthetic(20, seed=5))
+    report = _train_and_eval(
+        tmp_path, "--data", str(data), "--label-field", "topic", "--text-field", "body",
+        "--arch", arch, "--max-epochs", "3",
+    )  # fmt: skip
+    assert report["documents"] == 12 and report["accuracy"] > 1 / 3
+    cfg = (tmp_path / "model" / "config.cfg").read_text()
+    assert ("TextCatReduce" in cfg) == (arch == "cnn")
+
+
+def test_oversample_balances_the_training_part():
+    docs = pl.DataFrame(
+        {"id": [str(i) for i in range(13)], "text": [f"t{i}" for i in range(13)],
+         "label": ["a"] * 10 + ["b"] * 3}
+    )  # fmt: skip
+    out = oversample(docs, seed=0)
+    assert class_counts(out) == {"a": 10, "b": 10}
+    assert set(out.filter(pl.col("label") == "b")["text"]) == {"t10", "t11", "t12"}
+    assert out.height == 20 and out["text"].to_list() != sorted(out["text"].to_list())
+
+
+def test_train_on_mail_folders_with_subjects(tmp_path):
+    rng = random.Random(7)
+    words = {"spam": "free prize winner cash offer click buy cheap", "ham": FILLER_HAM}
+    for label, vocab in words.items():
+        for i in range(30):
+            body = " ".join(rng.sample(vocab.split(), 5))
+            subject = f"{label} note {i}" if i % 2 else "hello"
+            msg = f"From: a@b.c\nSubject: {subject}\nMessage-ID: <{label}{i}@x>\n\n{body}\n"
+            (tmp_path / "mail" / label).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "mail" / label / str(i)).write_text(msg)
+    report = _train_and_eval(
+        tmp_path, "--data", str(tmp_path / "mail"), "--format", "email",
+        "--label-field", "folder", "--text-field", "text,title", "--balance",
+    )  # fmt: skip
+    assert report["labels"] == ["ham", "spam"] and report["documents"] == 12
+    found = read_labelled(
+        LabelledData(str(tmp_path / "mail"), "folder", ("text", "title"), "email")
+    )
+    assert found.docs.height == 60
+    assert found.docs["text"].str.ends_with("\nhello").sum() == 30  # body, then the subject
+
+
+FILLER_HAM = "meeting tomorrow lunch report project schedule family weekend thanks"

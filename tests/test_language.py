@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
 from corpuskit.steps.language import (
@@ -352,7 +353,7 @@ def test_config_errors(tmp_path, config, message):
         "steps": [{"language": config}],
     }
     with pytest.raises(RecipeError) as err:
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
     assert message in str(err.value)
 
 

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.length import LengthConfig, LengthFilter
+from corpuskit.steps.length_filter import LengthConfig, LengthFilter
 
 
 def run(texts: list[str], lang: list[str] | None = None, **config) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""The numba kernels (corpuskit/dedup/kernels.py) against the numpy reference and datasketch.
+"""The numba kernels (corpuskit/dedup/minhash_kernels.py) against the numpy code and datasketch.
 
 `shingle_batch` / `signatures` use the kernels when numba imports; `shingle_batch_numpy` /
 `signatures_numpy` are the reference. Both must give the same shingle hashes, modes and
@@ -33,7 +33,7 @@ from corpuskit.dedup.shingles import (
     shingles_py,
     unspaced_share,
 )
-from corpuskit.textbuf import utf8_buffer
+from corpuskit.text.utf8 import utf8_buffer
 from tests.conftest import ROOT, needs_shared
 
 kernels = numba_kernels()

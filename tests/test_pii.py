@@ -7,7 +7,7 @@ import pickle
 import polars as pl
 import pytest
 
-from corpuskit.steps.pii import STAGES, MaskPII, MaskPIIConfig, prefilter_rows
+from corpuskit.steps.mask_pii import STAGES, MaskPII, MaskPIIConfig, prefilter_rows
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 

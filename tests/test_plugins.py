@@ -9,8 +9,9 @@ import pytest
 
 from corpuskit import registry
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
-from tests.conftest import corpuskit_cmd, write_jsonl
+from tests.conftest import ROOT, corpuskit_cmd, write_jsonl
 
 
 def test_builtins_register_through_entry_points():
@@ -61,7 +62,7 @@ def test_example_plugin_config_errors(tmp_path):
         "steps": [{"blocklist": {"patterns": ["(unclosed"]}}],
     }
     with pytest.raises(RecipeError, match=r"steps\[0\] \(blocklist\): patterns: '\(unclosed'"):
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
 
 
 def test_broken_plugin_reported_without_breaking_others(plugin_site, tmp_path):
@@ -79,7 +80,7 @@ def test_broken_plugin_reported_without_breaking_others(plugin_site, tmp_path):
     with pytest.raises(
         RecipeError, match=r"steps\[0\] \(broken_plugin\): the plugin failed to load"
     ):
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
 
 
 def test_cli_steps_lists_kind_package_and_broken(plugin_site):
@@ -95,3 +96,53 @@ def test_cli_steps_lists_kind_package_and_broken(plugin_site):
     assert "corpuskit-blocklist" in lines["blocklist"]
     assert "global" in lines["first_copy"]
     assert "broken" in lines["broken_plugin"] and "failed to load" in lines["broken_plugin"]
+
+
+def readme_plugin() -> tuple[str, str]:
+    """The README's plugin example: its Python module and its pyproject entry point."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Writing a plugin", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    toml = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    return code, toml
+
+
+def test_readme_plugin_is_complete_short_and_runs(tmp_path, monkeypatch):
+    code, toml = readme_plugin()
+    assert len(code.splitlines()) + len(toml.splitlines()) < 40
+    site = tmp_path / "site"
+    (site / "my_filters").mkdir(parents=True)
+    (site / "my_filters" / "__init__.py").write_text(code, encoding="utf-8")
+    dist = site / "my_filters-0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-filters\nVersion: 0.0\n")
+    # the TOML table as entry_points.txt holds it: [corpuskit.steps] / name = module:Class
+    ini = toml.split("\n", 1)[1].replace("project.entry-points.", "").replace('"', "")
+    (dist / "entry_points.txt").write_text(ini)
+    monkeypatch.syspath_prepend(str(site))
+    registry.refresh()
+    assert registry.steps()["shouting"].kind == "filter"
+    texts = ["Quiet words here.", "LOUD WORDS HERE!", "MOSTLY loud WORDS"]
+    src = write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in texts])
+    raw = {
+        "input": {"path": str(src)},
+        "output": {"path": str(tmp_path / "out")},
+        "executor": {"workers": 1},
+        "steps": [{"shouting": {"max_upper_ratio": 0.4}}],
+    }
+    m = run_recipe(recipe_from_dict(raw)).manifest
+    assert m["rejected_by_reason"] == {"shouting:shouting": 2}
+    (row,) = [r for r in m["ledger"] if r["step"] == "0:shouting"]
+    assert row["counters"] == {"all_caps": 1}
+    kept = pl.read_parquet(tmp_path / "out" / "data")
+    assert kept["text"].to_list() == texts[:1] and kept["upper_ratio"].to_list() == [1 / 14]
+
+
+def test_a_step_that_overrides_process_is_refused():
+    from corpuskit.steps import MapStep
+
+    with pytest.raises(TypeError, match=r"overrides `process`.*self\.count"):
+
+        class Sneaky(MapStep):
+            def process(self, batch, state=None):
+                return batch

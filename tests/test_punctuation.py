@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from corpuskit.steps.punctuation import (
+from corpuskit.steps.normalize_punctuation import (
     NormalizePunctuation,
     PunctuationConfig,
     _lean,
@@ -19,7 +19,7 @@ from corpuskit.steps.punctuation import (
 )
 from tests.conftest import needs_shared
 
-# The step runs the compiled twin (punctuation_jit) when numba imports; the Polars
+# The step runs the compiled twin (normalize_punctuation_kernels) when numba imports; the Polars
 # normalize_text is the reference, and exhaustive=True its oracle.
 KERNEL = compiled_kernel()
 needs_kernel = pytest.mark.skipif(KERNEL is None, reason="numba is not installed")
@@ -379,7 +379,7 @@ def test_gated_and_compiled_equal_exhaustive_on_real_corpora(lang):
 
 @needs_kernel
 def test_compiled_class_table_matches_the_regex_classes():
-    # Most classes are built from punctuation.py's literal sets; the regex engine must
+    # Most classes are built from normalize_punctuation.py's literal sets; the regex engine must
     # put every code point in the same classes.
     assert (KERNEL.class_table() == KERNEL.regex_class_table()).all()
 

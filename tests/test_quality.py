@@ -23,7 +23,9 @@ from corpuskit import registry
 from corpuskit.engine.run import run_recipe
 from corpuskit.recipe import recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.segment import EnglishRules, Segmenter, sentence_units, unspaced_mask
+from corpuskit.text.chars import unspaced_mask
+from corpuskit.text.english import EnglishRules
+from corpuskit.text.segment import Segmenter, sentence_units
 from tests.conftest import needs_shared, write_jsonl
 
 STEPS = ("gopher_quality", "gopher_repetition", "c4_quality", "fineweb_quality")
@@ -570,7 +572,7 @@ NGRAM_CONFIGS = [
 
 @pytest.mark.parametrize("config", [c for c, _ in NGRAM_CONFIGS])
 def test_ngram_kernel_equals_polars_reference(config):
-    from corpuskit.steps.gopher import GopherRepetitionConfig, ngram_fracs, ngram_kernel
+    from corpuskit.steps.gopher_repetition import GopherRepetitionConfig, ngram_fracs, ngram_kernel
 
     assert ngram_kernel() is not None, "numba is installed, the kernel must load"
     c = GopherRepetitionConfig(**config)
@@ -611,7 +613,7 @@ def test_gopher_repetition_kernel_and_reference_on_real_text():
 
 
 def test_row_sums_equal_per_row():
-    from corpuskit.segment import per_row, row_sums
+    from corpuskit.text.rows import per_row, row_sums
 
     t = pl.DataFrame(
         {"row": pl.Series([0, 0, 2, 2, 2, 5], dtype=pl.UInt32), "v": [1, 2, 3, 4, 5, 6]}

@@ -1,9 +1,8 @@
-"""The Ray executor: same output as the local executor, retries, resume, and the missing-Ray error.
+"""The Ray backend: same output as the local one, retries, resume, and the missing-Ray error.
 
-Per-document stages run two ways (`executor.stages`): "tasks" (a Ray task per unit) and
-"data" (a Ray Data pipeline per stage); the equality, retry, failure and resume tests run
-both. The dedup fits run their maps as Ray tasks: a traced minhash_dedup (a subclass whose
-fit wraps `Corpus.map`) leaves a marker per mapped call, naming the process that ran it.
+Per-document stages run as a Ray task per unit; the fits run their maps as Ray tasks: a
+traced minhash_dedup (a subclass whose fit wraps `Corpus.map`) leaves a marker per mapped
+call, naming the process that ran it.
 
 One local Ray instance (2 CPUs) is shared by the module; starting Ray takes seconds, so the
 tests that need it are marked slow.
@@ -36,7 +35,7 @@ from corpuskit.engine.worker import StepFailed
 from corpuskit.progress import Progress
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.steps import Corpus, MapStep, StepConfig
-from corpuskit.steps.dedup import MinHashDedup, MinHashDedupConfig
+from corpuskit.steps.minhash_dedup import MinHashDedup, MinHashDedupConfig
 from tests.conftest import ROOT, corpuskit_cmd, needs_shared, write_jsonl
 from tests.test_engine import frames, make_corpus, raw_recipe
 
@@ -215,20 +214,6 @@ def run(raw: dict, **kw) -> dict:
     return run_recipe(recipe_from_dict(raw), **kw).manifest
 
 
-#: both ways of running per-document stages on Ray
-STAGES = pytest.mark.parametrize("stages", ["tasks", "data"])
-
-
-def data_operators(notes: Notes) -> list[tuple[str, int]]:
-    """(operator, tasks executed) of each Ray Data stage, from the executor's notes."""
-    out = []
-    for note in notes.notes:
-        if note.startswith("ray data: Operator "):
-            name, rest = note.removeprefix("ray data: Operator ").split(": ", 1)
-            out.append((name.split(" ", 1)[1], int(rest.split()[0])))
-    return out
-
-
 def without_seconds(ledger: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in ledger]
 
@@ -256,9 +241,9 @@ def test_missing_ray_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if absent
     with pytest.raises(RecipeError, match=r"pip install 'corpuskit\[ray\]'"):
         recipe_from_dict(on_ray(raw_recipe(src, tmp_path / "out")))
-    monkeypatch.delitem(sys.modules, "corpuskit.engine.ray_executor", raising=False)
+    monkeypatch.delitem(sys.modules, "corpuskit.engine.ray_backend", raising=False)
     with pytest.raises(ImportError, match=r"pip install 'corpuskit\[ray\]'"):
-        import corpuskit.engine.ray_executor  # noqa: F401
+        import corpuskit.engine.ray_backend  # noqa: F401
     with pytest.raises(RecipeError, match="address: only for kind: ray"):
         recipe_from_dict({**raw_recipe(src, tmp_path / "o"), "executor": {"address": "auto"}})
 
@@ -280,8 +265,7 @@ def test_executor_override_switches_kind(tmp_path):
 
 
 @pytest.mark.slow
-@STAGES
-def test_news_recipe_on_ray_equals_local(tmp_path, ray_instance, stages):
+def test_news_recipe_on_ray_equals_local(tmp_path, ray_instance):
     raw = yaml.safe_load((ROOT / "recipes" / "news.yaml").read_text())
     raw["input"]["path"] = str(ROOT / raw["input"]["path"])
     # a global step fitted as a Ray map-reduce, and a filter after it
@@ -292,23 +276,20 @@ def test_news_recipe_on_ray_equals_local(tmp_path, ray_instance, stages):
     local, ray_out = tmp_path / "local", tmp_path / "ray"
     run({**raw, "output": {"path": str(local)}})
     notes = Notes()
-    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}, stages=stages), progress=notes)
+    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}), progress=notes)
     assert any(stage[0] == "remove_frequent_lines" for stage in m["stages"])
     ledger = {row["step"].split(":", 1)[-1]: row for row in m["ledger"]}
     assert ledger["remove_frequent_lines"]["counters"]["lines_removed"] > 100
     assert m["recipe"]["executor"]["kind"] == "ray"
-    assert m["recipe"]["executor"]["stages"] == stages
     assert_same_output(ray_out, local)
-    if stages == "data":  # each stage one fused Ray Data operator, a task per unit
-        fused = "ReadUnits->MapBatches(StageMap)->Write"
-        assert data_operators(notes) == [(fused, m["units"])] * len(m["stages"])
-    else:
-        assert data_operators(notes) == []
+    # remove_frequent_lines, as every fit, ran in a Ray task whose maps were Ray tasks
+    assert any(
+        n.startswith("remove_frequent_lines: ") and " map tasks in " in n for n in notes.notes
+    )
 
 
 @pytest.mark.slow
-@STAGES
-def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_instance, stages):
+def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_instance):
     corpora = needs_shared("cnews_subset").parent
     steps = [
         {"fix_unicode": {}},
@@ -336,11 +317,8 @@ def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_inst
     local, ray_out = tmp_path / "local", tmp_path / "ray"
     ml = run({**raw, "output": {"path": str(local)}})
     notes = Notes()
-    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}, stages=stages), progress=notes)
+    m = run(on_ray({**raw, "output": {"path": str(ray_out)}}), progress=notes)
     assert m["units"] > 4 and len(m["stages"]) == len(steps) - 2
-    ran = data_operators(notes)
-    assert len(ran) == (len(m["stages"]) if stages == "data" else 0)
-    assert all(name == "ReadUnits->MapBatches(StageMap)->Write" for name, _ in ran)
     rejected = m["rejected_by_reason"]
     assert (
         rejected.get("remove_frequent_lines:empty", 0)
@@ -355,8 +333,7 @@ def test_shared_corpora_with_global_steps_on_ray_equals_local(tmp_path, ray_inst
 
 
 @pytest.mark.slow
-@STAGES
-def test_failed_tasks_are_retried_by_ray(tmp_path, ray_instance, stages):
+def test_failed_tasks_are_retried_by_ray(tmp_path, ray_instance):
     src = make_corpus(tmp_path / "src", files=2, docs=300)
     flaky, crash = tmp_path / "flaky", tmp_path / "crash"
     flaky.mkdir()
@@ -370,62 +347,57 @@ def test_failed_tasks_are_retried_by_ray(tmp_path, ray_instance, stages):
     want = tmp_path / "want"
     run(raw_recipe(src, want, steps))
     got = tmp_path / "got"
-    m = run(on_ray(raw_recipe(src, got, faults + steps), max_retries=3, stages=stages))
+    m = run(on_ray(raw_recipe(src, got, faults + steps), max_retries=3))
     assert len(list(crash.iterdir())) == 1
     assert len(list(flaky.iterdir())) == m["units"] > 5  # every unit failed once, then passed
     assert_same_output(got, want, same_ledger=False)
 
 
 @pytest.mark.slow
-@STAGES
-def test_boom_fails_with_the_step_and_unit_named(tmp_path, ray_instance, stages):
+def test_boom_fails_with_the_step_and_unit_named(tmp_path, ray_instance):
     src = make_corpus(tmp_path / "src", files=1, docs=50)
     (src / "part-9.jsonl").write_text('{"text": "this one says BOOM"}\n')
-    raw = on_ray(raw_recipe(src, tmp_path / "out", [{"boom": {}}]), max_retries=0, stages=stages)
+    raw = on_ray(raw_recipe(src, tmp_path / "out", [{"boom": {}}]), max_retries=0)
     match = r"steps\[0\] \(boom\) failed on .*part-9.jsonl.*BOOM"
     with pytest.raises(StepFailed, match=match) as e:
         run(raw)
-    assert str(e.value).count("\n") == 0  # the step's message alone, no Ray Data advice
+    assert str(e.value).count("\n") == 0  # the step's message alone
 
 
 @pytest.mark.slow
-def test_lost_worker_on_ray_data_names_the_unfinished_units(tmp_path, ray_instance):
-    src = make_corpus(tmp_path / "src", files=1, docs=50)
-    crash = tmp_path / "crash"
-    crash.mkdir()
-    # the worker running the unit holding part-0.jsonl:13 dies, with no retry left
-    steps = [{"flaky_once": {"folder": str(crash), "crash": True, "only": "part-0.jsonl:13"}}]
-    raw = on_ray(raw_recipe(src, tmp_path / "out", steps), max_retries=0, stages="data")
-    from corpuskit.engine.ray_data import UnitFailed
-
-    match = r"stage 0 failed on Ray Data \(WorkerCrashedError.*units without a result: 00000 \("
-    with pytest.raises(UnitFailed, match=match):
-        run(raw)
-    assert len(list(crash.iterdir())) == 1  # it crashed once, and was not retried
-    done = {p.stem for p in (tmp_path / "out" / "_state" / "stage-0").glob("*.json")}
-    assert "00000" not in done  # the unit that lost its worker (it holds lines 1-20)
-
-
-@pytest.mark.slow
-@STAGES
-def test_steps_are_set_up_once_per_unit_or_per_worker(tmp_path, ray_instance, stages):
+def test_steps_are_set_up_once_per_worker_process(tmp_path, ray_instance):
     src = make_corpus(tmp_path / "src", files=2, docs=300)
     log = tmp_path / "setups.log"
     steps = [{"count_setup": {"log": str(log)}}, {"length_filter": {"min_chars": 30}}]
     want, got = tmp_path / "want", tmp_path / "got"
     run(raw_recipe(src, want, steps[1:]))
-    m = run(on_ray(raw_recipe(src, got, steps), stages=stages))
+    m = run(on_ray(raw_recipe(src, got, steps)))
     assert_same_output(got, want, same_ledger=False)
-    pids = log.read_text().split()
-    if stages == "tasks":  # each unit task unpickles the steps and sets them up again
-        assert len(pids) == m["units"] > 5
-    else:  # Ray Data: once per worker process that ran the stage
-        assert len(pids) == len(set(pids)) < m["units"]
+    pids = log.read_text().split()  # a worker process keeps the stage's steps across units
+    assert len(pids) == len(set(pids)) < m["units"] and m["units"] > 5
 
 
 @pytest.mark.slow
-@STAGES
-def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance, stages):
+def test_local_workers_set_steps_up_once_per_process(tmp_path, site):
+    src = make_corpus(tmp_path / "src", files=2, docs=300)
+    log = tmp_path / "setups.log"
+    steps = [{"count_setup": {"log": str(log)}}, {"length_filter": {"min_chars": 30}}]
+    m = run(raw_recipe(src, tmp_path / "out", steps))  # 2 worker processes
+    pids = log.read_text().split()
+    assert len(pids) == len(set(pids)) <= 2 and m["units"] > 5
+
+
+def test_retired_ray_data_stages_say_what_to_use(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'corpuskit[ray]')")
+    raw = raw_recipe(make_corpus(tmp_path / "src", files=1, docs=30), tmp_path / "out")
+    match = r"executor.stages: .*`data` \(Ray Data pipelines\) was retired; remove `stages`"
+    with pytest.raises(RecipeError, match=match):
+        recipe_from_dict(on_ray(raw, stages="data"))
+    assert recipe_from_dict(on_ray(raw, stages="tasks")).executor.stages == "tasks"
+
+
+@pytest.mark.slow
+def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance):
     src = make_corpus(tmp_path / "src", files=2, docs=300)
     log, poison = tmp_path / "ids.log", tmp_path / "poison"
     poison.touch()
@@ -437,7 +409,7 @@ def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance, stages
     want = tmp_path / "want"
     run(raw_recipe(src, want, steps))
     got = tmp_path / "got"
-    raw = on_ray(raw_recipe(src, got, probes + steps), max_retries=1, stages=stages)
+    raw = on_ray(raw_recipe(src, got, probes + steps), max_retries=1)
     with pytest.raises(StepFailed, match=r"steps\[1\] \(poison\) failed on .*part-1.jsonl"):
         run(raw)
     done = sorted(p.stem for p in (got / "_state" / "stage-0").glob("*.json"))
@@ -461,8 +433,7 @@ def test_failed_run_resumes_without_redoing_units(tmp_path, ray_instance, stages
 
 
 @pytest.mark.slow
-@STAGES
-def test_cli_kill_9_then_resume_on_ray(tmp_path, site_env, stages):
+def test_cli_kill_9_then_resume_on_ray(tmp_path, site_env):
     pytest.importorskip("ray", reason="ray is not installed (pip install 'corpuskit[ray]')")
     src = make_corpus(tmp_path / "src", files=2, docs=300)
     steps = [
@@ -474,7 +445,7 @@ def test_cli_kill_9_then_resume_on_ray(tmp_path, site_env, stages):
     run(raw_recipe(src, want, steps[1:]))
     out = tmp_path / "out"
     raw = raw_recipe(src, out, steps)
-    raw["executor"] = {"unit_mb": raw["executor"]["unit_mb"], "num_cpus": 2, "stages": stages}
+    raw["executor"] = {"unit_mb": raw["executor"]["unit_mb"], "num_cpus": 2}
     recipe_file = tmp_path / "r.yaml"
     recipe_file.write_text(yaml.safe_dump(raw))
     cmd = [*corpuskit_cmd(), "run", str(recipe_file), "--quiet", "--ray-address", "local"]
@@ -640,13 +611,11 @@ def test_dedup_fit_states_do_not_depend_on_partitions(tmp_path, monkeypatch):
     cfg = MinHashDedup.Config()
 
     def states(workers: int) -> list[pl.DataFrame]:
-        out = [
-            exact_state(files, workers, Normalize(), Policy(k), "ex")[0]
-            for k in ("first", "drop_all")
-        ]
+        corpus = Corpus(files, tmp_path / "w", workers)
+        out = [exact_state(corpus, Normalize(), Policy(k), "ex")[0] for k in ("first", "drop_all")]
         for keep in ("first", "longest"):
             args = (cfg.shingling(), cfg.lsh(), 0.7, True, Policy(keep), "mh")
-            out.append(near_state(files, tmp_path / "w", workers, *args)[0])
+            out.append(near_state(corpus, *args)[0])
         return out
 
     whole = states(1)
@@ -656,42 +625,3 @@ def test_dedup_fit_states_do_not_depend_on_partitions(tmp_path, monkeypatch):
     monkeypatch.setattr(lsh, "BAND_ROWS", 11)  # every band cut in 8 splits
     for got, want in zip(states(2), whole, strict=True):
         assert got.equals(want)
-
-
-def test_ray_data_tables_restore_batches_whatever_blocks_ray_cuts():
-    """pack -> (Ray Data merges tables into blocks) -> batches/unpack gives each batch back."""
-    pytest.importorskip("ray", reason="ray is not installed (pip install 'corpuskit[ray]')")
-    import pyarrow as pa
-
-    from corpuskit.engine.ray_data import batches, pack, unpack
-    from corpuskit.schema import DOCUMENT_SCHEMA, REJECTED_SCHEMA, conform, to_rejected
-
-    def docs(prefix: str, n: int) -> pl.DataFrame:
-        ids = [f"{prefix}{i}" for i in range(n)]
-        return conform(
-            pl.DataFrame({"id": ids, "text": [f"text {i}" for i in ids]}), DOCUMENT_SCHEMA
-        )
-
-    def rejects(prefix: str, n: int, reason: str) -> pl.DataFrame:
-        return to_rejected(docs(prefix, n), "step", reason)
-
-    batches_in = [  # (unit, batch, documents, rejected writes, record)
-        (0, 0, docs("a", 3), [rejects("r", 2, "read:bad"), rejects("s", 1, "x:y")], {"n": 5}),
-        (0, 1, docs("b", 0), [rejects("t", 4, "x:z")], {"n": 4}),
-        (0, 2, docs("c", 0), [], {"end": True, "read": 9}),
-        (7, 0, docs("d", 2), [], {"n": 2}),
-    ]
-    tables = [pack(u, b, d, r, info, DOCUMENT_SCHEMA) for u, b, d, r, info in batches_in]
-    assert len({t.schema for t in tables}) == 1  # one schema: Ray Data concatenates freely
-    merged = pa.concat_tables(tables)  # what Ray Data's output buffer does
-    got = list(batches(merged.slice(0, 9))) + list(batches(merged.slice(9)))  # and a cut
-    # a cut through a batch yields it in two pieces, which the writer refuses (seq repeats)
-    assert [(u, b) for u, b, _ in got][:3] == [(0, 0), (0, 1), (0, 1)]
-    whole = list(batches(merged))
-    assert [(u, b) for u, b, _ in whole] == [(u, b) for u, b, *_ in batches_in]
-    for (_, _, rows), (_, _, d, r, info) in zip(whole, batches_in, strict=True):
-        got_docs, got_rejects, got_info = unpack(rows)
-        assert got_docs.equals(d) and got_info == info
-        assert len(got_rejects) == len(r)
-        for g, w in zip(got_rejects, r, strict=True):
-            assert g.schema == pl.Schema(REJECTED_SCHEMA) and g.equals(w)

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from corpuskit import registry
+from corpuskit.readers.base import InputSpec, infer_format
 from corpuskit.readers.encoding import detect_encoding
-from corpuskit.recipe import InputSpec
 from tests.conftest import write_jsonl
 
 ZH = "北京时间今天上午，国家统计局发布数据显示，前三季度国内生产总值同比增长百分之五点二。"
@@ -240,10 +240,10 @@ def test_labelled_text(tmp_path):
 
 
 def test_format_inferred_from_extension():
-    assert registry.infer_format("x.jsonl.gz") == "jsonl"
-    assert registry.infer_format("x.csv.zst") == "csv"
-    assert registry.infer_format("x.parquet") == "parquet"
-    assert registry.infer_format("x.bin") is None
+    assert infer_format("x.jsonl.gz") == "jsonl"
+    assert infer_format("x.csv.zst") == "csv"
+    assert infer_format("x.parquet") == "parquet"
+    assert infer_format("x.bin") is None
 
 
 LCSTS = """<doc id=0>

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import yaml
 
+from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, load_recipe, recipe_from_dict
 from tests.conftest import ROOT, corpuskit_cmd, write_jsonl
 
@@ -25,13 +26,14 @@ def recipe(tmp_path, steps=None, **extra):
 def error_of(raw) -> str:
     with pytest.raises(RecipeError) as e:
         r = recipe_from_dict(raw)
+        build_steps(r)  # the engine builds the steps, checking their configs
         r.resolve_inputs()
     return str(e.value)
 
 
 def test_valid_recipe(tmp_path):
     r = recipe_from_dict(recipe(tmp_path, [{"length_filter": {"min_chars": 5}}]))
-    assert [e.name for e in r.build_steps()] == ["length_filter"]
+    assert [e.name for e in build_steps(r)] == ["length_filter"]
     assert r.resolve_inputs()[0][0].format == "jsonl"
 
 
@@ -101,7 +103,7 @@ def test_bundled_recipes_validate():
     ]
     assert len(data) >= 3
     for path in data:
-        load_recipe(path)
+        build_steps(load_recipe(path))
 
 
 def test_overrides(tmp_path):

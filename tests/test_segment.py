@@ -8,7 +8,7 @@ import json
 import polars as pl
 import pytest
 
-from corpuskit import segment
+from corpuskit.text import chars, segment
 from tests.conftest import needs_shared
 
 TRICKY = ["cannot", "Cannot", "gonna", "Mr", "e", "a", "I", "Im", "dont", "ca", "U", "lol", "The"]
@@ -74,7 +74,7 @@ def test_chunk_map_equals_the_rules_on_every_real_chunk():
     texts = rows["title"].to_list() + rows["description"].to_list()
     texts += [v["articleBody"] for v in json.loads(articles.read_text(encoding="utf-8")).values()]
     texts.append(shakespeare.read_text(encoding="utf-8"))
-    chunks = pl.Series(texts).str.extract_all(segment.NON_WS + "+").explode().drop_nulls()
+    chunks = pl.Series(texts).str.extract_all(chars.NON_WS + "+").explode().drop_nulls()
     chunks = sorted(set(chunks.to_list()) | {w + p for w in TRICKY for p in ["", ".", ",", "!"]})
     uniq = pl.DataFrame({"c": chunks}).with_columns(ch=segment.token_hash(pl.col("c")))
     seg = segment.Segmenter(kernels=False)  # its memo holds the chunks the rules saw
@@ -137,7 +137,7 @@ def test_kernel_token_table_equals_the_polars_reference():
     texts = (rows["title"] + "\n" + rows["description"]).to_list()[:3000]
     texts += [line.split("\t", 1)[1] for line in cn.open(encoding="utf-8")][:300]
     texts += odd_texts(3000)
-    unspaced = segment.unspaced_mask(pl.DataFrame({"text": texts}))
+    unspaced = chars.unspaced_mask(pl.DataFrame({"text": texts}))
     fast, ref = segment.Segmenter(kernels=True), segment.Segmenter(kernels=False)
     assert fast.kernels is not None, "numba is installed, the kernels must load"
     series = pl.Series(texts)
@@ -155,5 +155,5 @@ def test_whitespace_words_count_like_python_split():
     texts = [*odd_texts(3000, seed=1), "", " a  b ", "x\u3000y\x1fz", "one\r\ntwo"]
     got = segment.whitespace_words(pl.Series(texts)).to_list()
     assert got == [len(t.split()) for t in texts]
-    regex = pl.Series(texts).str.count_matches(segment.NON_WS + "+").to_list()
+    regex = pl.Series(texts).str.count_matches(chars.NON_WS + "+").to_list()
     assert got == regex

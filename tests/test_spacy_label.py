@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from corpuskit.engine.run import run_recipe
+from corpuskit.engine.stages import build_steps
 from corpuskit.labelling import patterns as pattern_sets
 from corpuskit.labelling.pipelines import build_pipeline
 from corpuskit.recipe import RecipeError, recipe_from_dict
@@ -203,7 +204,7 @@ def test_bad_configs_fail_validation_with_a_clear_message(tmp_path, step_config,
         "steps": [{"spacy_label": step_config}],
     }
     with pytest.raises(RecipeError, match=r"steps\[0\] \(spacy_label\)") as err:
-        recipe_from_dict(raw)
+        build_steps(recipe_from_dict(raw))
     assert message in str(err.value)
 
 

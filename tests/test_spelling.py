@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from corpuskit.steps.spelling import FixSpelling, FixSpellingConfig, is_spelling_variant
+from corpuskit.steps.fix_spelling import FixSpelling, FixSpellingConfig, is_spelling_variant
 
 pytest.importorskip("symspellpy")
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from corpuskit.steps import unicode as unicode_step
-from corpuskit.steps.unicode import CJK_PROTECTED, FixUnicode, FixUnicodeConfig, unstable_class
+from corpuskit.steps import fix_unicode as unicode_step
+from corpuskit.steps.fix_unicode import CJK_PROTECTED, FixUnicode, FixUnicodeConfig, unstable_class
 
 
 def run(texts: list[str | None], **config) -> tuple[list[str | None], dict[str, int]]:

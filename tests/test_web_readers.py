@@ -16,14 +16,13 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from corpuskit import registry
 from corpuskit.engine.run import run_recipe
-from corpuskit.extract import ExtractOptions, extract_html, read_page, strip_title
-from corpuskit.readers.base import ReadBatch
+from corpuskit.readers.base import InputSpec, ReadBatch, infer_format
 from corpuskit.readers.encoding import decode_html, html_codec, meta_charset
+from corpuskit.readers.extract import ExtractOptions, extract_html, read_page, strip_title
 from corpuskit.readers.html import HtmlReader
 from corpuskit.readers.warc import WarcReader, WetReader, unwrap_uri
-from corpuskit.recipe import InputSpec, recipe_from_dict
+from corpuskit.recipe import recipe_from_dict
 from tests.conftest import ROOT, corpuskit_cmd, needs_shared
 
 EN = [
@@ -325,11 +324,11 @@ def test_limit_caps_records(tmp_path):
 
 
 def test_format_inference():
-    assert registry.infer_format("a.warc.gz") == "warc"
-    assert registry.infer_format("a.warc") == "warc"
-    assert registry.infer_format("CC-MAIN-x.warc.wet.gz") == "wet"
-    assert registry.infer_format("page.html.gz") == "html"
-    assert registry.infer_format("page.HTM") == "html"
+    assert infer_format("a.warc.gz") == "warc"
+    assert infer_format("a.warc") == "warc"
+    assert infer_format("CC-MAIN-x.warc.wet.gz") == "wet"
+    assert infer_format("page.html.gz") == "html"
+    assert infer_format("page.HTM") == "html"
 
 
 def test_unwrap_uri():

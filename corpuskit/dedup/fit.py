@@ -8,11 +8,11 @@ Ids must be unique across the corpus: the decision for a document is found by it
 `apply`, which sees batches, not positions. corpuskit's own ids (`<file>:<line>`) always
 are; ids taken from the input (`id_field`) are checked, and a repeat is an error naming it.
 
-Both are maps and per-partition reduces (`parts.map_parts` / `parts.map_items`), run by the
-executor of the fit (threads locally, Ray tasks under the Ray executor), which exchange
-rows through partitioned Parquet files in a spill folder (`parts.write_partitioned`):
-only the cluster members (and candidate pairs) come back to the process running the fit.
-The result does not depend on the number of partitions or on where the tasks ran.
+Both are maps and per-partition reduces over the `Corpus` they are given (`corpus.map`:
+threads locally, Ray tasks on Ray), which exchange rows through partitioned Parquet files
+in a spill folder under `corpus.workdir` (`parts.write_partitioned`): only the cluster
+members (and candidate pairs) come back to the process running the fit. The result does
+not depend on the number of partitions or on where the tasks ran.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from corpuskit.corpus import Corpus
 from corpuskit.dedup.cluster import Keep, cluster_state, components_frame
 from corpuskit.dedup.hashing import text_hash_exprs
 from corpuskit.dedup.lsh import LSHParams, band_edges, sketch_corpus
@@ -34,7 +35,6 @@ from corpuskit.dedup.parts import (
     Part,
     corpus_parts,
     id_partition,
-    map_items,
     map_parts,
     partition_count,
     read_partition,
@@ -132,12 +132,12 @@ def _part_file(folder: Path, kind: str, i: int) -> Path:
 
 
 def decide(
+    corpus: Corpus,
     comps: pl.DataFrame,
     info_files: list[Path],
     partitions: int,
     policy: Policy,
     step: str,
-    workers: int,
 ) -> pl.DataFrame:
     """The state from the components (`row, cluster`) and the id-partitioned info files.
 
@@ -150,7 +150,7 @@ def decide(
         info = read_partition(info_files, p)
         return repeated_ids(info), info.join(members, on="row", how="semi")
 
-    found = map_items(one, range(partitions), workers)
+    found = corpus.map(one, range(partitions))
     raise_repeated([r for r, _ in found], step)
     if not comps.height:
         return _empty_state()
@@ -159,12 +159,10 @@ def decide(
 
 
 def exact_state(
-    files: list[Path],
-    workers: int,
+    corpus: Corpus,
     norm: Normalize,
     policy: Policy,
     step: str,
-    workdir: Path | None = None,
     with_fields: Sequence[str] = (),
 ) -> tuple[pl.DataFrame, FitReport]:
     """Clusters of documents whose normalized texts are equal (128-bit hash).
@@ -177,18 +175,18 @@ def exact_state(
     the groups of two or more, as `row, cluster` (the group's first row). Then `decide`.
     """
     report, t0 = FitReport(), time.perf_counter()
-    parts = corpus_parts(files)
+    parts = corpus_parts(corpus.files)
     if not parts:
         return _empty_state(), report
-    names = schema_names(files)
+    names = schema_names(corpus.files)
     read, exprs = info_exprs(policy, names)
     keys = [pl.col("text"), *(field_expr(f, names) for f in with_fields)]
     key_columns = [f if f in names else "meta" for f in with_fields]
     columns = list(dict.fromkeys(["text", *key_columns, *read]))
     normed = [normalized(k.fill_null(""), norm) for k in keys]
     hashes = text_hash_exprs(pl.concat_str(normed, separator="\x00") if with_fields else normed[0])
-    partitions = partition_count(sum(p.rows for p in parts), workers)
-    with spill_dir(f"exact-{step}", workdir) as spill:
+    partitions = partition_count(corpus, sum(p.rows for p in parts))
+    with spill_dir(corpus.workdir / f"exact-{step}") as spill:
 
         def one(i: int, part: Part) -> int:
             df = part.read(columns).select(*exprs, *hashes)
@@ -198,7 +196,7 @@ def exact_state(
             write_partitioned(by_id, id_partition(), partitions, _part_file(spill, "info", i))
             return df.height
 
-        report.documents = sum(map_parts(one, parts, workers))
+        report.documents = sum(map_parts(corpus, one, parts))
         report.seconds["hash"] = time.perf_counter() - t0
         t = time.perf_counter()
         hash_files = [_part_file(spill, "hash", i) for i in range(len(parts))]
@@ -208,11 +206,11 @@ def exact_state(
             first, size = pl.col("row").min().over("h1", "h2"), pl.len().over("h1", "h2")
             return table.filter(size > 1).select("row", cluster=first)
 
-        comps = pl.concat(map_items(groups, range(partitions), workers))
+        comps = pl.concat(corpus.map(groups, range(partitions)))
         report.seconds["groups"] = time.perf_counter() - t
         t = time.perf_counter()
         info_files = [_part_file(spill, "info", i) for i in range(len(parts))]
-        state = decide(comps, info_files, partitions, policy, step, workers)
+        state = decide(corpus, comps, info_files, partitions, policy, step)
         report.seconds["clusters"] = time.perf_counter() - t
     _count(state, report)
     report.seconds["total"] = time.perf_counter() - t0
@@ -220,9 +218,7 @@ def exact_state(
 
 
 def near_state(
-    files: list[Path],
-    workdir: Path,
-    workers: int,
+    corpus: Corpus,
     sh: Shingling,
     lsh: LSHParams,
     threshold: float,
@@ -238,41 +234,41 @@ def near_state(
     their Jaccard here. Components here (they need every edge), then `decide`.
     """
     report, t0 = FitReport(), time.perf_counter()
-    parts = corpus_parts(files)
+    parts = corpus_parts(corpus.files)
     if not parts:
         return _empty_state(), report
-    names = schema_names(files)
+    names = schema_names(corpus.files)
     text_cols = ["text", *(["lang"] if "lang" in names else [])]
     read, exprs = info_exprs(policy, names)
     columns = list(dict.fromkeys([*text_cols, *read]))
-    partitions = partition_count(sum(p.rows for p in parts), workers)
-    with spill_dir("near", Path(workdir)) as spill:
+    partitions = partition_count(corpus, sum(p.rows for p in parts))
+    with spill_dir(corpus.workdir / f"minhash-{step}") as spill:
         band_files, info_files = sketch_corpus(
+            corpus,
             parts,
             columns,
             sh,
             lsh,
             spill / "bands",
-            workers,
             lambda df: df.select(exprs),
             partitions,
         )
         report.documents = sum(p.rows for p in parts)
         report.seconds["signatures"] = time.perf_counter() - t0
         t = time.perf_counter()
-        edges = band_edges(band_files, lsh.bands, workers)
+        edges = band_edges(corpus, band_files, lsh.bands)
         report.candidate_pairs = edges.height
         report.seconds["bands"] = time.perf_counter() - t
         if verify and edges.height:
             t = time.perf_counter()
             rows = np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()])
-            sets = shingle_sets(parts, rows, text_cols, sh, workers)
+            sets = shingle_sets(corpus, parts, rows, text_cols, sh)
             edges = jaccard(edges, sets, sets).filter(pl.col("jaccard") >= threshold)
             report.seconds["verify"] = time.perf_counter() - t
         report.verified_pairs = edges.height
         t = time.perf_counter()
         comps = components_frame(edges)
-        state = decide(comps, info_files, partitions, policy, step, workers)
+        state = decide(corpus, comps, info_files, partitions, policy, step)
         report.seconds["clusters"] = time.perf_counter() - t
     _count(state, report)
     report.seconds["total"] = time.perf_counter() - t0

@@ -10,7 +10,7 @@ so tests can feed datasketch the very same shingle hashes. All arithmetic is mod
 uint32 arrays (numpy wraps), which keeps it SIMD-friendly and halves memory traffic.
 
 The numpy functions here and in `shingles.py` / `minhash.py` are the reference and the
-fallback; `numba_kernels()` gives the compiled kernels (`kernels.py`) that the batch
+fallback; `numba_kernels()` gives the compiled kernels (`minhash_kernels.py`) that the batch
 functions use when numba is importable.
 """
 
@@ -37,15 +37,13 @@ _U32 = np.uint32
 
 
 def numba_kernels() -> ModuleType | None:
-    """`corpuskit.dedup.kernels` (numba), or None to use the numpy code.
+    """`corpuskit.dedup.minhash_kernels` (numba), or None to use the numpy code.
 
     None where numba does not import or the kernels fail to compile (with a warning), or
     where the environment sets CORPUSKIT_NUMBA=0. The first call in a process imports numba
-    and loads the kernels from numba's on-disk cache (about 0.5 s CPU, mostly numba's own
-    start-up), or compiles them where there is no cache yet (about 5-7 s, once per machine
-    and corpuskit version); `kernels.LOAD_SECONDS` records it. Later calls are free.
+    and loads (or compiles) the kernels; `LOAD_SECONDS` records what it took.
     """
-    return jit.kernels("corpuskit.dedup.kernels")
+    return jit.kernels("corpuskit.dedup.minhash_kernels")
 
 
 # ---------------------------------------------------------------- mixing

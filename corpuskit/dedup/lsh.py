@@ -2,8 +2,8 @@
 
 `sketch_corpus` computes, for every document with at least one shingle, its MinHash
 signature and from it one 64-bit hash per band, and writes `row, b0 .. b{B-1}` to one
-Parquet file per part under a work folder (a map over the parts: a Ray task each under the
-Ray executor). Signatures are never all in memory: one sub-batch at a time (1024
+Parquet file per part under a work folder (a map over the parts through `Corpus.map`: a Ray
+task each on Ray). Signatures are never all in memory: one sub-batch at a time (1024
 documents), and only the band hashes (B x 8 bytes per document) are kept, on disk.
 
 `band_edges` then runs a task per band (and, past BAND_ROWS documents, per hash split of the
@@ -24,11 +24,11 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from corpuskit.corpus import Corpus
 from corpuskit.dedup.minhash import band_hashes, signatures
 from corpuskit.dedup.parts import (
     Part,
     id_partition,
-    map_items,
     map_parts,
     sub_batches,
     write_partitioned,
@@ -65,12 +65,12 @@ def sketch_batch(batch: pl.DataFrame, sh: Shingling, lsh: LSHParams) -> pl.DataF
 
 
 def sketch_corpus(
+    corpus: Corpus,
     parts: Sequence[Part],
     columns: Sequence[str],
     sh: Shingling,
     lsh: LSHParams,
     out_dir: Path,
-    workers: int,
     info: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     info_partitions: int = 1,
 ) -> tuple[list[Path], list[Path]]:
@@ -98,7 +98,7 @@ def sketch_corpus(
         write_partitioned(info(df), id_partition(), info_partitions, info_path)
         return path, info_path
 
-    results = map_parts(one, parts, workers)
+    results = map_parts(corpus, one, parts)
     return [p for p, _ in results], [i for _, i in results if i is not None]
 
 
@@ -114,7 +114,7 @@ def _band(files: Sequence[Path], name: str, q: int, splits: int) -> pl.DataFrame
     return lf.collect()
 
 
-def band_edges(files: Sequence[Path], bands: int, workers: int = 1) -> pl.DataFrame:
+def band_edges(corpus: Corpus, files: Sequence[Path], bands: int) -> pl.DataFrame:
     """Distinct (u, v) row pairs, u < v: v shares a band bucket with u, the bucket's first row.
 
     A task per band and bucket split (a band's buckets are cut by hash into as many splits
@@ -139,12 +139,12 @@ def band_edges(files: Sequence[Path], bands: int, workers: int = 1) -> pl.DataFr
         )
 
     tasks = [(k, q) for k in range(bands) for q in range(splits)]
-    found = [e for e in map_items(one, tasks, workers) if e.height]
+    found = [e for e in corpus.map(one, tasks) if e.height]
     return pl.concat(found).unique().sort("u", "v") if found else empty
 
 
 def band_matches(
-    files: Sequence[Path], ref_files: Sequence[Path], bands: int, workers: int = 1
+    corpus: Corpus, files: Sequence[Path], ref_files: Sequence[Path], bands: int
 ) -> pl.DataFrame:
     """Distinct (row, ref_row) pairs sharing at least one band bucket (corpus vs reference).
 
@@ -163,7 +163,7 @@ def band_matches(
         return left.join(right, on=name).select("row", "ref_row").unique()
 
     tasks = [(k, q) for k in range(bands) for q in range(splits)]
-    found = [m for m in map_items(one, tasks, workers) if m.height]
+    found = [m for m in corpus.map(one, tasks) if m.height]
     return pl.concat(found).unique().sort("row", "ref_row") if found else empty
 
 

@@ -4,10 +4,9 @@ Dedup passes over a corpus one part at a time, several parts at once, so memory 
 bounded by a few row groups. A document's row number is its position in the corpus (files
 in the given order), which is what "first" means for survivor policies.
 
-Maps go through the executor: while a global step's `fit` runs, `map_items` and
-`map_parts` hand their calls to `Corpus.current().map` (the local executor: threads; the
-Ray executor: Ray tasks spread over the cluster). Called outside a fit (tests, benchmarks)
-they run in `workers` threads (numpy and Polars release the GIL).
+Maps go through the `Corpus` every function here takes as its first argument: its `map`
+is the backend's (threads of the driver locally, Ray tasks spread over the cluster on Ray;
+a `Corpus(files, workdir, workers)` built by hand maps in `workers` threads).
 
 Shuffles go through files in the fit's work folder, which every node sees: a map writes
 its rows into one Parquet file whose row group `p` holds hash partition `p`
@@ -20,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,7 +30,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpuskit.steps.base import Corpus, thread_map
+from corpuskit.corpus import Corpus
 
 T = TypeVar("T")
 SUB_BATCH = 1024  # documents per numpy batch: keeps scratch arrays in cache
@@ -82,16 +80,8 @@ def sub_batches(df: pl.DataFrame, size: int = SUB_BATCH) -> Iterator[pl.DataFram
 
 
 # --- maps -------------------------------------------------------------------------------------
-def map_items(fn: Callable[[Any], T], items: Sequence[Any], workers: int) -> list[T]:
-    """fn(item) for every item, through the running fit's executor; results in item order."""
-    corpus = Corpus.current()
-    if corpus is not None:
-        return corpus.map(fn, list(items))
-    return thread_map(fn, list(items), workers)
-
-
 class _Indexed:
-    """fn(i, part) called with one (i, part) item: a picklable adapter for `map_items`."""
+    """fn(i, part) called with one (i, part) item: a picklable adapter for `Corpus.map`."""
 
     def __init__(self, fn: Callable[[int, Part], Any]) -> None:
         self.fn = fn
@@ -100,37 +90,22 @@ class _Indexed:
         return self.fn(*item)
 
 
-def map_parts(fn: Callable[[int, Part], T], parts: Sequence[Part], workers: int) -> list[T]:
-    """fn(index, part) for every part (see `map_items`); results in part order."""
-    return map_items(_Indexed(fn), list(enumerate(parts)), workers)
+def map_parts(corpus: Corpus, fn: Callable[[int, Part], T], parts: Sequence[Part]) -> list[T]:
+    """fn(index, part) for every part, through `corpus.map`; results in part order."""
+    return corpus.map(_Indexed(fn), list(enumerate(parts)))
 
 
-def parallelism(workers: int) -> int:
-    """How many mapped calls run at once: the running fit's, else `workers`."""
-    corpus = Corpus.current()
-    return corpus.parallelism if corpus is not None else max(1, workers)
-
-
-def partition_count(rows: int, workers: int) -> int:
+def partition_count(corpus: Corpus, rows: int) -> int:
     """Hash partitions for a shuffle of `rows` rows: enough to keep every slot busy and
     every reduce at most PARTITION_ROWS rows (the result never depends on it)."""
-    return max(parallelism(workers), math.ceil(rows / PARTITION_ROWS), 1)
+    return max(corpus.parallelism, math.ceil(rows / PARTITION_ROWS), 1)
 
 
 @contextmanager
-def spill_dir(name: str, parent: Path | None = None) -> Iterator[Path]:
-    """An empty folder `name` for a fit's spill files, removed afterwards.
-
-    Under `parent` if given, else under the running fit's work folder (a filesystem every
-    node sees), else in a temporary folder (a fit called outside an executor).
-    """
-    corpus = Corpus.current()
-    if parent is None and corpus is None:
-        with tempfile.TemporaryDirectory(prefix="corpuskit-") as tmp:
-            yield Path(tmp)
-        return
-    folder = Path(parent if parent is not None else corpus.workdir) / name
-    shutil.rmtree(folder, ignore_errors=True)  # an interrupted fit's leftovers
+def spill_dir(folder: Path) -> Iterator[Path]:
+    """`folder`, emptied (an interrupted fit's leftovers), for a fit's spill files; removed
+    afterwards. Under the corpus's work folder, it is on a filesystem every node sees."""
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:
         yield folder
@@ -169,7 +144,7 @@ def read_partition(files: Sequence[Path | str], p: int) -> pl.DataFrame:
 
 
 def read_rows(
-    parts: Sequence[Part], rows: np.ndarray, columns: Sequence[str], workers: int
+    corpus: Corpus, parts: Sequence[Part], rows: np.ndarray, columns: Sequence[str]
 ) -> pl.DataFrame:
     """`row` and `columns` of the given corpus rows, reading only the parts that hold them."""
     rows = np.unique(rows).astype(np.uint32)
@@ -182,7 +157,7 @@ def read_rows(
         keep = pl.col("row").is_in(wanted[int(lo) : int(hi)].implode())
         return part.read(columns).filter(keep).select("row", *columns)
 
-    found = [f for f in map_parts(one, parts, workers) if f is not None]
+    found = [f for f in map_parts(corpus, one, parts) if f is not None]
     if not found:
         return pl.DataFrame(schema={"row": pl.UInt32, **{c: pl.String for c in columns}})
     return pl.concat(found)

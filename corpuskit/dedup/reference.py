@@ -18,8 +18,8 @@ per band, `lsh.band_matches`), then (with `verify`) keep pairs whose exact shing
 reaches the threshold; a document matched both ways is reported as exact. Each matched
 document names one reference document (exact: the first; near: the most similar).
 
-Building the index and matching are maps over parts (`parts.map_parts`): under the Ray
-executor they are Ray tasks on any node, so the cache folder must then be on a filesystem
+Building the index and matching are maps over parts through the fit's `Corpus.map`: on
+Ray they are Ray tasks on any node, so the cache folder must then be on a filesystem
 every node sees (or hold the index already).
 """
 
@@ -36,6 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
+from corpuskit.corpus import Corpus
 from corpuskit.dedup.hashing import text_hash_exprs
 from corpuskit.dedup.lsh import LSHParams, band_matches, sketch_corpus
 from corpuskit.dedup.normalize import Normalize, normalized
@@ -140,9 +141,10 @@ def index_key(files: list[Path], spec: IndexSpec) -> str:
 
 
 def load_or_build_index(
-    files: list[Path], spec: IndexSpec, cache_dir: Path, workers: int
+    corpus: Corpus, files: list[Path], spec: IndexSpec, cache_dir: Path
 ) -> ReferenceIndex:
-    """The cached index for these files and parameters, built first if absent."""
+    """The cached index for these reference files and parameters, built first if absent
+    (with maps through `corpus.map`)."""
     folder = cache_dir / index_key(files, spec)[:24]
     if (folder / "index.json").exists():
         return ReferenceIndex(folder, files, spec.text_column, built=False)
@@ -167,11 +169,11 @@ def load_or_build_index(
             cols = [pl.col("row").alias("ref_row"), ref_id.alias("ref_id")]
             return df.select(*cols, *(hashes if spec.exact else []))
 
-        frames = map_parts(docs, parts, workers)
+        frames = map_parts(corpus, docs, parts)
         table = pl.concat(frames) if frames else pl.DataFrame(schema={"ref_row": pl.UInt32})
         table.write_parquet(tmp / "docs.parquet")
         if spec.near and parts:
-            sketch_corpus(parts, _text_columns(names), spec.shingling, spec.lsh, tmp, workers)
+            sketch_corpus(corpus, parts, _text_columns(names), spec.shingling, spec.lsh, tmp)
         meta = {
             "files": [str(f) for f in files],
             "documents": table.height,
@@ -196,17 +198,16 @@ def _text_columns(names: list[str]) -> list[str]:
 
 
 def match_reference(
+    corpus: Corpus,
     index: ReferenceIndex,
     spec: IndexSpec,
-    files: list[Path],
-    workdir: Path,
-    workers: int,
     threshold: float,
     verify: bool,
+    step: str,
 ) -> pl.DataFrame:
     """`row, id, ref_id, reason (exact|near), jaccard` for corpus documents that match."""
-    parts = corpus_parts(files)
-    text_cols = _text_columns(schema_names(files))
+    parts = corpus_parts(corpus.files)
+    text_cols = _text_columns(schema_names(corpus.files))
     ref_docs = pl.read_parquet(index.docs)
     found: list[pl.DataFrame] = []
     if spec.exact and parts and ref_docs.height:
@@ -217,24 +218,22 @@ def match_reference(
             hashed = part.read(["id", "text"]).select("row", "id", *hashes)
             return hashed.join(ref, on=["h1", "h2"]).select("row", "id", "ref_row")
 
-        exact = pl.concat(map_parts(one, parts, workers))
+        exact = pl.concat(map_parts(corpus, one, parts))
         found.append(exact.select("row", "id", "ref_row", reason=pl.lit("exact"), jaccard=1.0))
     if spec.near and parts and ref_docs.height:
-        with spill_dir("bands", workdir) as bands:
-            band_files, _ = sketch_corpus(
-                parts, text_cols, spec.shingling, spec.lsh, bands, workers
-            )
-            pairs = band_matches(band_files, index.band_files(), spec.lsh.bands, workers)
+        with spill_dir(corpus.workdir / f"against-{step}") as bands:
+            band_files, _ = sketch_corpus(corpus, parts, text_cols, spec.shingling, spec.lsh, bands)
+            pairs = band_matches(corpus, band_files, index.band_files(), spec.lsh.bands)
         if found:  # exact matches need no near check
             pairs = pairs.join(found[0].select("row"), on="row", how="anti")
         if verify and pairs.height:
-            sets = shingle_sets(parts, pairs["row"].to_numpy(), text_cols, spec.shingling, workers)
+            sets = shingle_sets(corpus, parts, pairs["row"].to_numpy(), text_cols, spec.shingling)
             ref_sets = shingle_sets(
+                corpus,
                 index.parts(),
                 pairs["ref_row"].to_numpy(),
                 _text_columns(schema_names(index.files)),
                 spec.shingling,
-                workers,
             )
             pairs = jaccard(pairs, sets, ref_sets, a="row", b="ref_row")
             pairs = pairs.filter(pl.col("jaccard") >= threshold)
@@ -250,7 +249,7 @@ def match_reference(
                 .group_by("row", maintain_order=True)
                 .first()
             )
-            ids = read_rows(parts, best["row"].to_numpy(), ["id"], workers)
+            ids = read_rows(corpus, parts, best["row"].to_numpy(), ["id"])
             best = best.join(ids, on="row")
             found.append(
                 best.select("row", "id", "ref_row", reason=pl.lit("near"), jaccard="jaccard")

@@ -39,7 +39,7 @@ from corpuskit.dedup.hashing import (
     word_values,
 )
 from corpuskit.dedup.normalize import Normalize, TokenNormalize, normalized
-from corpuskit.textbuf import utf8_buffer
+from corpuskit.text.utf8 import utf8_buffer
 
 # Languages written without spaces between words: character shingles.
 CHAR_LANGUAGES: tuple[str, ...] = ("zh", "ja", "th", "lo", "km", "my", "bo", "yue", "wuu")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from corpuskit.corpus import Corpus
 from corpuskit.dedup.parts import Part, map_parts, sub_batches
 from corpuskit.dedup.shingles import Shingling, shingle_batch
 
@@ -19,11 +20,7 @@ CHUNK_ROWS = 4_000_000  # joined (pair, shingle) rows per chunk
 
 
 def shingle_sets(
-    parts: Sequence[Part],
-    rows: np.ndarray,
-    columns: Sequence[str],
-    sh: Shingling,
-    workers: int,
+    corpus: Corpus, parts: Sequence[Part], rows: np.ndarray, columns: Sequence[str], sh: Shingling
 ) -> pl.DataFrame:
     """Distinct `row, h` (shingle hash) for the given corpus rows."""
     rows = np.unique(rows)
@@ -47,7 +44,7 @@ def shingle_sets(
             )
         return pl.concat(frames)
 
-    found = [f for f in map_parts(one, parts, workers) if f is not None]
+    found = [f for f in map_parts(corpus, one, parts) if f is not None]
     if not found:
         return pl.DataFrame(schema={"row": pl.UInt32, "h": pl.UInt32})
     return pl.concat(found)

@@ -1,4 +1,4 @@
-"""The embedded executor: stages run in order, units of a stage in a process pool."""
+"""The local backend: units in a pool of worker processes, fits in the driver with threads."""
 
 from __future__ import annotations
 
@@ -8,141 +8,47 @@ import multiprocessing as mp
 import os
 import queue
 import signal
-import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from corpuskit.engine.plan import RunPlan
-from corpuskit.engine.stages import Stage, schema_after
-from corpuskit.engine.worker import UnitTask, process_unit, write_json_atomic
-from corpuskit.output.layout import OutputLayout
+from corpuskit.corpus import Corpus
+from corpuskit.engine.worker import UnitTask, fit_and_save, forget_stage, process_unit
 from corpuskit.progress import Progress
-from corpuskit.steps.base import Corpus, Mapper
+from corpuskit.steps.base import GlobalStep
 
 _progress_queue: Any = None
 
 
-class LocalExecutor:
-    """Streams units through a process pool; each stage finishes before the next begins."""
+class LocalBackend:
+    """`workers` processes per stage (spawned, so each imports corpuskit once and keeps the
+    stage's steps set up for all its units); one worker or one unit runs in the driver."""
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
 
-    def run(self, plan: RunPlan, layout: OutputLayout, progress: Progress) -> list[dict[str, Any]]:
-        """Run every unit of every stage not already done; returns all unit results."""
-        results: list[dict[str, Any]] = []
-        previous: list[dict[str, Any]] = []
-        for stage in plan.stages:
-            last = stage.index == len(plan.stages) - 1
-            kept_dir = layout.data if last else layout.stage_work(stage.index)
-            state_path = self._fit(stage, plan, layout, previous, progress)
-            tasks = self._tasks(stage, plan, layout, kept_dir, previous, state_path, last)
-            done = layout.completed(stage.index)
-            todo = [t for t in tasks if t.key not in done]
-            for t in todo:
-                layout.clear_unit(stage.index, t.key, kept_dir)
-            progress.start_stage(_stage_name(stage), len(tasks), len(tasks) - len(todo))
-            stage_results = dict(done)
-            for result in self._execute(todo, progress):
-                stage_results[result["unit"]] = result
-            progress.end_stage()
-            ordered = [stage_results[t.key] for t in tasks]
-            results.extend(ordered)
-            previous = ordered
-        return results
+    def session(self, progress: Progress) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
-    def _fit(
-        self,
-        stage: Stage,
-        plan: RunPlan,
-        layout: OutputLayout,
-        previous: list[dict[str, Any]],
-        progress: Progress,
-    ) -> str | None:
-        """Fit the stage's global step once (a saved state is reused) and return its path."""
-        if stage.global_step is None:
-            return None
-        path = layout.fit_state(stage.index)
-        if not path.exists():
-            files = fit_inputs(layout, stage, previous)
-            started = time.perf_counter()
-            record = self._fit_state(stage, files, layout, path, progress)
-            write_json_atomic(
-                layout.state / f"stage-{stage.index}.fit.json",
-                {"seconds": time.perf_counter() - started, **record},
-            )
-        return str(path)
-
-    def _fit_state(
-        self, stage: Stage, files: list[Path], layout: OutputLayout, path: Path, progress: Progress
+    def run_fit(
+        self, step: GlobalStep, files: list[Path], workdir: Path, path: Path, progress: Progress
     ) -> dict[str, Any]:
-        """Run the fit and save its state at `path`; returns what to record about it."""
-        step = stage.global_step.step
-        progress.note(f"fitting {stage.global_step.name} over {len(files)} shards")
-        fit_and_save(step, files, layout.state / f"fit-{stage.index}", self.workers, path)
+        progress.note(f"fitting {step.name} over {len(files)} shards")
+        fit_and_save(step, Corpus(files, workdir, self.workers), path)
         return {}
 
-    def _tasks(
-        self,
-        stage: Stage,
-        plan: RunPlan,
-        layout: OutputLayout,
-        kept_dir: Path,
-        previous: list[dict[str, Any]],
-        state_path: str | None,
-        last: bool,
-    ) -> list[UnitTask]:
-        out = plan.recipe.output
-        common = dict(
-            stage=stage.index,
-            final=last,
-            entries=stage.entries,
-            schema_out=schema_after(plan.entries[: _last_index(stage) + 1]),
-            kept_dir=str(kept_dir),
-            rejected_dir=str(layout.rejected),
-            max_shard_bytes=int(out.max_shard_mb * (1 << 20)),
-            compression_level=out.compression_level,
-            global_state=state_path,
-        )
-        tasks = []
-        if stage.index == 0:
-            for i, (fmt, unit) in enumerate(plan.units):
-                key = f"{i:05d}"
-                spec = plan.specs[unit.input_index]
-                tasks.append(
-                    UnitTask(
-                        key=key,
-                        marker=str(layout.marker(0, key)),
-                        reader=(fmt, spec, unit.input_index),
-                        unit=unit,
-                        describe=_describe_unit(unit),
-                        **common,
-                    )
-                )
-            return tasks
-        work = layout.stage_work(stage.index - 1)
-        for r in previous:
-            key = r["unit"]
-            tasks.append(
-                UnitTask(
-                    key=key,
-                    marker=str(layout.marker(stage.index, key)),
-                    inputs=tuple(str(work / s["file"]) for s in r["shards"]),
-                    describe=f"unit {key} of stage {stage.index}",
-                    **common,
-                )
-            )
-        return tasks
-
-    def _execute(self, tasks: list[UnitTask], progress: Progress):
+    def run_units(self, tasks: list[UnitTask], progress: Progress) -> Iterator[dict[str, Any]]:
         if not tasks:
             return
         if self.workers == 1 or len(tasks) == 1:
-            for t in tasks:
-                result = process_unit(t, progress.advance)
-                progress.unit_done()
-                yield result
+            try:
+                for t in tasks:
+                    result = process_unit(t, progress.advance)
+                    progress.unit_done()
+                    yield result
+            finally:
+                forget_stage()  # the driver keeps no step of a finished stage
             return
         ctx = mp.get_context("spawn")
         q = ctx.Queue()
@@ -173,24 +79,6 @@ class LocalExecutor:
                 os.environ["POLARS_MAX_THREADS"] = env_before
 
 
-def _last_index(stage: Stage) -> int:
-    entries = stage.entries
-    return entries[-1].index if entries else -1
-
-
-def _stage_name(stage: Stage) -> str:
-    names = [e.name for e in stage.entries]
-    head = "read" if stage.index == 0 else names.pop(0)
-    return f"stage {stage.index}: " + " → ".join([head, *names])
-
-
-def _describe_unit(unit) -> str:
-    where = unit.source
-    if unit.end is not None and unit.start:
-        where += f" (from line {unit.first_record})"
-    return where
-
-
 def _drain(q, progress: Progress) -> None:
     while True:
         try:
@@ -210,37 +98,3 @@ def _init_worker(q) -> None:
 
 def _run_task(task: UnitTask) -> dict[str, Any]:
     return process_unit(task, _progress_queue.put if _progress_queue is not None else None)
-
-
-def fit_inputs(layout: OutputLayout, stage: Stage, previous: list[dict[str, Any]]) -> list[Path]:
-    """The shards the previous stage wrote: what a global step of `stage` fits on."""
-    return [layout.stage_work(stage.index - 1) / s["file"] for r in previous for s in r["shards"]]
-
-
-def fit_and_save(
-    step: Any,
-    files: list[Path],
-    workdir: Path,
-    workers: int,
-    path: Path,
-    mapper: Mapper | None = None,
-    parallelism: int | None = None,
-) -> None:
-    """`step.fit` over `files`, its state written to `path` atomically (any executor).
-
-    The corpus is active while the fit runs (`Corpus.current()`), so maps the step's code
-    runs through `corpuskit.dedup.parts` go to `mapper` (None: `workers` threads).
-    """
-    step.ensure_ready()
-    corpus = Corpus(files, workdir, workers, mapper, parallelism)
-    corpus.workdir.mkdir(parents=True, exist_ok=True)
-    with corpus.active():
-        state = step.fit(corpus)
-    save_state(step, state, path)
-
-
-def save_state(step: Any, state: Any, path: Path) -> None:
-    """A fit state under a temporary name, then renamed: a crash never leaves half a state."""
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    step.save_state(state, tmp)
-    os.replace(tmp, path)

@@ -11,9 +11,9 @@ from typing import Any
 import polars as pl
 
 from corpuskit import __version__, registry
-from corpuskit.engine.stages import Stage, schema_after, split_stages
-from corpuskit.readers.base import InputFile, Unit
-from corpuskit.recipe import InputSpec, Recipe, StepEntry
+from corpuskit.engine.stages import Stage, StepEntry, build_steps, schema_after, split_stages
+from corpuskit.readers.base import InputFile, InputSpec, Unit
+from corpuskit.recipe import Recipe
 
 
 @dataclass
@@ -64,7 +64,7 @@ class RunPlan:
 
 def plan_run(recipe: Recipe, limit: int | None = None, base: Path | None = None) -> RunPlan:
     """Resolve globs and cut inputs into units; the units depend on the data only."""
-    entries = recipe.build_steps()
+    entries = build_steps(recipe)
     unit_bytes = int(recipe.executor.unit_mb * (1 << 20))
     inputs: list[tuple[InputSpec, InputFile]] = []
     units: list[tuple[str, Unit]] = []

@@ -1,4 +1,4 @@
-"""Running a recipe: plan, execute, write the manifest."""
+"""Running a recipe: plan, run the stages on a backend, write the manifest."""
 
 from __future__ import annotations
 
@@ -8,26 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpuskit.engine.local import LocalExecutor
+from corpuskit.engine.local import LocalBackend
+from corpuskit.engine.manifest import build_manifest, write_manifest
 from corpuskit.engine.plan import RunPlan, plan_run
-from corpuskit.output.layout import OutputLayout
-from corpuskit.output.manifest import build_manifest, read_manifest, write_manifest
+from corpuskit.engine.runner import Backend, run_stages
+from corpuskit.output.layout import OutputLayout, read_manifest
 from corpuskit.progress import Progress
 from corpuskit.readers.sources import sha256_of
-from corpuskit.recipe import Recipe
+from corpuskit.recipe import ExecutorSpec, Recipe
 
 
 def checksum_files(paths: list[str]) -> dict[str, str]:
     return {p: sha256_of(Path(p)) for p in paths}
 
 
-def make_executor(recipe: Recipe) -> Any:
-    """The executor the recipe asks for; Ray is imported only when it is asked for."""
-    if recipe.executor.kind == "ray":
-        from corpuskit.engine.ray_executor import RayExecutor
+def make_backend(spec: ExecutorSpec) -> Backend:
+    """The backend the recipe's executor asks for; Ray is imported only when asked for."""
+    if spec.kind == "ray":
+        from corpuskit.engine.ray_backend import RayBackend
 
-        return RayExecutor(recipe.executor)
-    return LocalExecutor(recipe.executor.workers)
+        return RayBackend(spec)
+    return LocalBackend(spec.workers)
 
 
 @dataclass
@@ -44,7 +45,7 @@ def run_recipe(
     progress: Progress | None = None,
     recipe_path: str | None = None,
 ) -> RunOutcome:
-    """Plan, execute and write the manifest; resumes an interrupted run of the same recipe."""
+    """Plan, run and write the manifest; resumes an interrupted run of the same recipe."""
     progress = progress or Progress(enabled=False)
     started = time.perf_counter()
     plan: RunPlan = plan_run(recipe, limit)
@@ -52,11 +53,11 @@ def run_recipe(
     status = layout.prepare(plan.fingerprint(), overwrite)
     if status == "complete":
         return RunOutcome(read_manifest(layout.root), status)
-    executor = make_executor(recipe)
+    backend = make_backend(recipe.executor)
     # Checksums for the manifest are computed beside the work, not before it.
     with ThreadPoolExecutor(1, thread_name_prefix="checksum") as hasher:
         checksums = hasher.submit(checksum_files, [f.path for _, f in plan.inputs])
-        results = executor.run(plan, layout, progress)
+        results = run_stages(plan, layout, backend, progress)
         manifest = build_manifest(
             plan, results, checksums.result(), time.perf_counter() - started, recipe_path
         )

@@ -1,7 +1,9 @@
-"""One work unit, start to finish: read, run the stage's steps, write shards, record completion.
+"""The work itself, wherever a backend runs it: one unit start to finish, one fit.
 
-Executor-agnostic: the local process pool calls `process_unit`, and a distributed
-executor can call the same function on its own workers.
+`process_unit` reads a unit (its input at stage 0, the previous stage's shards later),
+runs the stage's steps, writes the kept and rejected shards and records completion.
+`fit_and_save` runs a global step's fit and saves its state. Backends call these and
+nothing else; they know nothing of processes or Ray.
 """
 
 from __future__ import annotations
@@ -10,19 +12,19 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from corpuskit import registry
+from corpuskit.corpus import Corpus
 from corpuskit.engine.ledger import Ledger
-from corpuskit.engine.stages import step_key
+from corpuskit.engine.stages import StepEntry, step_key
 from corpuskit.output.shards import Shard, ShardWriter
-from corpuskit.readers.base import READ_STEP, Unit
-from corpuskit.recipe import InputSpec, StepEntry
+from corpuskit.readers.base import READ_STEP, InputSpec, Unit
 from corpuskit.schema import (
     DETAIL_COLUMN,
     DOCUMENT_SCHEMA,
@@ -31,6 +33,7 @@ from corpuskit.schema import (
     conform,
     to_rejected,
 )
+from corpuskit.steps.base import GlobalStep
 
 
 class StepFailed(RuntimeError):
@@ -41,8 +44,8 @@ class StepFailed(RuntimeError):
 class UnitTask:
     stage: int
     key: str
-    final: bool
     entries: tuple[StepEntry, ...]
+    fingerprint: str  # the stage's steps and fit state (see `stage_steps`)
     schema_out: dict[str, pl.DataType]
     kept_dir: str
     rejected_dir: str
@@ -54,22 +57,40 @@ class UnitTask:
     inputs: tuple[str, ...] = ()
     global_state: str | None = None
     describe: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-_STATE_CACHE: dict[str, Any] = {}
+#: This process's set-up steps and fit state of the stage it last ran, by stage fingerprint.
+_STAGE: dict[str, tuple[tuple[StepEntry, ...], Any]] = {}
+
+
+def stage_steps(task: UnitTask) -> tuple[tuple[StepEntry, ...], Any]:
+    """The stage's steps and fit state in this process: the task's own for the first unit
+    of a stage a process runs, then the same objects (set up already) for the next units."""
+    cached = _STAGE.get(task.fingerprint)
+    if cached is None:
+        _STAGE.clear()
+        state = None
+        if task.global_state is not None:
+            state = task.entries[0].step.load_state(Path(task.global_state))
+        cached = _STAGE[task.fingerprint] = (task.entries, state)
+    return cached
+
+
+def forget_stage() -> None:
+    """Drop this process's cached steps and state (the driver, after running units itself)."""
+    _STAGE.clear()
 
 
 def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run one unit and return its result record (also written to `task.marker`)."""
     started = time.perf_counter()
+    entries, state = stage_steps(task)
     ledger = Ledger()
     kept, rejected = unit_writers(task)
     counts = {"read": 0, "kept": 0, "rejected": 0}
-    state = load_state(task)
     try:
         for batch, n_records in source_batches(task, ledger, rejected, counts):
-            out = run_steps(batch, task.entries, state, ledger, rejected, counts, task.describe)
+            out = run_steps(batch, entries, state, ledger, rejected, counts, task.describe)
             kept.write(conform(out, task.schema_out))
             counts["kept"] += out.height
             if progress is not None:
@@ -85,10 +106,14 @@ def process_unit(task: UnitTask, progress: Callable[[int], None] | None = None) 
     return result
 
 
-class RowSink(Protocol):
-    """Where rejected rows go: a ShardWriter, or a collector of frames (Ray Data stages)."""
-
-    def write(self, batch: pl.DataFrame) -> None: ...
+def fit_and_save(step: GlobalStep, corpus: Corpus, path: Path) -> None:
+    """`step.fit(corpus)`, its state written to `path` under a temporary name, then renamed:
+    a crash never leaves half a state."""
+    step.ensure_ready()
+    state = step.fit(corpus)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    step.save_state(state, tmp)
+    os.replace(tmp, path)
 
 
 def unit_writers(task: UnitTask) -> tuple[ShardWriter, ShardWriter]:
@@ -130,19 +155,8 @@ def unit_result(
     }
 
 
-def load_state(task: UnitTask) -> Any:
-    """The stage's fit state (None without a global step), loaded once per process."""
-    if task.global_state is None:
-        return None
-    if task.global_state not in _STATE_CACHE:
-        step = task.entries[0].step
-        _STATE_CACHE.clear()
-        _STATE_CACHE[task.global_state] = step.load_state(Path(task.global_state))
-    return _STATE_CACHE[task.global_state]
-
-
 def source_batches(
-    task: UnitTask, ledger: Ledger, rejected: RowSink, counts: dict[str, int]
+    task: UnitTask, ledger: Ledger, rejected: ShardWriter, counts: dict[str, int]
 ) -> Iterator[tuple[pl.DataFrame, int]]:
     """The unit's document batches and the records each stands for (documents + rejects).
 
@@ -188,7 +202,7 @@ def run_steps(
     entries: tuple[StepEntry, ...],
     state: Any,
     ledger: Ledger,
-    rejected: RowSink,
+    rejected: ShardWriter,
     counts: dict[str, int],
     where: str = "",
 ) -> pl.DataFrame:
@@ -202,8 +216,7 @@ def run_steps(
         label = f"steps[{entry.index}] ({entry.name})"
         t0 = time.perf_counter()
         try:
-            step.ensure_ready()
-            result = step.apply(batch, state) if step.kind == "global" else step.process(batch)
+            result = step.process(batch, state)
         except Exception as e:
             raise StepFailed(f"{label} failed on {where}: {type(e).__name__}: {e}") from e
         out = _check_columns(result.batch, batch, entry, label, where)

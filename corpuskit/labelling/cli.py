@@ -37,6 +37,12 @@ def _data_options(fn: Any) -> Any:
             type=click.FloatRange(0.0, 1.0, max_open=True),
             help="Share of each class held out for evaluation (default 0.2).",
         ),
+        click.option(
+            "--label-names",
+            help="Names for label codes: a file (JSON object; code<TAB>name, code=name or "
+            "code,name lines; or one name a line, numbered 1.. like ag_news' classes.txt, 0.. "
+            "when the codes start at 0), or inline: 0=negative,1=positive.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -74,12 +80,31 @@ def label() -> None:
 )
 @click.option(
     "--arch",
-    type=click.Choice(["bow", "ensemble"]),
+    type=click.Choice(["bow", "ensemble", "cnn"]),
     default="bow",
     show_default=True,
-    help="textcat architecture: bag of words (seconds) or BOW + CNN ensemble (minutes).",
+    help="textcat architecture: bag of words (seconds), BOW + CNN ensemble or CNN (minutes).",
 )
 @click.option("--max-epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option(
+    "--ngrams",
+    type=click.IntRange(1, 4),
+    default=2,
+    show_default=True,
+    help="Bag-of-words features: token n-grams up to this length (bow, ensemble).",
+)
+@click.option(
+    "--segmenter",
+    type=click.Choice(["jieba", "char"]),
+    default="jieba",
+    show_default=True,
+    help="Chinese tokens: jieba words, or characters (char n-grams with --ngrams 3).",
+)
+@click.option(
+    "--balance",
+    is_flag=True,
+    help="Oversample smaller classes of the training part to the size of the largest.",
+)
 @click.option("--quiet", is_flag=True, help="No spaCy training table.")
 def train(
     data: str,
@@ -90,9 +115,13 @@ def train(
     columns: str | None,
     seed: int | None,
     dev_fraction: float | None,
+    label_names: str | None,
     lang: str,
     arch: str,
     max_epochs: int,
+    ngrams: int,
+    segmenter: str,
+    balance: bool,
     quiet: bool,
 ) -> None:
     """Train a text classifier (spaCy textcat, exclusive classes) on labelled documents.
@@ -118,8 +147,13 @@ def train(
         seed=0 if seed is None else seed,
         dev_fraction=0.2 if dev_fraction is None else dev_fraction,
         max_epochs=max_epochs,
+        ngram_size=ngrams,
+        segmenter=segmenter,  # type: ignore[arg-type]
+        balance=balance,
     )
-    outcome = train_classifier(source, out, settings, log=click.echo, quiet=quiet)
+    outcome = train_classifier(
+        source, out, settings, log=click.echo, quiet=quiet, label_names=label_names
+    )
     best = outcome.best_validation_macro_f1
     click.echo(
         f"{out}: {len(outcome.labels)} classes, language {outcome.lang}, trained on "
@@ -142,7 +176,17 @@ def train(
 @click.option("--label-field", help="Field holding each document's class (default: as trained).")
 @_data_options
 @click.option(
-    "--all", "use_all", is_flag=True, help="Score every document, not the held-out split."
+    "--all",
+    "use_all",
+    is_flag=True,
+    help="Score every document, not the held-out split (the default for data other than "
+    "the training data: a cross-domain evaluation).",
+)
+@click.option(
+    "--domain",
+    type=click.Choice(["in", "cross"]),
+    help="How the report names the data: in-domain (default for the training data) or "
+    "cross-domain (default for other data); e.g. --domain in for an official test split.",
 )
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the scores."
@@ -156,13 +200,17 @@ def evaluate(
     columns: str | None,
     seed: int | None,
     dev_fraction: float | None,
+    label_names: str | None,
     use_all: bool,
+    domain: str | None,
     json_path: Path | None,
 ) -> None:
     """Accuracy, per-class and macro precision/recall/F1, and the confusion matrix.
 
-    Scores the held-out split of --data: the same split as `label train` made (seed, dev
-    fraction and reading options default to those saved in the model folder).
+    Without --data, scores the held-out split of the training data: the same split as
+    `label train` made (seed, dev fraction, reading options and label names default to
+    those saved in the model folder). With --data naming other data, scores all of it
+    and reports it as cross-domain.
     """
     from corpuskit.labelling.data import LabelledData
     from corpuskit.labelling.evaluate import evaluate_model, model_info
@@ -172,7 +220,13 @@ def evaluate(
         raise RecipeError(f"{model}: not a spaCy pipeline folder (no config.cfg)")
     info = model_info(model)
     saved = info.get("data", {})
-    data = data or saved.get("path")
+    trained_on = saved.get("path")
+    same_data = not data or (
+        trained_on is not None and os.path.abspath(os.path.expanduser(data)) == trained_on
+    )
+    if not same_data:
+        saved = {}  # another data set: its own reading options, all of it scored
+    data = data or trained_on
     label_field = label_field or saved.get("label_field")
     if not data or not label_field:
         raise RecipeError(
@@ -184,14 +238,19 @@ def evaluate(
         text_fields=_split_list(text_fields) or tuple(saved.get("text_fields") or ("text",)),
         format=fmt or saved.get("format"),
         columns=_split_list(columns) or (tuple(saved["columns"]) if saved.get("columns") else None),
+        label_names=None if label_names else saved.get("label_names"),
     )
     report = evaluate_model(
         model,
         source,
         dev_fraction=dev_fraction if dev_fraction is not None else info.get("dev_fraction", 0.2),
         seed=seed if seed is not None else info.get("seed", 0),
-        split="all" if use_all else "heldout",
+        split="all" if use_all or not same_data else "heldout",
+        label_names=label_names,
     )
+    domain = domain or ("in" if same_data else "cross")
+    report.extra["domain"] = f"{domain}-domain"
+    report.extra["trained_on"] = trained_on
     _print_report(report)
     if json_path is not None:
         payload = {**report.to_dict(), "model": str(model), "data": data}
@@ -205,7 +264,8 @@ def _print_report(report: Any) -> None:
 
     console = Console()
     console.print(
-        f"{report.documents} documents ({report.extra.get('split')}): "
+        f"{report.documents} documents ({report.extra.get('split')}, "
+        f"{report.extra.get('domain', 'in-domain')}): "
         f"accuracy {report.accuracy:.4f}, macro precision {report.macro_precision:.4f}, "
         f"macro recall {report.macro_recall:.4f}, macro F1 {report.macro_f1:.4f}"
     )

@@ -10,7 +10,9 @@ the file was given by, or on the Polars version (Polars' own hash is not stable)
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,7 +20,8 @@ import polars as pl
 import xxhash
 
 from corpuskit import registry
-from corpuskit.recipe import InputSpec, Recipe, RecipeError
+from corpuskit.readers.base import InputSpec
+from corpuskit.recipe import Recipe, RecipeError
 
 # Bytes per read unit; labelled sets are small, one unit per file is typical.
 UNIT_BYTES = 64 << 20
@@ -36,6 +39,10 @@ class LabelledData:
     format: str | None = None
     # Column names for CSV/TSV files without a header row.
     columns: tuple[str, ...] | None = None
+    # Readable names of label codes (e.g. ag_news' 1..4), applied as the data is read.
+    label_names: dict[str, str] | None = None
+    # Reader options (InputSpec keys) beyond the above, e.g. {"id_field": "path"}.
+    reader: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -52,10 +59,14 @@ class LabelledSet:
     unlabelled: int = 0
     unreadable: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    label_names: dict[str, str] | None = None
 
 
-def read_labelled(data: LabelledData) -> LabelledSet:
+def read_labelled(data: LabelledData, label_names: str | None = None) -> LabelledSet:
     """Read every record with corpuskit's reader for the format; keep those with a label.
+
+    Labels are renamed by `data.label_names`, else by `label_names` (a `--label-names`
+    value, resolved against the codes found; see `load_label_names`).
 
     Raises RecipeError (a usage error) for unknown formats, missing files or fields.
     """
@@ -65,6 +76,7 @@ def read_labelled(data: LabelledData) -> LabelledSet:
         text_field=data.text_fields[0],
         columns=list(data.columns) if data.columns else None,
         label_field=data.label_field,
+        **(data.reader or {}),
     )
     recipe = Recipe.model_validate({"input": [spec.model_dump()], "output": {"path": "-"}})
     ((spec, files),) = recipe.resolve_inputs()
@@ -90,9 +102,12 @@ def read_labelled(data: LabelledData) -> LabelledSet:
         )
     parts = [pl.col("text")]
     for name in data.text_fields[1:]:
-        if name not in _meta_keys(frame):
+        if name in ("title", "url"):  # document columns (e.g. an e-mail's subject)
+            parts.append(pl.col(name))
+        elif name in _meta_keys(frame):
+            parts.append(_meta_field(name))
+        else:
             raise RecipeError(f"{data.path}: no text field {name!r} in the records")
-        parts.append(_meta_field(name))
     out = frame.select(
         "id",
         text=pl.concat_str(parts, separator="\n", ignore_nulls=True),
@@ -100,12 +115,59 @@ def read_labelled(data: LabelledData) -> LabelledSet:
     )
     has_label = pl.col("label").is_not_null() & (pl.col("label") != "")
     labelled = out.filter(has_label)
+    names = data.label_names
+    if names is None and label_names is not None:
+        names = load_label_names(label_names, labelled["label"].unique().to_list())
+    if names:
+        unknown = sorted(set(labelled["label"].unique().to_list()) - set(names))
+        if unknown:
+            raise RecipeError(
+                f"{data.path}: labels {', '.join(map(repr, unknown[:10]))} have no name in "
+                f"--label-names (names given for {', '.join(sorted(names))})"
+            )
+        labelled = labelled.with_columns(pl.col("label").replace_strict(names))
     return LabelledSet(
         labelled,
         unlabelled=out.height - labelled.height,
         unreadable=sum(reasons.values()),
         reasons=reasons,
+        label_names=names or None,
     )
+
+
+def load_label_names(value: str, codes: list[str]) -> dict[str, str]:
+    """Label code -> name, from `--label-names`.
+
+    `value` is inline (`0=negative,1=positive`) or a file: a JSON object, lines of
+    `code<TAB>name` / `code=name` / `code,name`, or one name a line (AG News'
+    classes.txt), numbered 1, 2, ... as such files are, or 0, 1, ... when the data's
+    codes start at 0.
+    """
+    path = Path(value).expanduser()
+    if not path.is_file():
+        if "=" not in value:
+            raise RecipeError(f"--label-names {value!r}: no such file, and not code=name pairs")
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        return {k.strip(): v.strip() for k, v in pairs}
+    text = path.read_text(encoding="utf-8-sig")
+    if text.lstrip().startswith("{"):
+        return {str(k): str(v) for k, v in orjson.loads(text).items()}
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for sep in ("\t", "=", ","):
+        if lines and all(sep in line for line in lines):
+            pairs = [line.split(sep, 1) for line in lines]
+            return {k.strip(): v.strip() for k, v in pairs}
+    start = 0 if "0" in codes else 1
+    return {str(i): name for i, name in enumerate(lines, start=start)}
+
+
+def fingerprint(docs: pl.DataFrame) -> str:
+    """SHA-256 of the labelled documents (label and text, in reading order): two models
+    with the same fingerprint were trained and split from the same data."""
+    h = hashlib.sha256()
+    for label, text in docs.select("label", "text").iter_rows():
+        h.update(label.encode("utf-8") + b"\x1f" + text.encode("utf-8") + b"\x1e")
+    return h.hexdigest()
 
 
 def _meta_field(name: str) -> pl.Expr:
@@ -160,6 +222,20 @@ def split(docs: pl.DataFrame, dev_fraction: float, seed: int) -> tuple[pl.DataFr
     dev = ranked["_dev"]
     keep = list(docs.columns)
     return ranked.filter(~dev).select(keep), ranked.filter(dev).select(keep)
+
+
+def oversample(docs: pl.DataFrame, seed: int) -> pl.DataFrame:
+    """Every class repeated up to the size of the largest (whole copies, then a seeded
+    sample), shuffled: a remedy for skewed classes (spam, negative reviews) whose recall
+    a plain fit sacrifices. Only the training part is touched, never the held-out split."""
+    largest = max(class_counts(docs).values())
+    parts = []
+    for (label,), group in docs.group_by("label", maintain_order=True):
+        copies, rest = divmod(largest, group.height)
+        parts.extend([group] * copies)
+        if rest:
+            parts.append(group.sample(rest, seed=seed + len(str(label))))
+    return pl.concat(parts).sample(fraction=1.0, shuffle=True, seed=seed)
 
 
 def class_counts(docs: pl.DataFrame) -> dict[str, int]:

@@ -112,6 +112,7 @@ def evaluate_model(
     dev_fraction: float,
     seed: int,
     split: str = "heldout",
+    label_names: str | None = None,
 ) -> Report:
     """Load `model`, predict the held-out split of `source` (or all of it), and score it."""
     from corpuskit.labelling.pipelines import load_pipeline_dir
@@ -122,7 +123,7 @@ def evaluate_model(
         raise ValueError(f"{model}: the pipeline has no textcat component to evaluate")
     labels = list(nlp.get_pipe(classifier).labels)
     nlp.select_pipes(enable=[classifier])
-    found = labelled.read_labelled(source)
+    found = labelled.read_labelled(source, label_names)
     if split == "all":
         part = found.docs
     else:

@@ -19,8 +19,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from corpuskit.labelling import patterns as pattern_sets
 
@@ -31,19 +34,20 @@ CLASSIFIERS = ("textcat", "textcat_multilabel")
 RULER_NAME = "corpuskit_entities"
 
 
-def blank_config(lang: str) -> dict[str, Any]:
-    """Config overrides for `spacy.blank(lang)`: jieba segmentation for Chinese."""
+def blank_config(lang: str, segmenter: str = "jieba") -> dict[str, Any]:
+    """Config overrides for `spacy.blank(lang)`: Chinese is segmented by jieba (words) by
+    default, or `char` (one token per character)."""
     if lang == "zh":
-        return {"nlp": {"tokenizer": {"segmenter": "jieba"}}}
+        return {"nlp": {"tokenizer": {"segmenter": segmenter}}}
     return {}
 
 
-def tokenizer_config(lang: str) -> dict[str, Any]:
+def tokenizer_config(lang: str, segmenter: str = "jieba") -> dict[str, Any]:
     """The full tokenizer block of a blank `lang` pipeline, as a training config needs it."""
     import spacy
 
     config = dict(spacy.util.get_lang_class(lang).default_config["nlp"]["tokenizer"])
-    config.update(blank_config(lang).get("nlp", {}).get("tokenizer", {}))
+    config.update(blank_config(lang, segmenter).get("nlp", {}).get("tokenizer", {}))
     return config
 
 
@@ -163,6 +167,28 @@ def build_pipeline(
     if max_chars is not None:
         nlp.max_length = max(nlp.max_length, max_chars + 1)
     return nlp
+
+
+def route_by_lang(
+    batch: pl.DataFrame, lang_column: str, keys: Collection[str], fallback: str | None
+) -> pl.Series:
+    """Per row, the key of the pipeline for its language (`zh-cn` and `zh_Hans` count as
+    `zh`), else `fallback`; null where neither applies. Without the column, `fallback`."""
+    if lang_column not in batch.columns:
+        return pl.Series("lang", [fallback] * batch.height, dtype=pl.String())
+    primary = (
+        pl.col(lang_column)
+        .cast(pl.String)
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.split_exact("-", 1)
+        .struct.field("field_0")
+        .str.split_exact("_", 1)
+        .struct.field("field_0")
+    )
+    fallback_lit = pl.lit(fallback, dtype=pl.String())
+    route = pl.when(primary.is_in(list(keys))).then(primary).otherwise(fallback_lit)
+    return batch.select(route.alias("lang")).to_series()
 
 
 def classifier_of(nlp: Any) -> str | None:

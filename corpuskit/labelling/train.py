@@ -21,11 +21,19 @@ Architectures (`--arch`):
 - `ensemble`: spacy.TextCatEnsemble.v2, the BOW model plus a CNN tok2vec with attention
   (no pretrained vectors exist offline); several times slower, for tasks where word order
   and context matter more than topic words.
+- `cnn`: spacy.TextCatReduce.v1, the same CNN tok2vec alone, mean- and max-pooled (spaCy's
+  successor of TextCatCNN); no bag-of-words features.
+
+The model folder's meta.json carries, under `corpuskit`, the class names (after
+`--label-names`), the architecture and the training data: its reading options and a
+SHA-256 fingerprint of the labelled documents (`data.fingerprint`). Saving and loading are
+spaCy's own `to_disk`/`from_disk`: weights and config, no pickled code.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import shutil
@@ -48,7 +56,8 @@ from corpuskit.labelling.pipelines import (
 )
 from corpuskit.recipe import RecipeError
 
-Arch = Literal["bow", "ensemble"]
+Arch = Literal["bow", "ensemble", "cnn"]
+ARCHS = ("bow", "ensemble", "cnn")
 AUTO = "auto"
 # Share of the training part that spaCy's loop uses as its dev corpus.
 VALIDATION_FRACTION = 0.1
@@ -58,28 +67,8 @@ MIN_BATCH_WORDS = 32
 # What `label eval` reads back from a trained pipeline folder.
 META_FILE = "corpuskit_label.json"
 
-_MODELS = {
-    "bow": """
-[components.textcat.model]
-@architectures = "spacy.TextCatBOW.v3"
-exclusive_classes = true
-length = {bow_length}
-ngram_size = 2
-no_output_layer = false
-nO = null
-""",
-    "ensemble": """
-[components.textcat.model]
-@architectures = "spacy.TextCatEnsemble.v2"
-nO = null
-
-[components.textcat.model.linear_model]
-@architectures = "spacy.TextCatBOW.v3"
-exclusive_classes = true
-length = {bow_length}
-ngram_size = 2
-no_output_layer = false
-
+# The CNN tok2vec of `ensemble` and `cnn`: hashed embeddings of word features, no vectors.
+_TOK2VEC = """
 [components.textcat.model.tok2vec]
 @architectures = "spacy.Tok2Vec.v2"
 
@@ -96,7 +85,42 @@ width = 64
 window_size = 1
 maxout_pieces = 3
 depth = 2
+"""
+
+_MODELS = {
+    "bow": """
+[components.textcat.model]
+@architectures = "spacy.TextCatBOW.v3"
+exclusive_classes = true
+length = {bow_length}
+ngram_size = {ngram_size}
+no_output_layer = false
+nO = null
 """,
+    "ensemble": """
+[components.textcat.model]
+@architectures = "spacy.TextCatEnsemble.v2"
+nO = null
+
+[components.textcat.model.linear_model]
+@architectures = "spacy.TextCatBOW.v3"
+exclusive_classes = true
+length = {bow_length}
+ngram_size = {ngram_size}
+no_output_layer = false
+"""
+    + _TOK2VEC,
+    "cnn": """
+[components.textcat.model]
+@architectures = "spacy.TextCatReduce.v1"
+exclusive_classes = true
+use_reduce_first = false
+use_reduce_last = false
+use_reduce_max = true
+use_reduce_mean = true
+nO = null
+"""
+    + _TOK2VEC,
 }
 
 _CONFIG = """
@@ -223,6 +247,9 @@ class TrainSettings:
     learn_rate: float = 0.001
     batch_words: int = 4000  # tokens a batch; smaller for sets under 50 x this
     bow_length: int = 262144  # hashed feature rows of the BOW model
+    ngram_size: int = 2  # BOW features: n-grams of tokens up to this length
+    segmenter: Literal["jieba", "char"] = "jieba"  # Chinese tokens: jieba words or characters
+    balance: bool = False  # oversample smaller classes of the training part to the largest
 
 
 def training_config(
@@ -234,13 +261,15 @@ def training_config(
     console: bool = True,
 ) -> str:
     """The spaCy config (.cfg text) that `spacy train` would read."""
-    tokenizer = json.dumps(tokenizer_config(lang))
+    tokenizer = json.dumps(tokenizer_config(lang, settings.segmenter))
     return _CONFIG.format(
         seed=settings.seed,
         lang=lang,
         console=str(console).lower(),
         tokenizer=tokenizer,
-        model=_MODELS[settings.arch].replace("{bow_length}", str(settings.bow_length)),
+        model=_MODELS[settings.arch]
+        .replace("{bow_length}", str(settings.bow_length))
+        .replace("{ngram_size}", str(settings.ngram_size)),
         dropout=settings.dropout,
         patience=settings.patience,
         max_epochs=settings.max_epochs,
@@ -270,6 +299,7 @@ def train_classifier(
     settings: TrainSettings,
     log: Callable[[str], None] | None = None,
     quiet: bool = False,
+    label_names: str | None = None,
 ) -> TrainOutcome:
     """Read, split, train and save a pipeline (tokenizer + textcat) to `out`.
 
@@ -282,11 +312,16 @@ def train_classifier(
 
     say = log or (lambda msg: None)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if settings.lang != AUTO and settings.lang not in spacy_langs():
         raise RecipeError(f"--lang {settings.lang!r}: spaCy has no language with that code")
     _check_out(out)
-    found = labelled.read_labelled(source)
+    found = labelled.read_labelled(source, label_names)
+    if found.label_names:
+        # Saved resolved, so that `label eval` renames the codes the same way.
+        source = dataclasses.replace(source, label_names=found.label_names)
     docs = found.docs
+    data_fingerprint = labelled.fingerprint(docs)
     labels = sorted(docs["label"].unique().to_list())
     if len(labels) < 2:
         raise RecipeError(f"{source.path}: a classifier needs at least 2 classes, found {labels}")
@@ -303,8 +338,11 @@ def train_classifier(
         f"{fit.height}, validating on {validation.height}, holding out {heldout.height}"
         + (f"; {found.unlabelled} without a label skipped" if found.unlabelled else "")
     )
+    if settings.balance:
+        fit = labelled.oversample(fit, settings.seed)
+        say(f"balanced by oversampling: {fit.height} training documents")
     quiet_jieba()
-    nlp = spacy.blank(lang, config=blank_config(lang))
+    nlp = spacy.blank(lang, config=blank_config(lang, settings.segmenter))
     with tempfile.TemporaryDirectory(prefix="corpuskit-train-") as tmp:
         work = Path(tmp)
         tokens = 0
@@ -337,6 +375,12 @@ def train_classifier(
         meta["description"] = (
             f"textcat ({settings.arch}) trained by `corpuskit label train` on {source.path}"
         )
+        meta["corpuskit"] = {
+            "labels": labels,
+            "label_names": found.label_names,
+            "arch": settings.arch,
+            "data": {**source.to_dict(), "fingerprint": data_fingerprint, "documents": docs.height},
+        }
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -344,6 +388,7 @@ def train_classifier(
     seconds = time.perf_counter() - started
     info = {
         "data": source.to_dict(),
+        "data_fingerprint": data_fingerprint,
         "seed": settings.seed,
         "dev_fraction": settings.dev_fraction,
         "validation_fraction": VALIDATION_FRACTION,
@@ -356,6 +401,9 @@ def train_classifier(
         "heldout_docs": heldout.height,
         "batch_words": batch_words,
         "train_seconds": round(seconds, 1),
+        # CPU time of the training process (all threads): what a free machine's wall
+        # clock would roughly show when training ran on a shared, loaded one
+        "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
         "settings": asdict(settings),
     }
     (out / META_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -1,1 +1,1 @@
-"""Where a run's results go: Parquet shards, rejected documents, the manifest."""
+"""Where a run's results go: the output folder's layout and resume state, Parquet shards."""

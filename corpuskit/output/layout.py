@@ -87,3 +87,11 @@ class OutputLayout:
     def finish(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
         shutil.rmtree(self.state, ignore_errors=True)
+
+
+def read_manifest(root: str | Path) -> dict[str, Any]:
+    """The manifest of a finished run in `root`."""
+    path = Path(root) / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no manifest; is {root} the output of a finished run?")
+    return json.loads(path.read_text(encoding="utf-8"))

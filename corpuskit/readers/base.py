@@ -5,16 +5,53 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 
+from corpuskit import registry
 from corpuskit.readers.encoding import SAMPLE_BYTES, detect_encoding, normalize_name
-from corpuskit.readers.sources import open_binary
-from corpuskit.recipe import InputSpec
+from corpuskit.readers.sources import open_binary, strip_compression
 from corpuskit.schema import DOCUMENT_SCHEMA, REJECTED_SCHEMA, conform
 
 READ_STEP = "read"
+
+
+class InputSpec(BaseModel):
+    """One input source of a recipe: a glob (or several) of files in one format."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | list[str]
+    format: str | None = None
+    text_field: str = "text"
+    id_field: str | None = None
+    url_field: str | None = None
+    title_field: str | None = None
+    encoding: str = "auto"
+    on_decode_error: Literal["replace", "reject"] = "replace"
+    # csv / tsv: column names for files without a header row
+    columns: list[str] | None = None
+    # text: one document per file, per non-blank line, or per blank-line-separated block
+    mode: Literal["file", "line", "paragraph"] = "file"
+    # labelled_text: the meta key the label is stored under
+    label_field: str = "label"
+
+    @property
+    def patterns(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path)
+
+
+def infer_format(filename: str) -> str | None:
+    """The reader whose declared extensions match the file name (compression suffix ignored)."""
+    name = strip_compression(filename.lower())
+    best: tuple[int, str] | None = None
+    for fmt, reader in registry.readers().items():
+        for ext in getattr(reader, "extensions", ()):
+            if name.endswith(ext) and (best is None or len(ext) > best[0]):
+                best = (len(ext), fmt)
+    return best[1] if best else None
 
 
 @dataclass(frozen=True)

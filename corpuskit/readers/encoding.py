@@ -53,8 +53,19 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     best = from_bytes(sample, cp_isolation=CANDIDATES).best()
     if best is None:
-        return "iso8859-1"
+        # charset_normalizer rejects texts it finds too chaotic, e.g. GBK dense with
+        # full-width punctuation; a candidate that decodes every byte beats Latin-1.
+        return next((c for c in CANDIDATES if _decodes_cleanly(sample, c)), "iso8859-1")
     return normalize_name(best.encoding)
+
+
+def _decodes_cleanly(sample: bytes, codec: str) -> bool:
+    """Every byte decodes (a character cut by the end of the sample is fine)."""
+    try:
+        codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _mostly_utf8(sample: bytes) -> bool:

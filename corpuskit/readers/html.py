@@ -1,7 +1,7 @@
 """HTML pages: a folder of .html/.htm files (plain or compressed), one document per page.
 
 Each page is decoded (<meta> charset, then detection; `encoding:` in the recipe forces
-one), checked to be HTML, and its main text extracted with corpuskit.extract: the
+one), checked to be HTML, and its main text extracted with corpuskit.readers.extract: the
 `title` column gets the page title, `url` its canonical URL when it declares one, and
 `meta` the publication date and the encoding used. Pages that yield no document are
 rejected with a reason: read:not_html, read:no_main_text, read:extraction_timeout,
@@ -10,17 +10,17 @@ read:extraction_error, read:too_large or read:truncated_input.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import orjson
 import polars as pl
 
-from corpuskit.extract import DEFAULT_OPTIONS, ExtractOptions, Page, read_page
 from corpuskit.readers.base import (
     READ_STEP,
     InputFile,
+    InputSpec,
     ReadBatch,
     Reader,
     Unit,
@@ -29,8 +29,8 @@ from corpuskit.readers.base import (
     to_documents,
 )
 from corpuskit.readers.encoding import normalize_name
+from corpuskit.readers.extract import DEFAULT_OPTIONS, ExtractOptions, Page, read_page
 from corpuskit.readers.sources import open_binary
-from corpuskit.recipe import InputSpec
 from corpuskit.schema import DOCUMENT_SCHEMA
 
 # Documents per batch handed to the engine: bounds memory, keeps progress moving.
@@ -160,22 +160,7 @@ class HtmlReader(Reader):
 
     def plan(self, files: list[Path], unit_bytes: int) -> tuple[list[InputFile], list[Unit]]:
         """Files in groups of about `unit_bytes`; a page is never split."""
-        infos, units = [], []
-        group: list[str] = []
-        group_bytes = 0
-        for path in files:
-            infos.append(InputFile.of(path))
-            group.append(str(path))
-            group_bytes += path.stat().st_size
-            if group_bytes >= unit_bytes:
-                units.append(self._unit(group))
-                group, group_bytes = [], 0
-        if group:
-            units.append(self._unit(group))
-        return infos, units
-
-    def _unit(self, group: list[str]) -> Unit:
-        return Unit(self.input_index, source_name(Path(group[0])), group[0], files=tuple(group))
+        return plan_file_groups(self.input_index, files, unit_bytes)
 
     def read(self, unit: Unit) -> Iterator[ReadBatch]:
         files = unit.files or (unit.path,)
@@ -186,7 +171,7 @@ class HtmlReader(Reader):
         for name in files:
             path = Path(name)
             source = source_name(path)
-            body, error = _read_bytes(path)
+            body, error = read_whole(path)
             if error is not None:
                 rows.reject(
                     source,
@@ -211,7 +196,40 @@ class HtmlReader(Reader):
             yield rows.build()
 
 
-def _read_bytes(path: Path) -> tuple[bytes, str | None]:
+def plan_file_groups(
+    input_index: int,
+    files: list[Path],
+    unit_bytes: int,
+    alone: Callable[[Path], bool] = lambda path: False,
+) -> tuple[list[InputFile], list[Unit]]:
+    """Units of whole files in groups of about `unit_bytes` (one document or more per
+    file, never split); a file for which `alone` holds is a unit of its own."""
+    infos, units = [], []
+    group: list[str] = []
+    group_bytes = 0
+
+    def close() -> None:
+        nonlocal group, group_bytes
+        if group:
+            units.append(
+                Unit(input_index, source_name(Path(group[0])), group[0], files=tuple(group))
+            )
+        group, group_bytes = [], 0
+
+    for path in files:
+        infos.append(InputFile.of(path))
+        if alone(path):
+            units.append(Unit(input_index, source_name(path), str(path)))
+            continue
+        group.append(str(path))
+        group_bytes += path.stat().st_size
+        if group_bytes >= unit_bytes:
+            close()
+    close()
+    return infos, units
+
+
+def read_whole(path: Path) -> tuple[bytes, str | None]:
     """A whole (possibly compressed) file; a damaged stream gives its error."""
     chunks: list[bytes] = []
     try:

@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 import polars as pl
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
-from corpuskit.extract import DEFAULT_OPTIONS, ExtractOptions, Page, is_html_type, read_page
 from corpuskit.readers.base import InputFile, ReadBatch, Reader, Unit, source_name
+from corpuskit.readers.extract import DEFAULT_OPTIONS, ExtractOptions, Page, is_html_type, read_page
 from corpuskit.readers.html import BATCH_DOCS, PageRows
 from corpuskit.readers.sources import compression_of
 

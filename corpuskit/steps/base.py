@@ -1,20 +1,24 @@
-"""The step interface: small classes with typed configs that work on whole batches.
+"""The step contract: small classes with typed configs that work on whole Polars batches.
 
-Three shapes (see DESIGN.md):
-- MapStep: batch -> batch (normalizers, labellers)
-- FilterStep: computes signal columns, then a reject reason per row (null = keep)
-- GlobalStep: `fit` over the whole corpus first, then works batch-wise like a filter
+A step is one of three shapes, each with the method(s) a step writes:
 
-Steps never count or time themselves: the engine keeps the ledger.
+- `MapStep.map(batch) -> batch`: normalizers, labellers (every row comes back).
+- `FilterStep.annotate(batch) -> batch` adds signal columns, `rules()` gives
+  `(reason, expression)` pairs: the first that holds drops the row. `detail()` may name
+  what a dropped row's `detail` says.
+- `GlobalStep.fit(corpus) -> state` once over the whole stage input, then
+  `apply(batch, state) -> batch` per batch, giving dropped rows a reason in REASON_COLUMN.
+
+Any of them counts with `self.count(name, n)`: the engine adds the counts of every batch to
+the step's ledger entry in the manifest. `process` is the engine's side of the contract (it
+calls the step's own method and collects its counts); steps never override it. The engine
+times every step and keeps the ledger of documents in, out and rejected. See
+docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -22,6 +26,7 @@ from typing import Any, ClassVar, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from corpuskit.corpus import Corpus
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
 
 StepKind = Literal["map", "filter", "global"]
@@ -35,10 +40,9 @@ class StepConfig(BaseModel):
 
 @dataclass
 class StepResult:
-    """A step's output: every input row (with signals), and optional reject reasons.
+    """What `process` gives the engine: every input row, and the batch's counts.
 
     `batch` may carry REASON_COLUMN (null = keep, else the reason) and DETAIL_COLUMN.
-    `counters` are added to the step's ledger entry (e.g. lines removed).
     """
 
     batch: pl.DataFrame
@@ -46,7 +50,7 @@ class StepResult:
 
 
 class Step:
-    """Base of all steps. Subclasses set `kind`, `Config` and `columns`."""
+    """Base of all steps. Subclasses set `Config` and `columns`, and write their shape's methods."""
 
     kind: ClassVar[StepKind]
     Config: ClassVar[type[StepConfig]] = StepConfig
@@ -59,6 +63,16 @@ class Step:
         self.config = config if config is not None else self.Config()
         self.name = name or type(self).__name__
         self._ready = False
+        self._counts: dict[str, int] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "process" in cls.__dict__ and cls.__module__ != __name__:
+            raise TypeError(
+                f"{cls.__qualname__} overrides `process`, the engine's side of the step "
+                "contract; write map, annotate + rules, or fit + apply, and count with "
+                "self.count(name, n)"
+            )
 
     @classmethod
     def summary(cls) -> str:
@@ -69,19 +83,32 @@ class Step:
         """Check the config beyond its types (files exist, patterns compile). Raise ValueError."""
 
     def setup(self) -> None:
-        """Load heavy resources once per process, before the first batch."""
+        """Load heavy resources (models, tables) before the first batch, once per process."""
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add `n` to the counter `name` of this step's ledger entry (a 0 still lists it)."""
+        self._counts[name] = self._counts.get(name, 0) + int(n)
 
     def ensure_ready(self) -> None:
         if not self._ready:
             self.setup()
             self._ready = True
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def process(self, batch: pl.DataFrame, state: Any = None) -> StepResult:
+        """The engine's call: set up if needed, run the step on `batch`, collect its counts."""
+        self.ensure_ready()
+        self._counts = {}
+        out = self._run(batch, state)
+        counts, self._counts = self._counts, {}
+        return StepResult(out, counts)
+
+    def _run(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
         raise NotImplementedError
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_ready"] = False  # resources are rebuilt in each worker
+        state["_counts"] = {}
         for key in self._transient():
             state.pop(key, None)
         return state
@@ -99,12 +126,16 @@ class MapStep(Step):
     def map(self, batch: pl.DataFrame) -> pl.DataFrame:
         raise NotImplementedError
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
-        return StepResult(self.map(batch))
+    def _run(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
+        return self.map(batch)
 
 
 class FilterStep(Step):
-    """Annotate first, decide second: signal columns, then a reason for each dropped row."""
+    """Annotate first, decide second: signal columns, then a reason for each dropped row.
+
+    `annotate` may also rewrite `text` (line filters do) and add scratch columns whose names
+    start with "_" for its rules to read; they are dropped once the rules have decided.
+    """
 
     kind: ClassVar[StepKind] = "filter"
 
@@ -116,9 +147,29 @@ class FilterStep(Step):
         """(reason, expression true where the row is dropped); the first matching rule wins."""
         raise NotImplementedError
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
+    def keeps(self, frame: pl.DataFrame) -> pl.Series:
+        """Which rows of `frame` (columns the rules read) the rules keep: for an `annotate`
+        whose output depends on the decision (c4_quality shortens only kept documents)."""
+        return frame.select(reason_from_rules(self.name, self.rules())).to_series().is_null()
+
+    def detail(self) -> pl.Expr | None:
+        """What a dropped row's `detail` says (e.g. the language found); None: nothing."""
+        return None
+
+    def _run(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
         annotated = self.annotate(batch)
-        return StepResult(annotated.with_columns(reason_from_rules(self.name, self.rules())))
+        out = annotated.with_columns(reason_from_rules(self.name, self.rules()))
+        detail = self.detail()
+        if detail is not None:
+            dropped = pl.col(REASON_COLUMN).is_not_null()
+            out = out.with_columns(
+                pl.when(dropped)
+                .then(detail)
+                .otherwise(pl.lit(None, pl.String))
+                .alias(DETAIL_COLUMN)
+            )
+        scratch = [c for c in annotated.columns if c.startswith("_") and c not in batch.columns]
+        return out.drop(scratch)
 
 
 def reason_from_rules(step: str, rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
@@ -132,90 +183,12 @@ def reason_from_rules(step: str, rules: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return expr.otherwise(pl.lit(None, dtype=pl.String())).alias(REASON_COLUMN)
 
 
-#: How a Corpus runs `fn` over items: results in item order (the executor provides one).
-Mapper = Callable[[Callable[[Any], Any], Sequence[Any]], list[Any]]
-
-_active: ContextVar[Corpus | None] = ContextVar("corpuskit_active_corpus", default=None)
-
-
-class Corpus:
-    """What a global step sees during `fit`: the whole stage input, as Parquet shards.
-
-    `workers`: CPUs the fit itself may use (threads). `map(fn, items)` runs `fn` over
-    items in parallel where the executor decides: the local executor in `workers`
-    threads, the Ray executor as Ray tasks spread over the cluster. A mapped `fn` must
-    be picklable by cloudpickle (closures are) and write only under `workdir`, which is
-    on a filesystem every node sees; large results belong in files there, not in the
-    returned values. `parallelism` is how many mapped calls can run at once.
-    """
-
-    def __init__(
-        self,
-        files: list[Path],
-        workdir: Path,
-        workers: int,
-        mapper: Mapper | None = None,
-        parallelism: int | None = None,
-    ) -> None:
-        self.files = files
-        self.workdir = workdir
-        self.workers = workers
-        self.mapper = mapper
-        self.parallelism = max(1, parallelism or workers)
-
-    def scan(self, columns: list[str] | None = None) -> pl.LazyFrame:
-        if not self.files:
-            from corpuskit.schema import DOCUMENT_SCHEMA
-
-            empty = pl.LazyFrame(schema=DOCUMENT_SCHEMA)
-            return empty.select(columns) if columns else empty
-        lf = pl.scan_parquet([str(f) for f in self.files])
-        return lf.select(columns) if columns else lf
-
-    def iter_batches(self, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
-        """Shard by shard, in corpus order, so memory stays bounded."""
-        for f in self.files:
-            yield pl.read_parquet(f, columns=columns)
-
-    def map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        """[fn(item) for item in items], run in parallel (see the class); results in order."""
-        items = list(items)
-        if self.mapper is not None:
-            return self.mapper(fn, items)
-        return thread_map(fn, items, self.workers)
-
-    @contextmanager
-    def active(self) -> Iterator[Corpus]:
-        """Make this the corpus `Corpus.current()` returns while a fit runs (this thread)."""
-        token = _active.set(self)
-        try:
-            yield self
-        finally:
-            _active.reset(token)
-
-    @staticmethod
-    def current() -> Corpus | None:
-        """The corpus of the fit running in this thread, if any.
-
-        Lets library code that a step's `fit` calls with a plain `workers` count (the dedup
-        maps) run its maps through the executor's `map` without changing the step.
-        """
-        return _active.get()
-
-
-def thread_map(fn: Callable[[Any], Any], items: Sequence[Any], workers: int) -> list[Any]:
-    """[fn(item) ...] in `workers` threads (numpy and Polars release the GIL), in order."""
-    if workers <= 1 or len(items) <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(min(workers, len(items)), thread_name_prefix="fit-map") as pool:
-        return list(pool.map(fn, items))
-
-
 class GlobalStep(Step):
     """Needs a pass over the whole corpus before it can decide (dedup, frequent lines).
 
-    The engine calls `fit` once in the driver, saves the returned state, and gives it
-    back to `apply` in every worker. States are pickled by default.
+    The engine calls `fit` once per run, saves the returned state, and gives it back to
+    `apply` in every worker. `apply` returns every row; a dropped row gets its reason in
+    REASON_COLUMN (and may say more in DETAIL_COLUMN). States are pickled by default.
     """
 
     kind: ClassVar[StepKind] = "global"
@@ -223,27 +196,14 @@ class GlobalStep(Step):
     def fit(self, corpus: Corpus) -> Any:
         raise NotImplementedError
 
-    def apply(self, batch: pl.DataFrame, state: Any) -> StepResult:
+    def apply(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
         raise NotImplementedError
+
+    def _run(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
+        return self.apply(batch, state)
 
     def save_state(self, state: Any, path: Path) -> None:
         path.write_bytes(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
 
     def load_state(self, path: Path) -> Any:
         return pickle.loads(path.read_bytes())
-
-
-__all__ = [
-    "DETAIL_COLUMN",
-    "REASON_COLUMN",
-    "Corpus",
-    "FilterStep",
-    "GlobalStep",
-    "MapStep",
-    "Mapper",
-    "Step",
-    "StepConfig",
-    "StepResult",
-    "reason_from_rules",
-    "thread_map",
-]

@@ -9,8 +9,8 @@ Two backends, both offline:
   into a cache directory on first use.
 - `langdetect`: the Python port of Google's langdetect, with its own detector factory
   seeded to 0 so a text gets the same answer in every call and every process (the
-  library's global `DetectorFactory.seed` is left alone). Per-document Python, ~2.5 ms a
-  document: 20-60x slower than fastText (bench/bench_language.py).
+  library's global `DetectorFactory.seed` is left alone). Per-document Python, far slower
+  than fastText (BENCHMARKS.md).
 
 Everything around the model is batch-wide Polars: the text prefix (`max_chars`); URLs,
 e-mail addresses, HTML tags (raw or escaped, as in ag_news) and entities removed; whitespace
@@ -44,8 +44,8 @@ from typing import Any, ClassVar, Literal
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
-from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN, field_expr
-from corpuskit.steps.base import FilterStep, StepConfig, StepResult, reason_from_rules
+from corpuskit.schema import field_expr
+from corpuskit.steps.base import FilterStep, StepConfig
 
 Backend = Literal["fasttext", "langdetect"]
 UNDETERMINED = "und"
@@ -234,11 +234,11 @@ class Language(FilterStep):
     def __init__(self, config: StepConfig | None = None, name: str | None = None) -> None:
         super().__init__(config, name)
         self._detector: Any = None
-        self._counters: dict[str, int] = {}
         field = self.config.field
         self._lang = f"{field}_lang" if field else "lang"
+        self._score = f"{self._lang}_score"
         if field:
-            self.columns = {self._lang: pl.String(), f"{self._lang}_score": pl.Float64()}
+            self.columns = {self._lang: pl.String(), self._score: pl.Float64()}
 
     def validate(self) -> None:
         if self.config.backend == "fasttext":
@@ -324,18 +324,12 @@ class Language(FilterStep):
             .cast(pl.Float64),
         )
         routes = dict(feats.group_by("route").len().iter_rows())
-        self._counters = {
-            "docs_undetermined": int(routes.get("und", 0)),
-            "docs_han_shortcut": int(routes.get("han", 0)),
-            "texts_to_model": todo.height,
-        }
+        self.count("docs_undetermined", routes.get("und", 0))
+        self.count("docs_han_shortcut", routes.get("han", 0))
+        self.count("texts_to_model", todo.height)
         for lang, n in out.group_by("lang").len().iter_rows():
-            self._counters[f"{self._lang}:{lang}"] = int(n)
+            self.count(f"{self._lang}:{lang}", n)
         return batch.with_columns(out.rename({"lang": self._lang, "lang_score": self._score}))
-
-    @property
-    def _score(self) -> str:
-        return f"{self._lang}_score"
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         c: LanguageConfig = self.config
@@ -351,16 +345,8 @@ class Language(FilterStep):
             rules.append(("low_score", low))
         return rules
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
-        annotated = self.annotate(batch)
-        reason = reason_from_rules(self.name, self.rules())
-        detail = pl.col(self._lang)
+    def detail(self) -> pl.Expr:
+        """The language found, for a dropped document (`<field>: <lang>` with `field`)."""
         if self.config.field:
-            detail = pl.lit(f"{self.config.field}: ") + detail
-        out = annotated.with_columns(reason).with_columns(
-            pl.when(pl.col(REASON_COLUMN).is_not_null())
-            .then(detail)
-            .otherwise(pl.lit(None, dtype=pl.String()))
-            .alias(DETAIL_COLUMN)
-        )
-        return StepResult(out, dict(self._counters))
+            return pl.lit(f"{self.config.field}: ") + pl.col(self._lang)
+        return pl.col(self._lang)

@@ -36,8 +36,13 @@ import polars as pl
 from pydantic import Field, field_validator, model_validator
 
 from corpuskit.labelling import patterns as pattern_sets
-from corpuskit.labelling.pipelines import build_pipeline, check_spec, classifier_of
-from corpuskit.steps.base import MapStep, StepConfig, StepResult
+from corpuskit.labelling.pipelines import (
+    build_pipeline,
+    check_spec,
+    classifier_of,
+    route_by_lang,
+)
+from corpuskit.steps.base import MapStep, StepConfig
 
 ALL = "all"  # key of `patterns` that applies to every pipeline
 
@@ -253,20 +258,8 @@ class SpacyLabel(MapStep):
     def _transient(self) -> tuple[str, ...]:
         return ("_pipelines", "_pool")
 
-    def process(self, batch: pl.DataFrame) -> StepResult:
-        """`map`, plus counters: docs_labelled, docs_unlabelled, entities, pipeline:<lang>."""
-        out = self.map(batch)
-        labels = out["labels"]
-        per_lang = labels.struct.field("lang").drop_nulls().value_counts()
-        counters = {
-            "docs_labelled": int(labels.is_not_null().sum()),
-            "docs_unlabelled": int(labels.is_null().sum()),
-            "entities": int(labels.struct.field("entities").list.len().sum() or 0),
-            **{f"pipeline:{lang}": int(n) for lang, n in per_lang.iter_rows()},
-        }
-        return StepResult(out, counters)
-
     def map(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Counts docs_labelled, docs_unlabelled, entities and pipeline:<lang>."""
         c: SpacyLabelConfig = self.config
         n = batch.height
         routed = pl.DataFrame(
@@ -332,27 +325,17 @@ class SpacyLabel(MapStep):
             )
             .to_series()
         )
+        self.count("docs_labelled", labels.is_not_null().sum())
+        self.count("docs_unlabelled", labels.is_null().sum())
+        self.count("entities", labels.struct.field("entities").list.len().sum() or 0)
+        for lang, n in labels.struct.field("lang").drop_nulls().value_counts().iter_rows():
+            self.count(f"pipeline:{lang}", n)
         return batch.with_columns(labels)
 
     def _routes(self, batch: pl.DataFrame) -> pl.Series:
         """The pipeline key of each document, null where it stays unlabelled."""
         c: SpacyLabelConfig = self.config
-        n = batch.height
-        fallback = pl.lit(c.fallback, dtype=pl.String())
-        if c.lang_column not in batch.columns:
-            return pl.Series("lang", [c.fallback] * n, dtype=pl.String())
-        primary = (
-            pl.col(c.lang_column)
-            .cast(pl.String)
-            .str.strip_chars()
-            .str.to_lowercase()
-            .str.split_exact("-", 1)
-            .struct.field("field_0")
-            .str.split_exact("_", 1)
-            .struct.field("field_0")
-        )
-        route = pl.when(primary.is_in(list(c.pipelines))).then(primary).otherwise(fallback)
-        return batch.select(route.alias("lang")).to_series()
+        return route_by_lang(batch, c.lang_column, c.pipelines, c.fallback)
 
     def _label(
         self, lang: str, rows: pl.Series, texts: list[str]

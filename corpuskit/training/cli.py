@@ -1,4 +1,4 @@
-"""`corpuskit train | eval | generate | trainers`: the trainer side of the command line.
+"""`corpuskit train | tune | eval | generate | trainers`: the trainer side of the command line.
 
 Importing this module is cheap (no torch): trainers import their heavy dependencies
 only when they run.
@@ -64,7 +64,8 @@ def train(
     \b
     corpuskit train recipes/shakespeare-char-gpt.yaml
     corpuskit train recipes/news-gpt.yaml --data out/news --nproc 2 max_iters=200
-    An interrupted run continues from its last checkpoint (resume: auto).
+    An interrupted run continues from its last checkpoint (resume: auto). The global
+    batch (batch_size x gradient_accumulation_steps) is the same for any --nproc.
     """
     from corpuskit.training.base import load_train_config
     from corpuskit.training.config import parse_overrides
@@ -80,6 +81,117 @@ def train(
     summary = run_training(cfg, opts)
     if summary:
         click.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Trials in the study in all (a continued search runs the missing ones).",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), help="Seconds after which no trial starts."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Trials at once, each a process with its share of the cores.",
+)
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="DDP processes per trial (torchrun).",
+)
+@click.option(
+    "--pruner",
+    type=click.Choice(["median", "halving", "none"]),
+    default="median",
+    show_default=True,
+    help="Stop poor trials at a validation: median or successive halving.",
+)
+@click.option("--sampler", type=click.Choice(["tpe", "random"]), default="tpe", show_default=True)
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Compute cap in full training runs (trained steps / max_iters).",
+)
+@click.option(
+    "--metric", default="val_loss", show_default=True, help="summary.json key to minimize."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampler seed.")
+@click.option(
+    "--report",
+    "report_only",
+    is_flag=True,
+    help="Only write best.yaml, trials.csv, tune.json and plots of the study as it stands.",
+)
+@click.option("--data", help="corpuskit output folder to train on, replacing the config's.")
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Search folder (default: the config's run_dir + '-tune').",
+)
+def tune(
+    config: Path,
+    overrides: tuple[str, ...],
+    trials: int,
+    timeout: float | None,
+    jobs: int,
+    nproc: int,
+    pruner: str,
+    sampler: str,
+    budget: float | None,
+    metric: str,
+    seed: int,
+    report_only: bool,
+    data: str | None,
+    run_dir: Path | None,
+) -> None:
+    """Search the hyper-parameters declared in CONFIG's `search:` block (Optuna).
+
+    \b
+    corpuskit tune recipes/shakespeare-char-tune.yaml --trials 24 --budget 12 --jobs 2
+    Run it again to continue the same search (TUNE_DIR/study.db); at the end:
+    TUNE_DIR/best.yaml, trials.csv, tune.json and plots/.
+    """
+    from corpuskit.training.config import parse_overrides
+    from corpuskit.training.tune import TuneOptions, require_optuna, run_tune
+
+    require_optuna()
+    extra = parse_overrides(overrides)
+    if data:
+        extra["data"] = data
+    opts = TuneOptions(
+        trials=trials, timeout=timeout, jobs=jobs, nproc=nproc, pruner=pruner, sampler=sampler,
+        budget=budget, metric=metric, seed=seed, tune_dir=run_dir, report_only=report_only,
+    )  # fmt: skip
+    result = run_tune(config, extra, opts, log=lambda m: console.print(f"[dim]{m}[/dim]"))
+    show_trials(Path(result["study"]).parent / "trials.csv")
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+
+
+def show_trials(path: Path) -> None:
+    """trials.csv as a table."""
+    import csv
+
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    table = Table(*rows[0].keys(), title=str(path), title_justify="left")
+    for row in rows:
+        table.add_row(*(v[:10] if v else "" for v in row.values()))
+    console.print(table)
 
 
 # Option names whose flag is not the name itself.
@@ -123,7 +235,7 @@ def trainer_options(trainer: object, declared: frozenset[str], given: dict) -> d
     type=click.IntRange(min=0),
     help="Score N held-out documents with BLEU and chrF: greedy continuations of their "
     "start (a language model), or translations of their source (sequence-to-sequence). "
-    "Default: the trainer's.",
+    "Default: the config's bleu_docs (the trainer's), 0 = off.",
 )
 @click.option(
     "--num-beams",
@@ -303,4 +415,4 @@ def _type_name(annotation: object) -> str:
     return name if name and not typing.get_args(annotation) else str(annotation)
 
 
-COMMANDS = (train, evaluate, generate, trainers)
+COMMANDS = (train, tune, evaluate, generate, trainers)

@@ -37,6 +37,11 @@ class TrainerConfig(BaseModel):
     text_field: str = Field("text", description="column holding the document text")
     split: SplitConfig = Field(SplitConfig(), description="held-out fractions: {val, test, seed}")
     seed: int = Field(1337, description="seed of weights init, data order and dropout")
+    search: dict[str, Any] | None = Field(
+        None,
+        description="hyper-parameter search space for `corpuskit tune` (key: {uniform: [a, b]}, "
+        "{log_uniform: [a, b]}, {int: [a, b]}, {choice: [...]}); `train` ignores it",
+    )
 
     def data_fields(self) -> dict[str, str]:
         """What the trainer reads from each document: role -> a column or a `meta` key."""

@@ -1,10 +1,11 @@
 """Which token windows each rank reads: a pure function of (seed, stream, step).
 
-Step `s` of the run uses `batch_size x gradient_accumulation_steps` random windows,
-drawn from a generator seeded with (seed, stream, s). Micro-step m of rank r takes
-the slice `(m * world + r) * batch_size` of them, so any world size sees the same
-global batch, each rank reads only its own windows from the memory-mapped shard, and
-the data position of a resumed run is just its step number.
+Step `s` of the run uses `batch_size x gradient_accumulation_steps` random windows
+(the global batch), drawn from a generator seeded with (seed, stream, s). With `world`
+ranks each takes `accumulation` micro-batches of `micro` windows (GPTConfig.batch_layout);
+micro-step m of rank r takes the slice at `(m * world + r) * micro`, so any world size
+sees the same global batch, each rank reads only its own windows from the memory-mapped
+shard, and the data position of a resumed run is just its step number.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class TrainBatches:
         self,
         tokens: np.ndarray,
         block_size: int,
-        batch_size: int,
+        micro: int,
         accumulation: int,
         seed: int,
         rank: int,
@@ -38,7 +39,7 @@ class TrainBatches:
                 f"the training split has {len(tokens)} tokens, fewer than block_size + 1 "
                 f"({block_size + 1}); use more data or a smaller block_size"
             )
-        self.tokens, self.block, self.batch = tokens, block_size, batch_size
+        self.tokens, self.block, self.micro = tokens, block_size, micro
         self.accumulation, self.seed, self.rank, self.world = accumulation, seed, rank, world
         self.device = device
         self.offsets = np.arange(block_size)
@@ -46,11 +47,12 @@ class TrainBatches:
     @classmethod
     def for_rank(cls, tokens: np.ndarray, cfg: GPTConfig, env: DistEnv) -> TrainBatches:
         """This rank's view of the training tokens under `cfg`."""
+        micro, accumulation = cfg.batch_layout(env.world)
         return cls(
             tokens,
             cfg.block_size,
-            cfg.batch_size,
-            cfg.gradient_accumulation_steps,
+            micro,
+            accumulation,
             cfg.seed,
             env.rank,
             env.world,
@@ -59,9 +61,10 @@ class TrainBatches:
 
     def get(self, step: int, micro: int, stream: int = 0) -> torch.Tensor:
         rng = np.random.default_rng([self.seed, stream, step])
-        starts = rng.integers(0, len(self.tokens) - self.block + 1, self.batch * self.accumulation)
-        first = (micro * self.world + self.rank) * self.batch
-        mine = starts[first : first + self.batch]
+        total = self.micro * self.accumulation * self.world
+        starts = rng.integers(0, len(self.tokens) - self.block + 1, total)
+        first = (micro * self.world + self.rank) * self.micro
+        mine = starts[first : first + self.micro]
         x = torch.from_numpy(self.tokens[mine[:, None] + self.offsets].astype(np.int64))
         if self.device.type == "cuda":
             return x.pin_memory().to(self.device, non_blocking=True)

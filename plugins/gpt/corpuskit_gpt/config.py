@@ -13,15 +13,26 @@ class GPTConfig(TrainerConfig):
     """Every key of a `trainer: gpt` config (see `corpuskit trainers gpt`)."""
 
     # tokenizer
-    tokenizer: Literal["bpe", "char"] = Field(
-        "bpe", description="byte-level BPE trained on the training split, or characters"
+    tokenizer: Literal["bpe", "byte_bpe", "char"] = Field(
+        "bpe",
+        description="bpe: BPE over the characters of the training split with byte fallback; "
+        "byte_bpe: GPT-2's byte-level BPE; char: one token per character",
     )
     vocab_size: int = Field(
         8192, ge=257, description="BPE target size (the trained vocabulary can be smaller)"
     )
     min_frequency: int = Field(2, ge=1, description="BPE: merges seen fewer times are not made")
+    character_coverage: float = Field(
+        0.9995,
+        gt=0.0,
+        le=1.0,
+        description="bpe: the most frequent characters covering this share of the training "
+        "text are whole tokens; rarer ones are spelt in UTF-8 byte tokens",
+    )
     cache_dir: str | None = Field(
-        None, description="tokenizer and token-shard cache (default: <data>/tokens)"
+        None,
+        description="tokenizer and token-shard cache, keyed by the corpus fingerprint "
+        "(default: <run_dir>/tokens)",
     )
     # model (GPT-2 architecture, transformers.GPT2Config)
     init_from: str | None = Field(
@@ -32,20 +43,31 @@ class GPTConfig(TrainerConfig):
     n_embd: int = Field(128, ge=8, description="embedding width")
     block_size: int = Field(64, ge=2, description="context length in tokens")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="embedding, attention, residual")
+    activation: Literal["gelu", "gelu_new", "gelu_pytorch_tanh"] = Field(
+        "gelu", description="MLP activation: exact GELU (nanoGPT), or GPT-2's tanh forms"
+    )
     model_vocab_size: int | None = Field(
         None, description="pad the embedding to this size (>= the tokenizer's), e.g. 50304"
     )
     # optimisation
     batch_size: int = Field(12, ge=1, description="sequences per micro-batch on each rank")
     gradient_accumulation_steps: int = Field(
-        1, ge=1, description="micro-batches per step over all ranks (divisible by the world size)"
+        1,
+        ge=1,
+        description="micro-batches per step: the global batch is batch_size x this, "
+        "whatever the number of processes (see `batch_layout`)",
     )
     max_iters: int = Field(2000, ge=0, description="optimizer steps")
     learning_rate: float = Field(1e-3, gt=0.0, description="peak, after warmup")
     min_lr: float = Field(1e-4, ge=0.0, description="cosine decay ends here")
     warmup_iters: int = Field(100, ge=0, description="linear warmup steps")
     lr_decay_iters: int | None = Field(None, ge=1, description="default: max_iters")
-    weight_decay: float = Field(0.1, ge=0.0, description="AdamW, on weight matrices only")
+    weight_decay: float = Field(
+        0.1, ge=0.0, description="AdamW (L2), on weight matrices and embeddings; not biases, norms"
+    )
+    label_smoothing: float = Field(
+        0.0, ge=0.0, lt=1.0, description="training loss only; evaluation is plain cross-entropy"
+    )
     beta1: float = Field(0.9, gt=0.0, lt=1.0)
     beta2: float = Field(0.99, gt=0.0, lt=1.0)
     grad_clip: float = Field(1.0, ge=0.0, description="max gradient norm; 0 = off")
@@ -60,6 +82,9 @@ class GPTConfig(TrainerConfig):
     )
     early_stopping_min_delta: float = Field(0.0, ge=0.0, description="smaller gains count as none")
     save_best: bool = Field(True, description="keep the weights of the best validation in best/")
+    bleu_docs: int = Field(
+        20, ge=0, description="final evaluation: BLEU/chrF of greedy continuations of N test docs"
+    )
     sample_tokens: int = Field(200, ge=0, description="length of the samples written at the end")
     temperature: float = Field(0.8, ge=0.0, description="sampling; 0 = greedy")
     top_k: int = Field(200, ge=0, description="sample among the k likeliest; 0 = all")
@@ -112,3 +137,37 @@ class GPTConfig(TrainerConfig):
     @property
     def decay_iters(self) -> int:
         return self.lr_decay_iters or max(1, self.max_iters)
+
+    @property
+    def global_batch(self) -> int:
+        """Sequences per optimizer step, over all processes."""
+        return self.batch_size * self.gradient_accumulation_steps
+
+    def batch_layout(self, world: int) -> tuple[int, int]:
+        """(micro-batch, accumulation steps) of each of `world` processes.
+
+        The global batch `batch_size x gradient_accumulation_steps` is kept whatever the
+        world size: each rank takes global / world sequences per step, in the fewest
+        micro-steps whose micro-batch is at most `batch_size` and divides evenly.
+        """
+        share, rest = divmod(self.global_batch, world)
+        if rest or share == 0:
+            raise ValueError(
+                f"the global batch (batch_size {self.batch_size} x gradient_accumulation_steps "
+                f"{self.gradient_accumulation_steps} = {self.global_batch} sequences) cannot be "
+                f"split evenly over {world} processes; make it a multiple of {world}"
+            )
+        accum = -(-share // self.batch_size)
+        while share % accum:
+            accum += 1
+        return share // accum, accum
+
+    def describe_layout(self, world: int) -> str:
+        """The batch rule, printed at the start of a run."""
+        micro, accum = self.batch_layout(world)
+        return (
+            f"global batch {self.global_batch} sequences x {self.block_size} tokens = "
+            f"{world} process(es) x {accum} micro-step(s) x {micro} sequences "
+            f"(batch_size {self.batch_size} x gradient_accumulation_steps "
+            f"{self.gradient_accumulation_steps}, kept for any --nproc)"
+        )

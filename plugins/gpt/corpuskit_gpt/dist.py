@@ -110,5 +110,8 @@ def setup(cfg: GPTConfig) -> DistEnv:
 
 def teardown(env: DistEnv) -> None:
     if env.world > 1 and dist.is_initialized():
+        import gc
+
+        gc.collect()  # DDP reducers and pending work objects go while the group is alive
         dist.barrier()
         dist.destroy_process_group()

@@ -12,7 +12,15 @@ from tokenizers import Tokenizer
 
 from corpuskit_gpt.batches import eval_windows
 from corpuskit_gpt.dist import DistEnv
-from corpuskit_gpt.tokenizer import eot_id
+from corpuskit_gpt.model import CausalLM
+from corpuskit_gpt.tokenizer import Utf8Guard, eot_id
+
+
+def logits_of(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Logits of a CausalLM (its lean forward) or of a transformers model."""
+    if isinstance(model, CausalLM):
+        return model.logits(x)
+    return model(input_ids=x, use_cache=False).logits
 
 
 @torch.no_grad()
@@ -42,7 +50,7 @@ def split_metrics(
         idx = mine[i : i + batch_size]
         x = torch.from_numpy(tokens[idx[:, None] + offsets].astype(np.int64)).to(env.device)
         with env.autocast():
-            logits = model(input_ids=x).logits
+            logits = logits_of(model, x)
         logits, y = logits[:, :-1].float(), x[:, 1:]
         sums[0] += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").double()
         sums[1] += (logits.argmax(-1) == y).sum()
@@ -68,16 +76,25 @@ def generate_ids(
     temperature: float = 0.8,
     top_k: int = 0,
     generator: torch.Generator | None = None,
+    guard: Utf8Guard | None = None,
 ) -> torch.Tensor:
     """Extend each row of `ids` by `max_new_tokens`, cropping the context to `block_size`.
 
     temperature 0 is greedy; top_k > 0 samples among the k most likely tokens. Logits of
     padding rows of the embedding (beyond the tokenizer's vocabulary) are never chosen.
+    With a `guard`, only tokens that keep each row valid UTF-8 are candidates (no split
+    characters).
     """
     was_training = model.training
     model.eval()
+    table = guard.tensors(ids.device)[:, :vocab_size] if guard is not None else None
+    states = torch.tensor(
+        [guard.state_after(row) if guard else 0 for row in ids.tolist()], device=ids.device
+    )
     for _ in range(max_new_tokens):
-        logits = model(input_ids=ids[:, -block_size:]).logits[:, -1, :vocab_size].float()
+        logits = logits_of(model, ids[:, -block_size:])[:, -1, :vocab_size].float()
+        if table is not None:
+            logits = logits.masked_fill(table[states] < 0, float("-inf"))
         if temperature == 0:
             nxt = logits.argmax(-1, keepdim=True)
         else:
@@ -87,6 +104,8 @@ def generate_ids(
                 logits = logits.masked_fill(logits < kth, float("-inf"))
             probs = torch.softmax(logits, dim=-1)
             nxt = torch.multinomial(probs, 1, generator=generator)
+        if table is not None:
+            states = table[states, nxt[:, 0]].clamp_(min=0)
         ids = torch.cat([ids, nxt], dim=1)
     model.train(was_training)
     return ids
@@ -104,16 +123,15 @@ def sample_texts(
     device: torch.device,
     seed: int = 1337,
 ) -> list[str]:
-    """`n` continuations of `prompt` (an empty prompt starts a new document)."""
+    """`n` continuations of `prompt` (an empty prompt starts a new document), whole characters."""
     start = tok.encode(prompt, add_special_tokens=False).ids if prompt else [eot_id(tok)]
     ids = torch.tensor([start] * n, dtype=torch.long, device=device)
     gen = torch.Generator(device=device).manual_seed(seed)
+    guard = Utf8Guard(tok)
     out = generate_ids(
-        model, ids, max_new_tokens, block_size, tok.get_vocab_size(), temperature, top_k, gen
+        model, ids, max_new_tokens, block_size, tok.get_vocab_size(), temperature, top_k, gen, guard
     )
-    return [
-        prompt + tok.decode(row[len(start) :].tolist(), skip_special_tokens=False) for row in out
-    ]
+    return [prompt + guard.decode(tok, row[len(start) :].tolist()) for row in out]
 
 
 def continuation_scores(
@@ -147,10 +165,12 @@ def continuation_scores(
     if not prompts:
         return None
     hyps: list[str] = []
+    guard = Utf8Guard(tok)
+    vocab = tok.get_vocab_size()
     for i in range(0, len(prompts), batch_size):
         ids = torch.tensor(prompts[i : i + batch_size], dtype=torch.long, device=device)
-        out = generate_ids(model, ids, cont_len, block_size, tok.get_vocab_size(), temperature=0)
-        hyps += [tok.decode(row[prompt_len:].tolist()) for row in out]
+        out = generate_ids(model, ids, cont_len, block_size, vocab, temperature=0, guard=guard)
+        hyps += [guard.decode(tok, row[prompt_len:].tolist()) for row in out]
     return {
         "bleu": sacrebleu.corpus_bleu(hyps, [refs]).score,
         "chrf": sacrebleu.corpus_chrf(hyps, [refs]).score,

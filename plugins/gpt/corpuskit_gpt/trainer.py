@@ -38,11 +38,13 @@ class GPTTrainer(Trainer):
     distributed = True
     config: GPTConfig
 
-    def cache_dir(self, data: CorpusData, run_dir: Path) -> Path:
-        """Tokenizer and shard cache: the config's, else <data>/tokens, else <run_dir>/tokens."""
+    def cache_dir(self, run_dir: Path) -> Path:
+        """Tokenizer and shard cache: the config's (shared, e.g. by tune's trials), else
+        <run_dir>/tokens. Entries are keyed by the corpus fingerprint and the tokenizer, so
+        a shared cache never serves stale shards; the data folder is never written."""
         if self.config.cache_dir:
             return Path(self.config.cache_dir)
-        return data.root / "tokens" if os.access(data.root, os.W_OK) else run_dir / "tokens"
+        return run_dir / "tokens"
 
     def prepare(self, data: CorpusData, run_dir: Path, world_size: int = 1) -> None:
         """Resume checks, the tokenizer (trained, cached, or the checkpoint's), token shards."""
@@ -50,11 +52,10 @@ class GPTTrainer(Trainer):
         from corpuskit_gpt.tokenizer import copy_tokenizer, load_tokenizer, save_tokenizer
 
         cfg = self.config
-        if cfg.gradient_accumulation_steps % world_size:
-            raise TrainConfigError(
-                f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a "
-                f"multiple of the number of processes ({world_size})"
-            )
+        try:
+            console.print(f"[dim]{cfg.describe_layout(world_size)}[/dim]")
+        except ValueError as e:
+            raise TrainConfigError(str(e)) from None
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoint = latest_checkpoint(run_dir) if cfg.resume != "false" else None
         if cfg.resume == "true" and checkpoint is None:
@@ -77,7 +78,7 @@ class GPTTrainer(Trainer):
         else:
             save_tokenizer(self._tokenizer(data, run_dir), run_dir, cfg.block_size)
         tok = load_tokenizer(run_dir)
-        shards, built = ensure_shards(data, tok, self.cache_dir(data, run_dir))
+        shards, built = ensure_shards(data, tok, self.cache_dir(run_dir))
         m = shards.meta
         console.print(
             f"[dim]{'wrote' if built else 'reusing'} token shards {shards.folder}: "
@@ -95,21 +96,28 @@ class GPTTrainer(Trainer):
         """Train the tokenizer on the training split, or reuse the cached one of same inputs."""
         from tokenizers import Tokenizer
 
-        from corpuskit_gpt.tokenizer import build_char, train_bpe
+        from corpuskit_gpt.tokenizer import build_char, train_bpe, train_byte_bpe
 
         cfg = self.config
         key = hashlib.sha256(
-            f"{data.fingerprint()}|{cfg.tokenizer}|{cfg.vocab_size}|{cfg.min_frequency}".encode()
+            f"{data.fingerprint()}|{cfg.tokenizer}|{cfg.vocab_size}|{cfg.min_frequency}|"
+            f"{cfg.character_coverage}|v2".encode()
         ).hexdigest()[:24]
-        cache = self.cache_dir(data, run_dir)
+        cache = self.cache_dir(run_dir)
         path = cache / f"tokenizer-{key}.json"
         if path.exists():
             return Tokenizer.from_file(str(path))
-        texts = data.texts("train")
         if cfg.tokenizer == "char":
-            tok = build_char(texts)
-        else:
-            tok = train_bpe(texts, cfg.vocab_size, cfg.min_frequency)
+            tok = build_char(data.texts("train"))
+        elif cfg.tokenizer == "byte_bpe":
+            tok = train_byte_bpe(data.texts("train"), cfg.vocab_size, cfg.min_frequency)
+        else:  # reads the training split twice: the alphabet, then the merges
+            tok = train_bpe(
+                lambda: data.texts("train"),
+                cfg.vocab_size,
+                cfg.min_frequency,
+                cfg.character_coverage,
+            )
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tok.save(str(tmp))
@@ -119,14 +127,14 @@ class GPTTrainer(Trainer):
     def fit(self, data: CorpusData, run_dir: Path) -> dict[str, Any]:
         from corpuskit_gpt.train import train
 
-        return train(self.config, run_dir)
+        return train(self.config, run_dir, data)
 
     def _load(self, run_dir: Path, checkpoint: Path | None) -> tuple[Any, Any, Any]:
         """(model, tokenizer, single-process env) of a run's final model or a checkpoint."""
         import torch
 
         from corpuskit_gpt.dist import setup
-        from corpuskit_gpt.model import GPT2LMHeadModel  # quiets transformers' progress bars
+        from corpuskit_gpt.model import CausalLM, GPT2LMHeadModel  # (quiets progress bars)
         from corpuskit_gpt.tokenizer import load_tokenizer
 
         folder = checkpoint
@@ -138,8 +146,7 @@ class GPTTrainer(Trainer):
             raise TrainConfigError(f"{run_dir} holds no model yet (model/ or checkpoints/)")
         env = setup(self.config)
         model = GPT2LMHeadModel.from_pretrained(folder, dtype=torch.float32).to(env.device)
-        model.eval()
-        return model, load_tokenizer(folder), env
+        return CausalLM(model).eval(), load_tokenizer(folder), env
 
     def evaluate(
         self,
@@ -147,17 +154,18 @@ class GPTTrainer(Trainer):
         run_dir: Path,
         splits: Sequence[str] = ("val", "test"),
         checkpoint: Path | None = None,
-        bleu_docs: int = 0,
+        bleu_docs: int | None = None,
         samples: int = 2,
         **_: Any,
     ) -> dict[str, Any]:
-        """Loss, perplexity and accuracy per split; samples; BLEU/chrF when bleu_docs > 0."""
+        """Loss, perplexity and accuracy per split; samples; BLEU/chrF of `bleu_docs`
+        continuations (default: the config's)."""
         from corpuskit_gpt.evaluate import continuation_scores, sample_texts, split_metrics
         from corpuskit_gpt.shards import ensure_shards
 
         cfg = self.config
         model, tok, env = self._load(run_dir, checkpoint)
-        shards, _ = ensure_shards(data, tok, self.cache_dir(data, run_dir))
+        shards, _ = ensure_shards(data, tok, self.cache_dir(run_dir))
         out: dict[str, Any] = {}
         for split in splits:
             m = split_metrics(
@@ -170,6 +178,7 @@ class GPTTrainer(Trainer):
             )
             if m is not None:
                 out.update({f"{split}_{k}": v for k, v in m.items()})
+        bleu_docs = cfg.bleu_docs if bleu_docs is None else bleu_docs
         if bleu_docs:
             held_out = "test" if shards.meta["documents"]["test"] else "val"
             scores = continuation_scores(

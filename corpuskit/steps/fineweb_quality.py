@@ -1,0 +1,121 @@
+"""fineweb_quality: FineWeb's line-level quality rules (Penedo et al. 2024), batch-wide.
+
+Same rules, defaults and order as datatrove 0.10.1's FineWebQualityFilter, on a
+(document, line) table. For unspaced (Chinese) documents the terminal-punctuation share is
+taken over sentence units instead of lines (Chinese news is often flattened to one line that
+ends with a byline such as "（记者 张三）"), terminal punctuation may be followed by closing
+quotes (“……。”), lines count as short up to `unspaced_short_line_length` characters (a
+Chinese character carries about what 2-3 English ones do) and words are jieba's.
+
+Reasons (datatrove's names), in rule order: empty, line_punct_ratio, short_line_ratio,
+char_dup_ratio, list_ratio.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+from pydantic import Field
+
+from corpuskit.steps.base import FilterStep
+from corpuskit.steps.quality import UnspacedConfig
+from corpuskit.text.chars import NON_WS, char_class, punctuation, unspaced_mask
+from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
+from corpuskit.text.segment import segmenter
+
+
+class FineWebQualityConfig(UnspacedConfig):
+    line_punct_thr: float = Field(0.12, ge=0)
+    line_punct_exclude_zero: bool = False
+    stop_chars: str | None = None  # None: datatrove's TERMINAL_PUNCTUATION
+    short_line_thr: float = Field(0.67, ge=0)
+    short_line_length: int = Field(30, ge=0)
+    char_duplicates_ratio: float = Field(0.01, ge=0)
+    new_line_ratio: float = Field(0.3, ge=0)
+    unspaced_short_line_length: int = Field(12, ge=0)
+
+
+class FineWebQuality(FilterStep):
+    """FineWeb rules: lines ending in punctuation, short lines, duplicated lines, list-like text."""
+
+    Config = FineWebQualityConfig
+    columns: ClassVar[dict[str, pl.DataType]] = {
+        "fineweb_line_punct_ratio": pl.Float64(),
+        "fineweb_short_line_ratio": pl.Float64(),
+        "fineweb_char_dup_ratio": pl.Float64(),
+        "fineweb_list_ratio": pl.Float64(),
+    }
+
+    def setup(self) -> None:
+        segmenter()  # rules, jieba's dictionary on demand, kernels compiled or loaded
+
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
+        c: FineWebQualityConfig = self.config
+        p = punctuation()
+        stop = frozenset(c.stop_chars) if c.stop_chars is not None else p.terminal
+        text = batch["text"].fill_null("")
+        unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
+        docs = pl.DataFrame({"text": text, "uns": unspaced}).with_row_index("row")
+        lines = (
+            docs.select("row", "uns", s=pl.col("text").str.split("\n"))
+            .explode("s")
+            .filter(pl.col("s").str.contains(NON_WS))
+        )
+        short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
+        short_len = short_len.otherwise(c.short_line_length)
+        stats = row_sums(
+            lines.with_columns(duplicate_stats(lines.select("row", "s"), "")["dup_chars"]),
+            batch.height,
+            n=pl.lit(1),
+            punct=pl.col("s").str.contains(char_class(stop) + "$"),
+            short=pl.col("s").str.len_chars() <= short_len,
+            dup_chars=pl.col("dup_chars"),
+        )
+        # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
+        ends = char_class(stop | p.cjk_terminal) + char_class(p.cjk_closers) + "*$"
+        unit_n, unit_punct = unit_counts(text, unspaced, ends)
+        tokens = segmenter().tokens(text, unspaced)
+        words = row_sums(tokens, batch.height, w=pl.lit(1))["w"]
+        n = stats["n"]
+        frame = pl.DataFrame(
+            {
+                "n": n,
+                "uns": unspaced,
+                "punct": stats["punct"],
+                "unit_n": unit_n,
+                "unit_punct": unit_punct,
+                "short": stats["short"],
+                "dup_chars": stats["dup_chars"],
+                "chars": text.str.len_chars() - text.str.count_matches("\n", literal=True),
+                "newlines": text.str.count_matches("\n", literal=True),
+                "words": words,
+            }
+        ).with_columns(
+            fineweb_line_punct_ratio=pl.when(pl.col("uns") & (pl.col("unit_n") > 0))
+            .then(pl.col("unit_punct") / pl.col("unit_n"))
+            .when(pl.col("n") > 0)
+            .then(pl.col("punct") / pl.col("n")),
+            fineweb_short_line_ratio=pl.when(pl.col("n") > 0).then(pl.col("short") / pl.col("n")),
+            fineweb_char_dup_ratio=pl.when(pl.col("chars") > 0).then(
+                pl.col("dup_chars") / pl.col("chars")
+            ),
+            fineweb_list_ratio=pl.when(pl.col("words") > 0).then(
+                pl.col("newlines") / pl.col("words")
+            ),
+        )
+        return batch.with_columns(frame.select(*self.columns, _lines="n"))
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        c: FineWebQualityConfig = self.config
+        punct = pl.col("fineweb_line_punct_ratio")
+        low_punct = punct < c.line_punct_thr
+        if c.line_punct_exclude_zero:
+            low_punct = low_punct & (punct != 0)
+        return [
+            ("empty", pl.col("_lines") == 0),
+            ("line_punct_ratio", low_punct),
+            ("short_line_ratio", pl.col("fineweb_short_line_ratio") > c.short_line_thr),
+            ("char_dup_ratio", pl.col("fineweb_char_dup_ratio") > c.char_duplicates_ratio),
+            ("list_ratio", pl.col("fineweb_list_ratio") > c.new_line_ratio),
+        ]

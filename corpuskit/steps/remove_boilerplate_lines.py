@@ -1,0 +1,210 @@
+"""remove_boilerplate_lines: drop lines, sentences and tags that match maintained pattern lists.
+
+The lists are data files (corpuskit/data/boilerplate/<language>.txt), one regular expression
+per line, extendable from a recipe. Two kinds of pattern:
+
+- a plain pattern removes the *unit* it matches in: a whole line when the line is short (up
+  to `whole_line_bytes`), else the sentence of the longer line that holds the match. Long lines
+  are common: scraped Chinese news often arrives as one line per article, with the widget
+  text ("我要评论"), the hotline or the "声明：...转载请注明出处" notice as its last sentence;
+  removing the whole line there would remove the article.
+- a "cut:" pattern removes only the text it matches, for tags inside sentences such as a
+  bracketed source tag "【ZOL-七天在线 it7t.com】" or Sina's link markers "(微博)".
+
+Everything runs batch-wide in Polars (Rust regex), with one combined regex per list (split
+by anchoring, see `combine_groups`):
+documents are exploded into lines (`str.split("\\n")` + explode), long lines into sentences
+(a sentinel is inserted after sentence ends and before 【/[ fields, then split), units are
+matched, and the survivors are joined back with `str.join` in group_by order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import polars as pl
+from pydantic import Field
+
+from corpuskit.steps.base import FilterStep, StepConfig
+from corpuskit.steps.patterns import Pattern, check_pattern, collect_patterns, combine_groups
+
+_SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
+# Units of a long line end after a sentence end, a run of spaces (where scraped Chinese news
+# had its paragraph breaks) or a URL/domain (contact blocks glue the next sentence to it).
+_URL_PATH = r"(?:/[A-Za-z0-9\-._~/?#=&%+:]*)?"
+_SPLIT_AFTER = (
+    r"[。！？!?…]+[”’」』\"'）)\]]*|\.[”’\"'）)\]]*\s+|\s{2,}"
+    rf"|(?i:(?:https?://)?[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:com|cn|net|org){_URL_PATH})"
+)
+# ... and start at a bracketed field ("...售价1690元【联系电话】0531-..."), a ">>" link, a
+# "点击进入" link, or a Sina dateline ("新浪娱乐讯"), which often follow a link glued to them.
+_SPLIT_BEFORE = r"[【\[]|>{2,}|点击(?:进入|查看|观看|阅读|收看|浏览)|新浪\p{Han}{2}讯"
+
+
+def free_sentinel(texts: pl.Series) -> str:
+    """A character that occurs in none of `texts`, to mark split points."""
+    for s in _SENTINELS:
+        if not texts.str.contains(s, literal=True).any():
+            return s
+    raise ValueError("no free sentinel character in this batch")
+
+
+@dataclass
+class Removal:
+    """What `remove_units` did, per document."""
+
+    text: pl.Series
+    lines_removed: pl.Series
+    units_removed: pl.Series
+    chars_removed: pl.Series
+
+
+def remove_units(
+    text: pl.Series,
+    unit_regexes: list[str],
+    cut_regexes: list[str],
+    whole_line_bytes: int,
+) -> Removal:
+    """Cut `cut_regexes` matches from lines, then drop the units a `unit_regexes` matches.
+
+    Lines up to `whole_line_bytes` UTF-8 bytes are one unit; longer ones are split into
+    sentences. Lines emptied by either are dropped; other lines keep their text exactly,
+    except that a changed line is stripped of the spaces the removal left at its ends.
+    """
+    text = text.fill_null("")
+    n = text.len()
+    zeros = pl.Series([0] * n, dtype=pl.Int32)
+    if n == 0 or not (unit_regexes or cut_regexes):
+        return Removal(text, zeros, zeros, zeros)
+    sentinel = free_sentinel(text)
+    lines = (
+        pl.DataFrame({"text": text})
+        .with_row_index("doc")
+        .select("doc", line=pl.col("text").str.split("\n"))
+        .explode("line")
+        .with_row_index("lid")
+    )
+    line = pl.col("line")
+    cut = line
+    for regex in cut_regexes:
+        cut = cut.str.replace_all(regex, "")
+    lines = lines.with_columns(cut=cut, blank=line.str.strip_chars() == "")
+    if not unit_regexes:
+        joined = lines.with_columns(new=pl.col("cut"), units=pl.lit(0, dtype=pl.UInt32))
+    else:
+        long = pl.col("cut").str.len_bytes() > whole_line_bytes
+        marked = (
+            pl.col("cut")
+            .str.replace_all(_SPLIT_AFTER, "${0}" + sentinel)
+            .str.replace_all(_SPLIT_BEFORE, sentinel + "${0}")
+        )
+        units = (
+            lines.select(
+                "lid", unit=pl.when(long).then(marked).otherwise(pl.col("cut")).str.split(sentinel)
+            )
+            .explode("unit")
+            .with_columns(
+                drop=pl.any_horizontal([pl.col("unit").str.contains(r) for r in unit_regexes])
+                & (pl.col("unit") != "")
+            )
+        )
+        per_line = units.group_by("lid", maintain_order=True).agg(
+            new=pl.col("unit").filter(~pl.col("drop")).str.join(""),
+            units=pl.col("drop").sum(),
+        )
+        joined = lines.join(per_line, on="lid", how="left", maintain_order="left")
+    changed = pl.col("new") != pl.col("line")
+    new = pl.when(changed).then(pl.col("new").str.strip_chars()).otherwise(pl.col("line"))
+    joined = joined.with_columns(new=new).with_columns(
+        gone=~pl.col("blank") & (pl.col("new").str.strip_chars() == "")
+    )
+    docs = joined.group_by("doc", maintain_order=True).agg(
+        text=pl.col("new").filter(~pl.col("gone")).str.join("\n"),
+        lines_removed=pl.col("gone").sum().cast(pl.Int32),
+        units_removed=pl.col("units").sum().cast(pl.Int32),
+    )
+    new_text = docs["text"]
+    return Removal(
+        new_text,
+        docs["lines_removed"],
+        docs["units_removed"],
+        (text.str.len_chars() - new_text.str.len_chars()).cast(pl.Int32),
+    )
+
+
+class BoilerplateConfig(StepConfig):
+    # shipped lists to use (corpuskit/data/boilerplate/<name>.txt); [] turns them all off
+    languages: tuple[str, ...] = ("zh", "en")
+    # more patterns, same syntax as the files ("cut:" prefix for tag-only removal)
+    extra_patterns: tuple[str, ...] = ()
+    # more list files (paths relative to the working directory), same format
+    pattern_files: tuple[str, ...] = ()
+    # shipped patterns to leave out, by their exact text in the file (with "cut: ")
+    exclude_patterns: tuple[str, ...] = ()
+    ignore_case: bool = True
+    # lines up to this many UTF-8 bytes are removed whole when they match, longer lines
+    # lose only the matching sentence: 80 bytes is an English line of 80 characters or a
+    # Chinese one of 26 (3 bytes a character), about one sentence either way
+    whole_line_bytes: int = Field(80, ge=0)
+
+
+class RemoveBoilerplateLines(FilterStep):
+    """Remove boilerplate lines, sentences and tags (zh/en pattern lists); reject emptied docs."""
+
+    Config = BoilerplateConfig
+    columns: ClassVar[dict[str, pl.DataType]] = {
+        "boilerplate_lines_removed": pl.Int32(),
+        "boilerplate_units_removed": pl.Int32(),
+        "boilerplate_chars_removed": pl.Int32(),
+    }
+
+    def __init__(self, config: StepConfig | None = None, name: str | None = None) -> None:
+        super().__init__(config, name)
+        self._unit_regexes: list[str] = []
+        self._cut_regexes: list[str] = []
+
+    def patterns(self) -> list[Pattern]:
+        """Every pattern in force: shipped lists, minus exclusions, plus the recipe's own."""
+        c: BoilerplateConfig = self.config
+        return collect_patterns(
+            "boilerplate",
+            c.languages,
+            c.exclude_patterns,
+            c.extra_patterns,
+            c.pattern_files,
+            allow_cut=True,
+        )
+
+    def validate(self) -> None:
+        for p in self.patterns():
+            check_pattern(p)
+
+    def setup(self) -> None:
+        patterns = self.patterns()
+        for p in patterns:
+            check_pattern(p)
+        c: BoilerplateConfig = self.config
+        self._unit_regexes = combine_groups([p for p in patterns if not p.cut], c.ignore_case)
+        self._cut_regexes = combine_groups([p for p in patterns if p.cut], c.ignore_case)
+
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
+        self.ensure_ready()
+        c: BoilerplateConfig = self.config
+        r = remove_units(batch["text"], self._unit_regexes, self._cut_regexes, c.whole_line_bytes)
+        self.count("lines_removed", r.lines_removed.sum() or 0)
+        self.count("units_removed", r.units_removed.sum() or 0)
+        self.count("chars_removed", r.chars_removed.sum() or 0)
+        self.count("docs_changed", (r.chars_removed > 0).sum())
+        # a document left empty is rejected with its original text, for review
+        emptied = (r.text.str.strip_chars() == "") & (r.chars_removed > 0)
+        return batch.with_columns(
+            pl.when(emptied).then(pl.col("text")).otherwise(r.text).alias("text"),
+            r.lines_removed.alias("boilerplate_lines_removed"),
+            r.units_removed.alias("boilerplate_units_removed"),
+            r.chars_removed.alias("boilerplate_chars_removed"),
+            emptied.alias("_emptied"),
+        )
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        return [("empty", pl.col("_emptied"))]

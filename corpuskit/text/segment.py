@@ -1,0 +1,680 @@
+"""Word segmentation shared by the quality and length steps, batch-wide.
+
+Two segmenters, chosen per document:
+
+* spaced scripts (English and the like): spaCy's English tokenizer rules (prefixes, suffixes,
+  infixes, URL match and the 1,300 special cases such as "don't" -> "do", "n't"), the tokenizer
+  datatrove's filters use, re-implemented in pure Python over data exported from spaCy 3.8
+  (`corpuskit/data/quality/en_tokenizer.json`, MIT licence). spaCy splits a text at whitespace
+  first and tokenizes each whitespace-free *chunk* on its own, so corpuskit does the same:
+  the batch is cut into chunks, only chunks never seen before in the process are tokenized
+  (plain words and words with a split-off , ; : ! ? . in Polars, the rest by the rules in
+  Python), and every chunk's tokens are memoized per process. The result matched spaCy on all
+  79,246 distinct chunks of the ../shared English corpora. Where numba imports, the cutting,
+  the distinct chunks and the token table come from kernels over the UTF-8 bytes
+  (`segment_kernels.py`, with a per-process store of every chunk's tokens); the Polars
+  path (`str.extract_all` of the chunks, a join back) is the tested reference and fallback.
+* unspaced scripts (Chinese, Japanese, Thai, ...): jieba, one call per document (memoized), with
+  the dictionary loaded once per process.
+
+A document is unspaced when its `lang` column (if present and not null) names an unspaced
+language, else when CJK characters make up at least `min_cjk_ratio` of its non-space characters.
+
+`Segmenter.tokens` returns one row per word (whitespace-only tokens dropped, like datatrove's
+`strip_strings`) with the document row, the line it is on (`str.splitlines` semantics, numbered
+across the batch), a 64-bit hash of its text, its length and feature flags; the steps compute
+their statistics from that table with Polars expressions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from corpuskit import jit
+from corpuskit.text.chars import (
+    LINE_BREAKS,
+    NON_WS,
+    char_class,
+    normalize_line_breaks,
+    punctuation,
+    py_strip,
+)
+from corpuskit.text.english import EnglishRules
+from corpuskit.text.utf8 import utf8_buffer
+
+DATA: Traversable = files("corpuskit") / "data" / "quality"
+CHUNK = rf"\n|{NON_WS}+"
+HASH_SEED = 0x5EED
+
+# Token flags (UInt8 bits).
+NONSYM = 1  # has a character outside datatrove's PUNCTUATION_SET (a "non-symbol word")
+ALPHA = 2  # has an alphabetic character (str.isalpha)
+PUNCT = 4  # spaCy's is_punct: every character is Unicode punctuation (P*)
+SENT_END = 8  # one of spaCy's sentencizer punctuation characters
+
+
+@lru_cache(maxsize=1)
+def zh_stop_words() -> tuple[str, ...]:
+    """The shipped Chinese stop words (corpuskit/data/quality/zh_stopwords.txt)."""
+    lines = (DATA / "zh_stopwords.txt").read_text(encoding="utf-8").splitlines()
+    return tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def unit_pattern() -> str:
+    """Sentence units of unspaced text: a run up to terminal punctuation (or an ellipsis) and
+    the closing quotes after it, or the rest of a line. Units never cross a line break."""
+    p = punctuation()
+    ends = char_class(p.cjk_terminal | {"…"})
+    not_end = char_class(p.cjk_terminal | {"…", "\n"}, negate=True)
+    closers = char_class(p.cjk_closers)
+    return rf"{not_end}*{ends}+{closers}*|{not_end}+"
+
+
+@lru_cache(maxsize=1)
+def _py_units() -> re.Pattern[str]:
+    """unit_pattern for Python's re, with each line break a unit of its own."""
+    p = punctuation()
+    ends = "".join(re.escape(c) for c in sorted(p.cjk_terminal | {"…"}))
+    closers = "".join(re.escape(c) for c in sorted(p.cjk_closers))
+    return re.compile(rf"\n|[^{ends}\n]*[{ends}]+[{closers}]*|[^{ends}\n]+")
+
+
+def sentence_units(text: pl.Expr) -> pl.Expr:
+    """List of the sentence units of each text (whitespace-only units dropped)."""
+    return text.str.extract_all(unit_pattern()).list.eval(
+        pl.element().filter(pl.element().str.contains(NON_WS))
+    )
+
+
+# --------------------------------------------------------------------------- segmenter
+
+TOKEN_SCHEMA: dict[str, pl.DataType] = {
+    "row": pl.UInt32(),
+    "line": pl.UInt32(),
+    "h": pl.UInt64(),
+    "len": pl.UInt32(),
+    "flags": pl.UInt8(),
+}
+
+
+def token_hash(tokens: pl.Expr) -> pl.Expr:
+    """The 64-bit hash the token table uses (same text, same hash, within a process)."""
+    return tokens.hash(HASH_SEED)
+
+
+def _flags(tok: pl.Expr) -> pl.Expr:
+    p = punctuation()
+    flags = (
+        tok.str.contains(char_class(p.punctuation, negate=True)).cast(pl.UInt8) * NONSYM
+        + tok.str.contains(r"\p{L}").cast(pl.UInt8) * ALPHA
+        + tok.str.contains(r"^\p{P}+$").cast(pl.UInt8) * PUNCT
+        + tok.is_in(sorted(p.sentencizer)).cast(pl.UInt8) * SENT_END
+    )
+    return flags.cast(pl.UInt8)
+
+
+_SIMPLE_SUFFIXES = frozenset(",;:!?")
+# An ASCII word, maybe with a suffix spaCy splits off; a "." only after these endings.
+WORD_CHUNK = r"^([A-Za-z]+)([.,;:!?]?)$"
+WORD_SPLITS_DOT = r"(?:[a-z]|[A-Z]{2})$"
+_MAP_SCHEMA = {"ch": pl.UInt64(), "h": pl.UInt64(), "len": pl.UInt32(), "flags": pl.UInt8()}
+
+
+class Segmenter:
+    """Per-process segmentation with memo tables; get it with `segmenter()`."""
+
+    MAX_CHUNKS = 1_000_000  # chunk -> tokens memo size before it is cleared
+    MAX_MEMO_CHARS = 4_000_000  # jieba memo: characters of text kept with their words
+
+    def __init__(self, kernels: bool = True) -> None:
+        self.rules = EnglishRules()
+        self._special_keys = pl.Series(sorted(self.rules.specials), dtype=pl.String)
+        # the numba kernels (corpuskit.text.segment_kernels) where numba imports and `kernels`;
+        # None: the Polars reference path
+        self.kernels: Any = segment_kernels() if kernels else None
+        # the chunk memo: with the kernels, chunk key -> slot of its tokens in `_store`;
+        # without, chunk -> its tokens (None: the chunk itself). Clearing it forgets all.
+        self._chunks: dict[Any, Any] = {}
+        self._store = _TokenStore()
+        self._jieba: Any = None
+        self._jieba_memo: OrderedDict[str, list[str]] = OrderedDict()
+        self._memo_chars = 0
+        self._last: _Remembered | None = None
+
+    # -- unspaced -------------------------------------------------------------------------
+    def jieba(self) -> Any:
+        """jieba's tokenizer, dictionary loaded once per process."""
+        if self._jieba is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            tk = jieba.Tokenizer()
+            tk.initialize()
+            self._jieba = tk
+        return self._jieba
+
+    def cut(self, text: str) -> list[str]:
+        """jieba words of `text` (whitespace kept as tokens).
+
+        The text is cut into sentence units first (see `unit_pattern`) and each unit is
+        segmented on its own, memoized: unit boundaries are punctuation, where jieba splits
+        anyway, so the words are the same, and a step that sees a text another step shortened
+        (c4_quality drops units) finds most of its units segmented already.
+        """
+        memo = self._jieba_memo
+        out: list[str] = []
+        for unit in _py_units().findall(text):
+            got = memo.get(unit)
+            if got is None:
+                got = self.jieba().lcut(unit)
+                memo[unit] = got
+                self._memo_chars += len(unit)
+                while self._memo_chars > self.MAX_MEMO_CHARS and len(memo) > 1:
+                    old, _ = memo.popitem(last=False)
+                    self._memo_chars -= len(old)
+            out.extend(got)
+        return out
+
+    def cut_words(self, texts: Iterable[str]) -> list[list[str]]:
+        """jieba words without whitespace tokens, for each text."""
+        return [[w for w in (t.strip() for t in self.cut(x)) if w] for x in texts]
+
+    # -- tokens table ---------------------------------------------------------------------
+    def tokens(
+        self, texts: pl.Series, unspaced: pl.Series | None = None, remember: bool = True
+    ) -> pl.DataFrame:
+        """One row per word of every text: row, line, h, len, flags (see TOKEN_SCHEMA).
+
+        The last table (of a call with `remember`) is kept: documents of that call (same text,
+        same script) are taken from it, so the next step on the same batch does not segment
+        again. Where some documents are found there and others are not (an earlier step
+        changed them: c4_quality drops lines), the Polars path (without the kernels, which
+        segment faster than this) looks the lines of the changed spaced documents up in it
+        too: a spaced line's words depend only on its own text.
+        """
+        n = len(texts)
+        if unspaced is None:
+            unspaced = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+        cols = pl.DataFrame({"t": texts, "u": unspaced}).select(
+            text=pl.col("t").fill_null(""),
+            uns=pl.col("u").fill_null(False).cast(pl.Boolean),
+            key=pl.col("t").fill_null("").hash(HASH_SEED)
+            ^ pl.col("u").fill_null(False).cast(pl.UInt64),
+            breaks=pl.col("t").fill_null("").str.count_matches(LINE_BREAKS + "|\n").cast(pl.UInt32),
+        )
+        text, unspaced, keys, breaks = cols.get_columns()
+        first = (breaks + 1).cum_sum() - (breaks + 1)
+        parts: list[pl.DataFrame] = []
+        missing = pl.int_range(n, dtype=pl.UInt32, eager=True)
+        last = self._last
+        if last is not None and n:
+            reused, missing = self._reuse_documents(last, keys, first)
+            if reused is not None:
+                parts.append(reused)
+            else:
+                last = None  # a new batch: its lines will not be found either
+        if missing.len() == n and last is None:
+            parts.append(self._build(text, unspaced, breaks))
+        elif missing.len():
+            sub_text, sub_uns = text.gather(missing), unspaced.gather(missing)
+            if last is not None and self.kernels is None:
+                sub = self._build_reusing_lines(sub_text, sub_uns, last)
+            else:
+                sub = self._build(sub_text, sub_uns)
+            sub_breaks = breaks.gather(missing)
+            sub_first = (sub_breaks + 1).cum_sum() - (sub_breaks + 1)
+            row = missing.gather(sub["row"])
+            sub = sub.with_columns(
+                row=row, line=sub["line"] - sub_first.gather(sub["row"]) + first.gather(row)
+            )
+            parts.append(sub.cast(TOKEN_SCHEMA))
+        if not parts:
+            table = pl.DataFrame(schema=TOKEN_SCHEMA)
+        elif len(parts) == 1:
+            table = parts[0]
+        else:
+            table = pl.concat(parts)
+        if not table["row"].is_sorted():
+            table = table.sort("row", maintain_order=True)
+        if remember:
+            self._last = _Remembered(table, keys, first, text, unspaced)
+        return table
+
+    @staticmethod
+    def _reuse_documents(
+        last: _Remembered, keys: pl.Series, first: pl.Series
+    ) -> tuple[pl.DataFrame | None, pl.Series]:
+        """The tokens of the documents (by key) found in `last`, renumbered to these rows and
+        lines (None when none is found), and the rows not found."""
+        index: dict[int, int] = {}
+        for i, k in enumerate(last.keys.to_list()):
+            index.setdefault(k, i)
+        old_of = np.array([index.get(k, -1) for k in keys.to_list()], dtype=np.int64)
+        found = np.flatnonzero(old_of >= 0)
+        missing = pl.Series(np.flatnonzero(old_of < 0), dtype=pl.UInt32)
+        if not found.size:
+            return None, missing
+        old_rows = old_of[found]
+        if np.unique(old_rows).size < old_rows.size:
+            # a document repeated in this batch: a join gives each copy its tokens
+            pairs = pl.DataFrame(
+                {
+                    "new": pl.Series(found, dtype=pl.UInt32),
+                    "old": pl.Series(old_rows, dtype=pl.UInt32),
+                }
+            )
+            j = last.table.join(
+                pairs, left_on="row", right_on="old", how="inner", maintain_order="left"
+            )
+            new_row = j["new"].to_numpy()
+            old_row = j["row"].to_numpy()
+            table = j
+        else:
+            new_of_old = np.full(len(last.keys), -1, dtype=np.int64)
+            new_of_old[old_rows] = found
+            old_row = last.table["row"].to_numpy()
+            new_row = new_of_old[old_row]
+            keep = new_row >= 0
+            table = last.table if keep.all() else last.table.filter(pl.Series(keep))
+            old_row, new_row = old_row[keep], new_row[keep]
+        line = (
+            table["line"].to_numpy().astype(np.int64)
+            - last.first.to_numpy().astype(np.int64)[old_row]
+            + first.to_numpy().astype(np.int64)[new_row]
+        )
+        table = table.select(list(TOKEN_SCHEMA)).with_columns(
+            row=pl.Series(new_row, dtype=pl.UInt32), line=pl.Series(line, dtype=pl.UInt32)
+        )
+        return table, missing
+
+    def _build_reusing_lines(
+        self, texts: pl.Series, unspaced: pl.Series, last: _Remembered
+    ) -> pl.DataFrame:
+        """`_build`, with the spaced lines found in `last` taken from its table."""
+        lines = _spaced_lines(texts, unspaced)
+        m = lines.join(last.line_keys(), on="key", how="left", maintain_order="left")
+        found = m.filter(pl.col("old").is_not_null()).select("old", "line", "row")
+        parts = []
+        if found.height:
+            j = last.table.join(
+                found, left_on="line", right_on="old", how="inner", maintain_order="left"
+            )
+            parts.append(
+                j.select(row=j["row_right"], line=j["line_right"], h="h", len="len", flags="flags")
+            )
+        rest = m.filter(pl.col("old").is_null() & pl.col("s").str.contains(NON_WS))
+        if rest.height:
+            built = self._build(rest["s"], pl.Series([False] * rest.height))
+            parts.append(
+                built.with_columns(
+                    row=rest["row"].gather(built["row"]), line=rest["line"].gather(built["row"])
+                )
+            )
+        uns = unspaced.arg_true()
+        if uns.len():
+            norm = pl.DataFrame({"t": texts}).select(normalize_line_breaks(pl.col("t")))["t"]
+            nl = norm.str.count_matches("\n", literal=True).cast(pl.UInt32)
+            first = (nl + 1).cum_sum() - (nl + 1)
+            sub_nl = nl.gather(uns)
+            sub_first = (sub_nl + 1).cum_sum() - (sub_nl + 1)
+            built = self._build(texts.gather(uns), unspaced.gather(uns))
+            row = uns.cast(pl.UInt32).gather(built["row"])
+            parts.append(
+                built.with_columns(
+                    row=row,
+                    line=built["line"] - sub_first.gather(built["row"]) + first.gather(row),
+                )
+            )
+        parts = [p.select(list(TOKEN_SCHEMA)).cast(TOKEN_SCHEMA) for p in parts]
+        if not parts:
+            return pl.DataFrame(schema=TOKEN_SCHEMA)
+        table = pl.concat(parts) if len(parts) > 1 else parts[0]
+        # each line comes whole from one part, in word order: ordering by line restores
+        # document order
+        return table.sort("line", maintain_order=True)
+
+    def _build(
+        self, texts: pl.Series, unspaced: pl.Series, nl: pl.Series | None = None
+    ) -> pl.DataFrame:
+        """The token table of `texts` (rows and lines numbered from 0); `nl`: each text's
+        line breaks, where the caller has them."""
+        texts = texts.fill_null("")
+        unspaced = unspaced.fill_null(False)
+        if nl is None:
+            nl = texts.str.count_matches(LINE_BREAKS + "|\n").cast(pl.UInt32)
+        # first line number of each row: every text adds (line breaks + 1) lines
+        first_line = (nl + 1).cum_sum() - (nl + 1)
+        spaced = (~unspaced).arg_true()
+        uns = unspaced.arg_true()
+        parts = []
+        if spaced.len():
+            if self.kernels is not None:
+                parts.append(self._spaced_kernel(texts, spaced, first_line))
+            else:
+                parts.append(self._spaced(self._docs(texts, spaced, nl), first_line))
+        if uns.len():
+            parts.append(self._unspaced(self._docs(texts, uns, nl), first_line))
+        if not parts:
+            return pl.DataFrame(schema=TOKEN_SCHEMA)
+        out = pl.concat(parts) if len(parts) > 1 else parts[0]
+        if len(parts) > 1:
+            out = out.sort("row", maintain_order=True)
+        return out
+
+    @staticmethod
+    def _docs(texts: pl.Series, idx: pl.Series, nl: pl.Series) -> pl.DataFrame:
+        """row, text (line breaks normalized to "\\n"), nl of the documents `idx`."""
+        return pl.DataFrame({"row": idx, "text": texts.gather(idx)}).with_columns(
+            normalize_line_breaks(pl.col("text")), nl=nl.gather(idx)
+        )
+
+    def _spaced_kernel(
+        self, texts: pl.Series, rows: pl.Series, first_line: pl.Series
+    ) -> pl.DataFrame:
+        """`_spaced` with the numba kernels (same table): chunks and their distinct keys from
+        the UTF-8 bytes, tokens from the per-process store; only new chunks become strings."""
+        k = self.kernels
+        data, offsets = utf8_buffer(texts)
+        row, line, start, stop, key = k.chunks(
+            data,
+            offsets,
+            rows.to_numpy().astype(np.int64),
+            first_line.to_numpy().astype(np.int64),
+        )
+        inverse = np.empty(key.size, dtype=np.int64)
+        first = k.distinct(key, inverse)
+        memo = self._chunks
+        if not memo or len(memo) > self.MAX_CHUNKS:
+            memo.clear()
+            self._store = _TokenStore()
+        store = self._store
+        ukeys = key[first].tolist()
+        slots = np.array([memo.get(x, -1) for x in ukeys], dtype=np.int64)
+        miss = np.flatnonzero(slots < 0)
+        if miss.size:
+            buf, offs = k.gather_bytes(data, start[first[miss]], stop[first[miss]])
+            arr = pa.LargeStringArray.from_buffers(miss.size, pa.py_buffer(offs), pa.py_buffer(buf))
+            new = pl.DataFrame({"c": pl.Series(arr), "ch": np.arange(miss.size, dtype=np.uint64)})
+            got = self._chunk_map(new, {}).sort("ch", maintain_order=True)
+            added = store.add(got, miss.size)
+            for x, slot in zip((ukeys[i] for i in miss.tolist()), added.tolist(), strict=True):
+                memo[x] = slot
+            slots[miss] = added
+        chunk_slot = slots[inverse]
+        total = int(store.count[chunk_slot].sum())
+        out = {
+            "row": np.empty(total, dtype=np.uint32),
+            "line": np.empty(total, dtype=np.uint32),
+            "h": np.empty(total, dtype=np.uint64),
+            "len": np.empty(total, dtype=np.uint32),
+            "flags": np.empty(total, dtype=np.uint8),
+        }
+        k.expand(chunk_slot, row, line, store.start, store.count, store.h, store.len,
+                 store.flags, *out.values())  # fmt: skip
+        return pl.DataFrame(out)
+
+    def _spaced(self, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
+        ch = (
+            docs.select("row", c=pl.col("text").str.extract_all(CHUNK)).explode("c").drop_nulls("c")
+        )
+        ch = _with_lines(
+            ch.with_columns(nl=(pl.col("c") == "\n").cast(pl.UInt32)), docs, first_line
+        )
+        ch = ch.filter(pl.col("nl") == 0).select("row", "line", "c", ch=token_hash(pl.col("c")))
+        mapping = self._chunk_map(ch.filter(pl.col("ch").is_first_distinct()).select("c", "ch"))
+        out = ch.join(mapping, on="ch", how="left", maintain_order="left_right")
+        return out.select(list(TOKEN_SCHEMA)).cast(TOKEN_SCHEMA)
+
+    def _chunk_map(
+        self, uniq: pl.DataFrame, memo: dict[str, tuple[str, ...] | None] | None = None
+    ) -> pl.DataFrame:
+        """Distinct chunks (c, with an id ch) -> their tokens (ch, h, len, flags), one row
+        per token, each chunk's in order; `memo` (default: the segmenter's) for the rules.
+
+        Most chunks are ASCII words, maybe with one trailing , ; : ! ? or a "." that spaCy
+        splits off (after a lowercase letter or two capitals; "Z." and "SpaceX." stay whole):
+        where neither the chunk nor the word is a special case, their tokens are known without
+        the rules and are made here in Polars (tests check this against the full rules on every
+        chunk of the ../shared corpora). The others go through the rules in Python, memoized.
+        """
+        c = pl.col("c")
+        word = c.str.extract(WORD_CHUNK, 1)
+        suffix = c.str.extract(WORD_CHUNK, 2)
+        specials = self._special_keys
+        fast = (
+            word.is_not_null()
+            & ~c.is_in(specials.implode())
+            & ~word.is_in(specials.implode())
+            & ((suffix != ".") | word.str.contains(WORD_SPLITS_DOT))
+        )
+        uniq = uniq.with_columns(fast=fast, word=word, suffix=suffix)
+        parts = []
+        fast_rows = uniq.filter(pl.col("fast"))
+        whole = fast_rows.filter(pl.col("suffix") == "")
+        if whole.height:
+            # the chunk is the token; an ASCII word has NONSYM | ALPHA
+            parts.append(
+                whole.select(
+                    "ch",
+                    h=token_hash(c),
+                    len=c.str.len_bytes().cast(pl.UInt32),
+                    flags=pl.lit(NONSYM | ALPHA, dtype=pl.UInt8),
+                )
+            )
+        split = fast_rows.filter(pl.col("suffix") != "")
+        if split.height:
+            # per chunk the word row, then the suffix row (a join keeps that order)
+            toks = pl.concat([split.select("ch", tok="word"), split.select("ch", tok="suffix")])
+            parts.append(self._token_rows(toks))
+        slow = uniq.filter(~pl.col("fast"))
+        if slow.height:
+            parts.append(self._slow_chunk_map(slow, self._chunks if memo is None else memo))
+        if not parts:
+            return pl.DataFrame(schema=_MAP_SCHEMA)
+        return pl.concat([p.cast(_MAP_SCHEMA) for p in parts])
+
+    def _slow_chunk_map(
+        self, uniq: pl.DataFrame, memo: dict[str, tuple[str, ...] | None]
+    ) -> pl.DataFrame:
+        """`_chunk_map` for the chunks that need the rules (memoized in `memo`)."""
+        if len(memo) > self.MAX_CHUNKS:
+            memo.clear()
+        tokenize = self.rules.tokenize
+        specials = self.rules.specials
+        idx: list[int] = []
+        toks: list[str] = []
+        for i, c in enumerate(uniq["c"].to_list()):
+            got = memo.get(c, False)
+            if got is False:
+                # ASCII letters, maybe then one of , ; : ! ?: only the special cases and
+                # that suffix apply (tests check this against the full rules)
+                word = c[:-1] if c[-1:] in _SIMPLE_SUFFIXES else c
+                if word.isascii() and word.isalpha() and c not in specials:
+                    got = None if word is c else (*specials.get(word, (word,)), c[-1])
+                else:
+                    t = tokenize(c)
+                    got = None if len(t) == 1 and t[0] == c else tuple(t)
+                memo[c] = got
+            if got is None:
+                idx.append(i)
+                toks.append(c)
+            else:
+                idx.extend([i] * len(got))
+                toks.extend(got)
+        tok = pl.Series("tok", toks, dtype=pl.String)
+        return self._token_rows(pl.DataFrame({"ch": uniq["ch"].gather(idx), "tok": tok}))
+
+    @staticmethod
+    def _token_rows(toks: pl.DataFrame) -> pl.DataFrame:
+        """(ch, tok) -> (ch, h, len, flags)."""
+        return toks.select(
+            "ch",
+            h=token_hash(pl.col("tok")),
+            len=pl.col("tok").str.len_chars().cast(pl.UInt32),
+            flags=_flags(pl.col("tok")),
+        )
+
+    def _unspaced(self, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
+        rows: list[int] = []
+        toks: list[str] = []
+        for row, text in zip(docs["row"].to_list(), docs["text"].to_list(), strict=True):
+            words = self.cut(text)
+            rows.extend([row] * len(words))
+            toks.extend(words)
+        t = pl.DataFrame(
+            {"row": pl.Series(rows, dtype=pl.UInt32), "c": pl.Series(toks, dtype=pl.String)}
+        )
+        nl = pl.col("c").str.count_matches("\n", literal=True).cast(pl.UInt32)
+        t = _with_lines(t.with_columns(nl=nl), docs, first_line)
+        return (
+            t.with_columns(tok=pl.col("c").str.strip_chars())
+            .filter(pl.col("tok") != "")
+            .select(
+                "row",
+                "line",
+                h=token_hash(pl.col("tok")),
+                len=pl.col("tok").str.len_chars().cast(pl.UInt32),
+                flags=_flags(pl.col("tok")),
+            )
+            .cast(TOKEN_SCHEMA)
+        )
+
+
+class _TokenStore:
+    """Every distinct chunk's tokens (h, len, flags), chunk after chunk, in growing numpy
+    arrays; a chunk is a slot: its tokens are start[slot] : start[slot] + count[slot]."""
+
+    def __init__(self) -> None:
+        self.h = np.empty(1 << 12, dtype=np.uint64)
+        self.len = np.empty(1 << 12, dtype=np.uint32)
+        self.flags = np.empty(1 << 12, dtype=np.uint8)
+        self.start = np.empty(1 << 10, dtype=np.int64)
+        self.count = np.empty(1 << 10, dtype=np.int64)
+        self.tokens = 0
+        self.chunks = 0
+
+    def add(self, rows: pl.DataFrame, n: int) -> np.ndarray:
+        """Store n chunks' tokens (rows: ch = 0..n-1 in order, h, len, flags); their slots."""
+        ids = rows["ch"].to_numpy().astype(np.int64)
+        counts = np.bincount(ids, minlength=n).astype(np.int64)
+        t, m = self.tokens, self.chunks
+        self.h, self.len, self.flags = (
+            _grown(a, t + rows.height) for a in (self.h, self.len, self.flags)
+        )
+        self.start, self.count = (_grown(a, m + n) for a in (self.start, self.count))
+        self.h[t : t + rows.height] = rows["h"].to_numpy()
+        self.len[t : t + rows.height] = rows["len"].to_numpy()
+        self.flags[t : t + rows.height] = rows["flags"].to_numpy()
+        self.start[m : m + n] = t + np.cumsum(counts) - counts
+        self.count[m : m + n] = counts
+        self.tokens += rows.height
+        self.chunks += n
+        return np.arange(m, m + n, dtype=np.int64)
+
+
+def _grown(a: np.ndarray, size: int) -> np.ndarray:
+    """`a`, or a copy at least twice as large where it holds fewer than `size` items."""
+    if size <= a.size:
+        return a
+    out = np.empty(max(size, 2 * a.size), dtype=a.dtype)
+    out[: a.size] = a
+    return out
+
+
+def whitespace_words(texts: pl.Series) -> pl.Series:
+    """Each text's whitespace-separated words (`len(text.split())`), UInt32: a kernel pass
+    over the bytes where numba imports, else a regex count."""
+    kernels = segment_kernels()
+    if kernels is None:
+        return texts.fill_null("").str.count_matches(NON_WS + "+")
+    data, offsets = utf8_buffer(texts)
+    out = np.empty(len(texts), dtype=np.uint32)
+    kernels.word_counts(data, offsets, kernels._CLASS, out)
+    return pl.Series(texts.name, out)
+
+
+@lru_cache(maxsize=1)
+def segment_kernels() -> Any:
+    """corpuskit.text.segment_kernels (kernels compiled or loaded), or None (`corpuskit.jit`)."""
+    return jit.kernels("corpuskit.text.segment_kernels")
+
+
+class _Remembered:
+    """The last token table `Segmenter.tokens` made, with what finds documents and lines in it."""
+
+    def __init__(
+        self, table: pl.DataFrame, keys: pl.Series, first: pl.Series, texts: pl.Series,
+        unspaced: pl.Series,
+    ) -> None:  # fmt: skip
+        self.table = table  # the token table
+        self.keys = keys  # per document: hash of text and script
+        self.first = first  # per document: its first line number
+        self.texts = texts
+        self.unspaced = unspaced
+        self.lines: pl.DataFrame | None = None  # made on demand, see line_keys
+
+    def line_keys(self) -> pl.DataFrame:
+        """(key, old): each distinct spaced line of the remembered texts, its line number."""
+        if self.lines is None:
+            lines = _spaced_lines(self.texts, self.unspaced).select("key", old="line")
+            self.lines = lines.unique("key", keep="first", maintain_order=True)
+        return self.lines
+
+
+def _spaced_lines(texts: pl.Series, unspaced: pl.Series) -> pl.DataFrame:
+    """Every line of the spaced texts: row, line (numbered batch-wide as in the token table),
+    s, and key, a hash of the line without its surrounding whitespace (which makes no word)."""
+    lines = (
+        pl.DataFrame({"t": texts.fill_null(""), "u": unspaced})
+        .with_row_index("row")
+        .select("row", "u", s=normalize_line_breaks(pl.col("t")).str.split("\n"))
+        .explode("s")
+        .with_row_index("line")
+    )
+    return lines.filter(~pl.col("u")).select(
+        pl.col("line").cast(pl.UInt32),
+        pl.col("row").cast(pl.UInt32),
+        "s",
+        key=token_hash(py_strip(pl.col("s"))),
+    )
+
+
+def _with_lines(t: pl.DataFrame, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
+    """Add `line` (numbered batch-wide) to a (row, nl) table that is in text order."""
+    seen = pl.col("nl").cum_sum() - pl.col("nl")  # newlines in this table before the row
+    row_info = docs.select("row").with_columns(
+        rnl=docs["nl"].cum_sum() - docs["nl"], first=first_line.gather(docs["row"])
+    )
+    return (
+        t.with_columns(seen=seen)
+        .join(row_info, on="row", how="left", maintain_order="left")
+        .with_columns(line=(pl.col("first") + pl.col("seen") - pl.col("rnl")).cast(pl.UInt32))
+    )
+
+
+_SEGMENTER: Segmenter | None = None
+
+
+def segmenter() -> Segmenter:
+    """The process-wide Segmenter (rules and memo tables are built once per process)."""
+    global _SEGMENTER
+    if _SEGMENTER is None:
+        _SEGMENTER = Segmenter()
+    return _SEGMENTER
+
+
+def word_hashes(words: Iterable[str]) -> pl.Series:
+    """Hashes of words as the token table stores them (e.g. stop words)."""
+    frame = pl.DataFrame({"w": pl.Series(list(words), dtype=pl.String)})
+    return frame.select(token_hash(pl.col("w"))).to_series()
