@@ -310,6 +310,15 @@ def test_fine_tuning_starts_from_a_checkpoint(corpus, reference, tmp_path):
 
 
 @pytest.mark.slow
+def test_max_minutes_ends_the_loop_and_the_run_still_evaluates_and_saves(corpus, tmp_path):
+    run_dir = tmp_path / "timed"
+    summary = run_training(config(corpus, run_dir, max_minutes=1e-6, eval_interval=0))
+    assert summary["steps"] == 1 and summary["stopped_early"] == "max_minutes"
+    assert "val_bleu" in summary and (run_dir / "model" / "model.safetensors").exists()
+    assert json.loads((run_dir / "summary.json").read_text())["stopped_early"] == "max_minutes"
+
+
+@pytest.mark.slow
 def test_a_run_with_a_translation_memory_evaluates_and_generates_with_it(corpus, tmp_path):
     from corpuskit.training.launch import load_run
 

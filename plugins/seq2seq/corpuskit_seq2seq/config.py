@@ -86,6 +86,12 @@ class Seq2SeqConfig(PairedConfig):
         None, ge=1, description="stop after this many validations without improvement"
     )
     early_stopping_min_delta: float = Field(0.0, ge=0.0, description="smaller gains count as none")
+    max_minutes: float | None = Field(
+        None,
+        gt=0.0,
+        description="stop the training loop after this many wall-clock minutes (rank 0's "
+        "clock), then evaluate and save as at the end; the LR schedule still follows max_iters",
+    )
     save_best: bool = Field(True, description="keep the weights of the best validation in best/")
     samples: int = Field(4, ge=0, description="validation translations written at the end")
     # checkpoints

@@ -79,7 +79,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
             m.update(scores(hyps, pairs[1], tokenize))
         return m
 
-    started, step, stop = time.perf_counter(), state["step"], False
+    started, step, stop, out_of_time = time.perf_counter(), state["step"], False, False
     while step < cfg.max_iters and not stop:
         loss_sum = torch.zeros((), device=env.device)
         tokens = pairs = 0
@@ -112,14 +112,23 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
         state["step"] = step
         if cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0:
             save_checkpoint(run_dir, state, raw, optimizer, scheduler, scaler, env, cfg)
+        if cfg.max_minutes is not None and time_is_up(started, cfg.max_minutes, env):
+            out_of_time = stop = True
     seconds = time.perf_counter() - started
     final = {"val": evaluate("val", None, val_inputs), "test": evaluate("test", None, ([], []))}
     monitor.evaluation(step, final, final=True)
     monitor.close()
     track_best(state, final["val"], step, cfg, raw, run_dir, env)  # the end competes too
-    summary = finish(cfg, run_dir, env, raw, tok, state, final, seconds, stop, val_pairs, memory)
+    stopped = "max_minutes" if out_of_time else stop
+    summary = finish(cfg, run_dir, env, raw, tok, state, final, seconds, stopped, val_pairs, memory)
     teardown(env)
     return summary
+
+
+def time_is_up(started: float, minutes: float, env: DistEnv) -> bool:
+    """Whether rank 0 has run `minutes` since `started`; every rank gets the same answer."""
+    late = env.master and time.perf_counter() - started >= minutes * 60
+    return bool(env.all_reduce(torch.tensor(float(late), device=env.device)).item())
 
 
 def metric_value(m: dict, cfg: Seq2SeqConfig) -> float:
@@ -159,7 +168,7 @@ def finish(
     state: dict,
     final: dict,
     seconds: float,
-    stopped: bool,
+    stopped: bool | str,
     val_pairs: tuple[list[str], list[str]],
     memory: TranslationMemory | None,
 ) -> dict[str, Any]:
