@@ -1,10 +1,10 @@
 """What a run reports: metrics.jsonl, TensorBoard, log lines with pairs/s and tokens/s,
 a progress bar, the loss curve. Only rank 0 writes. The metric files, their truncation
-on resume and the loss plot are the GPT plugin's, so both runs read the same way."""
+on resume, writing records (file and TensorBoard) and the loss plot are the GPT plugin's
+Monitor's, so both runs read the same way; the log lines count pairs, not FLOPs."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -13,17 +13,18 @@ from typing import Any
 import torch
 from corpuskit_gpt.dist import DistEnv
 from corpuskit_gpt.monitor import METRICS, truncate_metrics
+from corpuskit_gpt.monitor import Monitor as GPTMonitor
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from corpuskit_seq2seq.config import Seq2SeqConfig
 
 
-class Monitor:
+class Monitor(GPTMonitor):
     """Every rank calls `train()` each step (log steps all-reduce); rank 0 writes."""
 
     def __init__(self, run_dir: Path, cfg: Seq2SeqConfig, env: DistEnv, start_step: int) -> None:
-        self.cfg, self.env = cfg, env
+        self.cfg, self.env, self.run_dir = cfg, env, run_dir
         self.t0 = self.t_last = time.perf_counter()
         self.step_last = start_step
         self.pending = torch.zeros(3, dtype=torch.float64, device=env.device)  # loss, tokens, pairs
@@ -50,23 +51,6 @@ class Monitor:
                 "train", total=cfg.max_iters, completed=start_step, info=""
             )
             self.bar.start()
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self.file is None:
-            return
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
-        if self.tb is not None:
-            for key, value in record.items():
-                if key in ("step", "time", "final") or not isinstance(value, int | float):
-                    continue
-                split, _, name = key.partition("_")
-                tag = f"{split}/{name}" if split in ("train", "val", "test") else f"perf/{key}"
-                self.tb.add_scalar(tag, value, record["step"])
-
-    def print(self, text: str) -> None:
-        if self.env.master:
-            self.console.print(text, highlight=False)
 
     def train(self, step: int, loss: torch.Tensor, tokens: int, pairs: int, lr: float) -> None:
         """After optimizer step `step` (1-based): this rank's loss and its batch sizes."""
@@ -118,11 +102,3 @@ class Monitor:
             if m is not None
         )
         self.print(f"step {step}: {'final ' if final else ''}{shown}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-        if self.tb is not None:
-            self.tb.close()
-        if self.file is not None:
-            self.file.close()
