@@ -8,13 +8,13 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml plugins/example-filter/pyproject.toml plugins/gpt/pyproject.toml
+$(STAMP): pyproject.toml plugins/example-filter/pyproject.toml plugins/gpt/pyproject.toml plugins/seq2seq/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch: the CPU build, pinned before the GPT plugin asks for torch (an unpinned
 	# torch would pull a multi-GB CUDA build). The plugin itself keeps a normal range.
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,ray,tune,report,serve]' -e plugins/example-filter -e plugins/gpt
+	$(BIN)/python -m pip install -q -e '.[dev,ray,tune,report,serve]' -e plugins/example-filter -e plugins/gpt -e plugins/seq2seq
 	# numba's kernels and the report's chart bundle, built once per machine here, not in a run
 	$(BIN)/python -m corpuskit.jit
 	$(BIN)/python -m corpuskit.report.bundle

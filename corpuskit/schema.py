@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
 DOCUMENT_SCHEMA: dict[str, pl.DataType] = {
@@ -73,3 +75,15 @@ def to_rejected(
         signals=signals,
     )
     return conform(out, REJECTED_SCHEMA).select(list(REJECTED_SCHEMA))
+
+
+def field_expr(name: str, columns: Collection[str]) -> pl.Expr:
+    """A field as a string: the column `name` if `columns` has it, else that key of `meta`.
+
+    `meta` holds an input's other fields as a JSON object; a key absent from a row's
+    object (or a JSON null) gives null. Numbers come back as written.
+    """
+    if name in columns:
+        return pl.col(name).cast(pl.String)
+    escaped = name.replace("\\", "\\\\").replace("'", "\\'")
+    return pl.col("meta").str.json_path_match(f"$['{escaped}']")

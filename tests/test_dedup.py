@@ -490,3 +490,37 @@ def test_dedup_against_exact_only_and_default_ids(tmp_path):
     _, rejected, _ = run_step(DedupAgainst(cfg, name="dedup_against"), files, tmp_path / "w")
     assert rejected["id"].to_list() == ["x"]
     assert rejected[DETAIL_COLUMN].to_list() == ["e.parquet:0"]
+
+
+def test_exact_dedup_with_fields_compares_pairs(tmp_path):
+    """Translation pairs: the same target with another source is not a copy."""
+    pairs = [
+        ("p1", "你好。", "Hello."),
+        ("p2", "你好。", "Hi."),  # same target, another source: kept
+        ("p3", "你好。", "hello"),  # p1 after lowercase + punctuation removal
+        ("p4", "再见。", "Hello."),  # same source, another target: kept
+        ("p5", "你好!", None),  # no source: "" on that side
+        ("p6", "你好", None),
+    ]
+    rows = [
+        {"id": i, "text": t, "url": None, "meta": json.dumps({"en": s} if s else {})}
+        for i, t, s in pairs
+    ]
+    files = write_corpus(tmp_path / "in", rows)
+    norm = {"lowercase": True, "punctuation": True}
+    cfg = ExactDedup.Config.model_validate({"normalize": norm, "with_fields": ["en"]})
+    _, rejected, _ = run_step(ExactDedup(cfg, name="exact_dedup"), files, tmp_path / "w")
+    assert dict(zip(rejected["id"], rejected[DETAIL_COLUMN], strict=True)) == {
+        "p3": "p1",
+        "p6": "p5",
+    }
+    # a top-level column works the same way; without with_fields the text alone decides
+    rows = [{**r, "url": s} for r, (_, _, s) in zip(rows, pairs, strict=True)]
+    files = write_corpus(tmp_path / "in2", rows)
+    cfg = ExactDedup.Config.model_validate({"normalize": norm, "with_fields": ["url"]})
+    _, rejected, _ = run_step(ExactDedup(cfg, name="exact_dedup"), files, tmp_path / "w2")
+    assert sorted(rejected["id"]) == ["p3", "p6"]
+    _, rejected, _ = run_step(
+        ExactDedup(ExactDedup.Config.model_validate({"normalize": norm})), files, tmp_path / "w3"
+    )
+    assert sorted(rejected["id"]) == ["p2", "p3", "p5", "p6"]

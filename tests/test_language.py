@@ -111,6 +111,41 @@ def test_short_text(backend):
     assert all(0.0 < s <= 1.0 for s in out["lang_score"])
 
 
+def test_han_share_takes_short_chinese_with_latin_names_as_chinese():
+    texts = ["Tom认识我。", "三季度GDP增7.4%创14季度新低", "Tom帮Mary买了点果汁。"]
+    default, _ = run_step(texts)
+    assert default["lang"].to_list()[:2] != ["zh", "zh"]  # fastText: ja, ...
+    out, counters = run_step(texts, han_share=0.5)
+    assert out["lang"].to_list()[:2] == ["zh", "zh"]
+    assert counters["docs_han_shortcut"] == 2  # the third is 6 Han of 13 letters: the model
+
+
+def test_field_checks_a_meta_key_or_column_beside_the_text():
+    """Both sides of a translation pair: the text and its source in meta (or a column)."""
+    batch = frame([SAMPLES["zh"], SAMPLES["zh"], SAMPLES["zh"], SAMPLES["zh"]]).with_columns(
+        meta=pl.Series(
+            [json.dumps({"en": SAMPLES[k]}) for k in ("en", "fr", "zh")] + ["{}"],
+        ),
+        title=pl.Series([SAMPLES["en"], SAMPLES["fr"], SAMPLES["zh"], None]),
+    )
+    for field in ("en", "title"):
+        step = Language(LanguageConfig(keep=["en"], field=field), name="language")
+        assert step.columns == {f"{field}_lang": pl.String(), f"{field}_lang_score": pl.Float64()}
+        result = step.process(batch)
+        out = result.batch
+        assert "lang" not in out.columns  # the text's own check keeps its column names
+        assert out[f"{field}_lang"].to_list() == ["en", "fr", "zh", "und"]
+        assert out[f"{field}_lang_score"][3] == 0.0  # an absent field reads as empty
+        assert out[REASON_COLUMN].to_list() == [None] + ["language:not_kept"] * 3
+        assert out[DETAIL_COLUMN].to_list() == [
+            None,
+            f"{field}: fr",
+            f"{field}: zh",
+            f"{field}: und",
+        ]
+        assert result.counters[f"{field}_lang:en"] == 1
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_han_shortcut_fixes_short_han_only_text(backend):
     # Both models get this short Han-only headline wrong (fastText: ja, langdetect: ko).

@@ -244,3 +244,64 @@ def test_format_inferred_from_extension():
     assert infer_format("x.csv.zst") == "csv"
     assert infer_format("x.parquet") == "parquet"
     assert infer_format("x.bin") is None
+
+
+LCSTS = """<doc id=0>
+    <human_label>5</human_label>
+    <summary>
+        可穿戴技术十大设计原则
+    </summary>
+    <short_text>
+        本文总结了十个可穿戴产品的设计原则，而这些原则同样也是这个行业最吸引人的地方。
+    </short_text>
+</doc>
+stray text between records
+<doc id="1">
+    <summary>AT&amp;T 与 R&D</summary>
+    <short_text>第一段</short_text>
+    <short_text>第二段 &lt;b&gt;</short_text>
+</doc>
+<doc id=2>
+    <summary>没有正文</summary>
+</doc>
+<doc id=3>
+    <summary>结尾断了
+"""
+
+
+def test_sgml_records_attributes_children_and_damage(tmp_path):
+    path = tmp_path / "part.txt"
+    path.write_text(LCSTS, encoding="utf-8")
+    docs, rejected = read("sgml", [path], text_field="short_text", id_field="id")
+    assert docs["id"].to_list() == ["0", "1"]
+    assert docs["text"].to_list() == [
+        "本文总结了十个可穿戴产品的设计原则，而这些原则同样也是这个行业最吸引人的地方。",
+        "第一段\n\n第二段 <b>",
+    ]
+    meta = [json.loads(m) for m in docs["meta"]]
+    assert meta[0] == {"human_label": "5", "summary": "可穿戴技术十大设计原则"}
+    assert meta[1] == {"summary": "AT&T 与 R&D", "human_label": None}
+    # the stray text, the record without short_text, the unclosed one: nothing lost
+    assert sorted(zip(rejected["reason"], rejected["detail"], strict=True)) == [
+        ("read:malformed_record", f"{path}:10: text outside a record"),
+        ("read:malformed_record", f"{path}:19: an unclosed record"),
+        ("read:missing_text_field", f"{path}:16: no usable 'short_text'"),
+    ]
+
+
+def test_sgml_trec_style_and_records_without_children(tmp_path):
+    path = tmp_path / "trec.sgml"
+    path.write_text(
+        '<?xml version="1.0"?>\n<!-- a comment -->\n'
+        "<DOC>\n<DOCNO> AP880212-0001 </DOCNO>\n"
+        "<TEXT>\nFirst line.\nSecond line.\n</TEXT>\n</DOC>\n"
+        "<s n=7>A bare sentence.</s>\n",
+        encoding="utf-8",
+    )
+    docs, rejected = read("sgml", [path], text_field="TEXT", id_field="DOCNO")
+    assert docs["id"].to_list() == ["AP880212-0001"]
+    assert docs["text"].to_list() == ["First line.\nSecond line."]
+    assert rejected["reason"].to_list() == ["read:missing_text_field"]  # <s> has `text`
+    docs, _ = read("sgml", [path])
+    assert docs["text"].to_list() == ["A bare sentence."]
+    assert json.loads(docs["meta"][0]) == {"n": "7", "DOCNO": None, "TEXT": None}

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -35,6 +36,7 @@ from corpuskit.training import (
     load_train_config,
     parse_overrides,
 )
+from corpuskit.training.collate import Ragged
 from corpuskit.training.launch import (
     LaunchOptions,
     rank_environment,
@@ -244,13 +246,54 @@ def test_corpus_data_refuses_what_it_cannot_read(corpus, tmp_path):
     (tmp_path / "_state" / "run.json").write_text("{}")
     with pytest.raises(TrainConfigError, match="unfinished corpuskit run"):
         CorpusData(tmp_path)
-    with pytest.raises(TrainConfigError, match="no column 'body'"):
+    with pytest.raises(TrainConfigError, match="no column or meta key 'body' for the text"):
         CorpusData(corpus, text_field="body")
     # A plain folder of Parquet shards (no manifest) is read too.
     plain = tmp_path / "plain"
     (plain / "data").mkdir(parents=True)
     pl.DataFrame({"id": ["1", "2"], "text": ["x", "y"]}).write_parquet(plain / "data" / "a.parquet")
     assert sum(f.height for f in CorpusData(plain, SplitConfig(val=0, test=0)).batches()) == 2
+
+
+def test_corpus_data_reads_pairs_from_columns_and_meta_keys(tmp_path):
+    """Roles: the source from a meta key, the target from a column; split by id as ever."""
+    folder = tmp_path / "pairs" / "data"
+    folder.mkdir(parents=True)
+    meta = [json.dumps({"en": f"sentence {i}", "n": i}) for i in range(40)]
+    meta[3] = json.dumps({"n": 3})  # a document without the key reads as ""
+    pl.DataFrame(
+        {"id": [f"p{i}" for i in range(40)], "text": [f"句子{i}" for i in range(40)], "meta": meta}
+    ).write_parquet(folder / "a.parquet")
+    split = SplitConfig(val=0.2, test=0.2)
+    data = CorpusData(folder.parent, split, fields={"source": "en", "target": "text"})
+    every = pl.concat(list(data.batches()))
+    assert every.columns == ["id", "source", "target", "split"]
+    assert every.filter(pl.col("id") == "p7").row(0)[:3] == ("p7", "sentence 7", "句子7")
+    assert every.filter(pl.col("id") == "p3")["source"][0] == ""
+    assert (every["split"] == assign_split(every["id"], split)).all()
+    sources = [s for batch in data.texts("train", role="source") for s in batch]
+    assert len(sources) == data.counts()["train"]
+    with pytest.raises(ValueError, match="not 'text'"):
+        next(data.texts("train"))
+    assert data.fingerprint() != CorpusData(folder.parent, split).fingerprint()
+    with pytest.raises(TrainConfigError, match=r"no column or meta key 'fr' for the source.*'en'"):
+        CorpusData(folder.parent, split, fields={"source": "fr", "target": "text"})
+
+
+def test_ragged_sequences_pad_into_batches(tmp_path):
+    seqs = [[5, 6, 7], [], [8], [9, 10, 11, 12, 13]]
+    rag = Ragged.from_lists(seqs, np.uint16)
+    assert len(rag) == 4 and rag.lengths.tolist() == [3, 0, 1, 5]
+    rag.save(tmp_path / "train.source")
+    rag = Ragged.load(tmp_path / "train.source")
+    ids, mask = rag.pad([3, 0, 1], pad_id=0)
+    assert ids.tolist() == [[9, 10, 11, 12, 13], [5, 6, 7, 0, 0], [0, 0, 0, 0, 0]]
+    assert mask.sum(1).tolist() == [5, 3, 0] and ids.dtype == np.int64
+    ids, mask = rag.pad([0, 3, 2], pad_id=0, max_len=4, append=1)  # EOS within max_len
+    assert ids.tolist() == [[5, 6, 7, 1], [9, 10, 11, 1], [8, 1, 0, 0]]
+    assert mask.tolist()[2] == [True, True, False, False]
+    both = Ragged.concat([rag, Ragged.from_lists([[1, 2]], np.uint16)])
+    assert [both.row(i).tolist() for i in range(len(both))] == [*seqs, [1, 2]]
 
 
 # --- launching ---------------------------------------------------------------
@@ -319,6 +362,11 @@ def test_train_eval_generate_with_a_toy_trainer(toy_site, corpus, tmp_path):
     assert r.exit_code == 0 and "val_loss" in r.output and "test_loss" not in r.output
     r = runner.invoke(main, ["generate", str(run_dir), "--prompt", "go", "--max-new-tokens", "3"])
     assert r.exit_code == 0 and r.output == "go   \n"  # space is the commonest character
+    # options a trainer does not declare are refused, not ignored
+    r = runner.invoke(main, ["generate", str(run_dir), "--prompt", "go", "--num-beams", "4"])
+    assert r.exit_code == 2 and "trainer 'toy' does not take --num-beams" in r.output
+    r = runner.invoke(main, ["eval", str(run_dir), "--num-beams", "4"])
+    assert r.exit_code == 2 and "(it takes: --bleu, --checkpoint, --samples)" in r.output
     r = runner.invoke(main, ["trainers"], env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "toy" in r.output and "Character unigram model" in r.output
     r = runner.invoke(main, ["trainers", "toy"], env={"COLUMNS": "200"})

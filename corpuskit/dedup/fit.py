@@ -18,6 +18,7 @@ not depend on the number of partitions or on where the tasks ran.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -43,6 +44,7 @@ from corpuskit.dedup.parts import (
 )
 from corpuskit.dedup.shingles import Shingling
 from corpuskit.dedup.verify import jaccard, shingle_sets
+from corpuskit.schema import field_expr
 
 STATE_SCHEMA = {
     "row": pl.UInt32,
@@ -157,9 +159,16 @@ def decide(
 
 
 def exact_state(
-    corpus: Corpus, norm: Normalize, policy: Policy, step: str
+    corpus: Corpus,
+    norm: Normalize,
+    policy: Policy,
+    step: str,
+    with_fields: Sequence[str] = (),
 ) -> tuple[pl.DataFrame, FitReport]:
     """Clusters of documents whose normalized texts are equal (128-bit hash).
+
+    `with_fields` (columns or `meta` keys) must be equal too: the hash covers the text and
+    each of them, normalized alike and joined by a separator no text holds.
 
     Map (a task per part): hash the texts; write `row, h1, h2` partitioned by hash and
     `row, id` (+ policy columns) partitioned by id. Reduce (a task per hash partition):
@@ -169,9 +178,13 @@ def exact_state(
     parts = corpus_parts(corpus.files)
     if not parts:
         return _empty_state(), report
-    read, exprs = info_exprs(policy, schema_names(corpus.files))
-    columns = list(dict.fromkeys(["text", *read]))
-    hashes = text_hash_exprs(normalized(pl.col("text").fill_null(""), norm))
+    names = schema_names(corpus.files)
+    read, exprs = info_exprs(policy, names)
+    keys = [pl.col("text"), *(field_expr(f, names) for f in with_fields)]
+    key_columns = [f if f in names else "meta" for f in with_fields]
+    columns = list(dict.fromkeys(["text", *key_columns, *read]))
+    normed = [normalized(k.fill_null(""), norm) for k in keys]
+    hashes = text_hash_exprs(pl.concat_str(normed, separator="\x00") if with_fields else normed[0])
     partitions = partition_count(corpus, sum(p.rows for p in parts))
     with spill_dir(corpus.workdir / f"exact-{step}") as spill:
 

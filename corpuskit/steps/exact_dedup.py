@@ -67,6 +67,11 @@ class PolicyConfig(StepConfig):
 
 class ExactDedupConfig(PolicyConfig):
     normalize: Normalize = Normalize()
+    with_fields: list[str] = Field(
+        [],
+        description="columns or `meta` keys compared as well as the text (e.g. the source "
+        "side of a translation pair): copies agree on all of them after normalization",
+    )
 
 
 # columns of a batch joined to the fit's decisions
@@ -112,7 +117,9 @@ class ExactDedup(GlobalStep):
 
     def fit(self, corpus: Corpus) -> DedupState:
         c: ExactDedupConfig = self.config
-        table, report = exact_state(corpus, c.normalize, c.policy(), self.name)
+        table, report = exact_state(
+            corpus, c.normalize, c.policy(), self.name, with_fields=c.with_fields
+        )
         log.info("%s: %s", self.name, report)
         return DedupState(table, report)
 

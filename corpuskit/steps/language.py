@@ -20,7 +20,7 @@ be `vi` to langdetect); the script counts that route a document; the keep/score 
 Only the distinct prefixes that need a model go through it:
 
 - no letter at all in the prefix (empty, digits, punctuation): `und`, score 0;
-- `han_shortcut` (default on): letters at least 90% Han, and no kana or Hangul: `zh`,
+- `han_shortcut` (default on): letters at least 90% Han (`han_share`), no kana or Hangul: `zh`,
   score = the Han share of the letters. This is what both models answer for running
   Chinese text, and it fixes their mistakes on short Han-only text (langdetect calls
   "元旦流行秒杀风 科宝博洛尼出奇制胜" `ko`, fastText calls it `ja`). Japanese almost always
@@ -28,6 +28,10 @@ Only the distinct prefixes that need a model go through it:
   becomes `zh` (fastText alone can say `yue`/`wuu`): turn the shortcut off to keep those.
 - everything else: the backend's top language and its probability. langdetect's `zh-cn`
   and `zh-tw` are both `zh` (their probabilities added).
+
+With `field`, the step reads a column or a `meta` key instead of the text (the other side
+of a translation pair, a title) and writes `<field>_lang` and `<field>_lang_score`, so a
+recipe can check both sides of a pair with two `language` steps.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Any, ClassVar, Literal
 import polars as pl
 from pydantic import Field, field_validator, model_validator
 
+from corpuskit.schema import field_expr
 from corpuskit.steps.base import FilterStep, StepConfig
 
 Backend = Literal["fasttext", "langdetect"]
@@ -96,6 +101,13 @@ class LanguageConfig(StepConfig):
     max_chars: int = Field(500, ge=1)
     # mostly-Han text without kana/Hangul is zh without running the model
     han_shortcut: bool = True
+    # the shortcut's bar: Han characters among the letters. Short Chinese with Latin names
+    # or acronyms (Tom认识我。, 三季度GDP增7.4%) is below 0.9 and fastText often calls it
+    # ja, de or it; 0.5 takes those as zh.
+    han_share: float = Field(HAN_SHARE, gt=0.0, le=1.0)
+    # identify this column or `meta` key instead of the text (e.g. the source side of a
+    # translation pair); the columns are then `<field>_lang` and `<field>_lang_score`
+    field: str | None = Field(None, min_length=1)
 
     @field_validator("keep")
     @classmethod
@@ -222,6 +234,11 @@ class Language(FilterStep):
     def __init__(self, config: StepConfig | None = None, name: str | None = None) -> None:
         super().__init__(config, name)
         self._detector: Any = None
+        field = self.config.field
+        self._lang = f"{field}_lang" if field else "lang"
+        self._score = f"{self._lang}_score"
+        if field:
+            self.columns = {self._lang: pl.String(), self._score: pl.Float64()}
 
     def validate(self) -> None:
         if self.config.backend == "fasttext":
@@ -236,9 +253,9 @@ class Language(FilterStep):
     def _features(self, batch: pl.DataFrame) -> pl.DataFrame:
         """The prefix the model reads, and the script counts that route it."""
         c: LanguageConfig = self.config
+        source = field_expr(c.field, batch.columns) if c.field else pl.col("text")
         snippet = (
-            pl.col("text")
-            .fill_null("")
+            source.fill_null("")
             .str.slice(0, c.max_chars)
             .str.replace_all(MARKUP, " ")
             # every whitespace run becomes one space: the runs that are not one already
@@ -263,7 +280,7 @@ class Language(FilterStep):
         shortcut = (
             pl.lit(c.han_shortcut)
             & ~pl.col("kana_hangul")
-            & (pl.col("han") >= HAN_SHARE * pl.col("letters"))
+            & (pl.col("han") >= c.han_share * pl.col("letters"))
         )
         shouting = pl.col("upper") > UPPER_SHARE * (pl.col("upper") + pl.col("lower"))
         return feats.select(
@@ -311,22 +328,25 @@ class Language(FilterStep):
         self.count("docs_han_shortcut", routes.get("han", 0))
         self.count("texts_to_model", todo.height)
         for lang, n in out.group_by("lang").len().iter_rows():
-            self.count(f"lang:{lang}", n)
-        return batch.with_columns(out)
+            self.count(f"{self._lang}:{lang}", n)
+        return batch.with_columns(out.rename({"lang": self._lang, "lang_score": self._score}))
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         c: LanguageConfig = self.config
         rules: list[tuple[str, pl.Expr]] = []
+        lang = pl.col(self._lang)
         if c.keep is not None:
-            rules.append(("not_kept", ~pl.col("lang").is_in(c.keep)))
+            rules.append(("not_kept", ~lang.is_in(c.keep)))
         if c.min_score > 0:
-            low = pl.col("lang_score") < c.min_score
+            low = pl.col(self._score) < c.min_score
             if c.keep is not None and UNDETERMINED in c.keep:
                 # `und` asked for by name is kept whatever its (zero) score
-                low = low & (pl.col("lang") != UNDETERMINED)
+                low = low & (lang != UNDETERMINED)
             rules.append(("low_score", low))
         return rules
 
     def detail(self) -> pl.Expr:
-        """The language found, for a dropped document."""
-        return pl.col("lang")
+        """The language found, for a dropped document (`<field>: <lang>` with `field`)."""
+        if self.config.field:
+            return pl.lit(f"{self.config.field}: ") + pl.col(self._lang)
+        return pl.col(self._lang)

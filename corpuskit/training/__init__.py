@@ -5,13 +5,19 @@ Trainer plugins (entry point group `corpuskit.trainers`) subclass `Trainer` and
 """
 
 from corpuskit.training.base import Trainer, get_trainer, load_train_config, validate_config
-from corpuskit.training.config import TrainConfigError, TrainerConfig, parse_overrides
+from corpuskit.training.config import (
+    PairedConfig,
+    TrainConfigError,
+    TrainerConfig,
+    parse_overrides,
+)
 from corpuskit.training.data import CorpusData
 from corpuskit.training.split import SPLITS, SplitConfig, assign_split
 
 __all__ = [
     "SPLITS",
     "CorpusData",
+    "PairedConfig",
     "SplitConfig",
     "TrainConfigError",
     "Trainer",

@@ -7,13 +7,21 @@ declares a typed config (`Config`, a subclass of TrainerConfig) and implements:
   (e.g. train a tokenizer, write token shards). No-op by default.
 - `fit(data, run_dir)`: the training; with `--nproc N` it runs in each of N processes
   started by torchrun (RANK, WORLD_SIZE, LOCAL_RANK... in the environment).
-- `evaluate(data, run_dir, splits)`: metrics of the trained model on held-out splits.
-- `generate(run_dir, prompt, ...)`: optional, text from the trained model.
+- `evaluate(data, run_dir, splits, **options)`: metrics of the trained model on held-out
+  splits.
+- `generate(run_dir, prompt, **options)`: optional, text from the trained model: a
+  continuation of the prompt (a language model), or its translation or summary (a
+  sequence-to-sequence model).
 - `generator(run_dir, ...)`: optional, the loaded model behind `corpuskit chat` and
   `corpuskit serve` (a corpuskit.serving.generator.TextGenerator).
 
 `data` is a CorpusData: the corpuskit output folder, already split into train / val /
-test by document id (see corpuskit.training.split).
+test by document id (see corpuskit.training.split), read as the roles the config's
+`data_fields()` names (`text`; `source` and `target` for a PairedConfig).
+
+The options a trainer takes are named in `evaluate_options` / `generate_options`; the
+command line passes only those a user set (the trainer's own defaults apply otherwise)
+and refuses the others, so it never needs to know which trainer it talks to.
 """
 
 from __future__ import annotations
@@ -37,6 +45,11 @@ class Trainer(ABC):
     Config: ClassVar[type[TrainerConfig]] = TrainerConfig
     # Whether fit() can run as one of several torchrun processes (--nproc > 1).
     distributed: ClassVar[bool] = False
+    # Keyword options evaluate() and generate() take (`corpuskit eval` / `generate` flags).
+    evaluate_options: ClassVar[frozenset[str]] = frozenset({"checkpoint", "bleu_docs", "samples"})
+    generate_options: ClassVar[frozenset[str]] = frozenset(
+        {"checkpoint", "max_new_tokens", "temperature", "top_k", "num_samples", "seed"}
+    )
 
     def __init__(self, config: TrainerConfig) -> None:
         self.config = config

@@ -194,6 +194,26 @@ def show_trials(path: Path) -> None:
     console.print(table)
 
 
+# Option names whose flag is not the name itself.
+FLAGS = {"bleu_docs": "--bleu"}
+
+
+def _flag(option: str) -> str:
+    return FLAGS.get(option, "--" + option.replace("_", "-"))
+
+
+def trainer_options(trainer: object, declared: frozenset[str], given: dict) -> dict:
+    """The options a user set, refused with a clear message where the trainer lacks one."""
+    options = {k: v for k, v in given.items() if v is not None}
+    unknown = sorted(set(options) - declared)
+    if unknown:
+        name = getattr(getattr(trainer, "config", None), "trainer", type(trainer).__name__)
+        flags = ", ".join(map(_flag, unknown))
+        takes = ", ".join(sorted(map(_flag, declared))) or "none"
+        raise click.UsageError(f"trainer {name!r} does not take {flags} (it takes: {takes})")
+    return options
+
+
 @click.command(name="eval")
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--data", help="Corpus to evaluate on (default: the run's own).")
@@ -213,16 +233,19 @@ def show_trials(path: Path) -> None:
     "--bleu",
     "bleu_docs",
     type=click.IntRange(min=0),
-    default=None,
-    help="Score greedy continuations of N held-out documents (BLEU, chrF); "
-    "default: the config's bleu_docs, 0 = off.",
+    help="Score N held-out documents with BLEU and chrF: greedy continuations of their "
+    "start (a language model), or translations of their source (sequence-to-sequence). "
+    "Default: the config's bleu_docs (the trainer's), 0 = off.",
+)
+@click.option(
+    "--num-beams",
+    type=click.IntRange(min=1),
+    help="Beam width for the generated outputs (default: the trainer's).",
 )
 @click.option(
     "--samples",
     type=click.IntRange(min=0),
-    default=2,
-    show_default=True,
-    help="Generation samples to show.",
+    help="Generation samples to show (default: the trainer's).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def evaluate(
@@ -231,10 +254,16 @@ def evaluate(
     splits: tuple[str, ...],
     checkpoint: Path | None,
     bleu_docs: int | None,
-    samples: int,
+    num_beams: int | None,
+    samples: int | None,
     as_json: bool,
 ) -> None:
-    """Evaluate the model of RUN_DIR: loss, perplexity, next-token accuracy, samples."""
+    """Evaluate the model of RUN_DIR on held-out splits: the trainer's metrics and samples.
+
+    \b
+    corpuskit eval runs/news-gpt --bleu 50          # loss, perplexity, accuracy, BLEU/chrF
+    corpuskit eval runs/cmn_eng --num-beams 4       # BLEU/chrF of greedy and beam translations
+    """
     from corpuskit.training.launch import load_run
 
     trainer, corpus = load_run(run_dir, data)
@@ -242,14 +271,17 @@ def evaluate(
         raise click.ClickException(
             f"the run's corpus {trainer.config.data!r} is gone; pass --data OUTPUT_DIR"
         )
-    metrics = trainer.evaluate(
-        corpus,
-        run_dir,
-        splits or ("val", "test"),
-        checkpoint=checkpoint,
-        bleu_docs=bleu_docs,
-        samples=samples,
+    options = trainer_options(
+        trainer,
+        trainer.evaluate_options,
+        {
+            "checkpoint": checkpoint,
+            "bleu_docs": bleu_docs,
+            "num_beams": num_beams,
+            "samples": samples,
+        },
     )
+    metrics = trainer.evaluate(corpus, run_dir, splits or ("val", "test"), **options)
     if as_json:
         click.echo(json.dumps(metrics, ensure_ascii=False, indent=2))
         return
@@ -266,24 +298,26 @@ def evaluate(
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--prompt", default="", help="Text to continue (default: start a new document).")
-@click.option("--max-new-tokens", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option(
+    "--prompt",
+    default="",
+    help="The model's input: text to continue (a language model; empty starts a new "
+    "document), or the text to translate or summarize (sequence-to-sequence).",
+)
+@click.option("--max-new-tokens", type=click.IntRange(min=1), help="Tokens to generate at most.")
 @click.option(
     "--temperature",
     type=click.FloatRange(min=0),
-    default=0.8,
-    show_default=True,
-    help="0 = greedy.",
+    help="Sampling temperature; 0 = greedy.",
 )
 @click.option(
     "--top-k",
     type=click.IntRange(min=0),
-    default=200,
-    show_default=True,
     help="Sample among the k most likely tokens (0 = all).",
 )
-@click.option("--num-samples", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--seed", type=int, default=1337, show_default=True)
+@click.option("--num-beams", type=click.IntRange(min=1), help="Beam search with this width.")
+@click.option("--num-samples", type=click.IntRange(min=1), help="Outputs to generate.")
+@click.option("--seed", type=int, help="Seed of the sampling.")
 @click.option(
     "--checkpoint",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -292,29 +326,37 @@ def evaluate(
 def generate(
     run_dir: Path,
     prompt: str,
-    max_new_tokens: int,
-    temperature: float,
-    top_k: int,
-    num_samples: int,
-    seed: int,
+    max_new_tokens: int | None,
+    temperature: float | None,
+    top_k: int | None,
+    num_beams: int | None,
+    num_samples: int | None,
+    seed: int | None,
     checkpoint: Path | None,
 ) -> None:
-    """Continue PROMPT with the model of RUN_DIR."""
+    """Generate from the model of RUN_DIR: continue PROMPT, or translate or summarize it.
+
+    Unset options take the trainer's defaults (`corpuskit trainers NAME` lists its keys).
+    """
     from corpuskit.training.launch import load_run
 
     trainer, _ = load_run(run_dir)
-    texts = trainer.generate(
-        run_dir,
-        prompt,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_k=top_k,
-        num_samples=num_samples,
-        seed=seed,
-        checkpoint=checkpoint,
+    options = trainer_options(
+        trainer,
+        trainer.generate_options,
+        {
+            "max_new_tokens": max_new_tokens,
+            "temperature": temperature,
+            "top_k": top_k,
+            "num_beams": num_beams,
+            "num_samples": num_samples,
+            "seed": seed,
+            "checkpoint": checkpoint,
+        },
     )
+    texts = trainer.generate(run_dir, prompt, **options)
     for i, text in enumerate(texts):
-        if num_samples > 1:
+        if len(texts) > 1:
             console.print(f"[bold]--- sample {i + 1}[/bold]")
         click.echo(text)
 

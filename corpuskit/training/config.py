@@ -43,6 +43,27 @@ class TrainerConfig(BaseModel):
         "{log_uniform: [a, b]}, {int: [a, b]}, {choice: [...]}); `train` ignores it",
     )
 
+    def data_fields(self) -> dict[str, str]:
+        """What the trainer reads from each document: role -> a column or a `meta` key."""
+        return {"text": self.text_field}
+
+
+class PairedConfig(TrainerConfig):
+    """Keys of a trainer that learns from (source, target) pairs: translation, summarization.
+
+    Each document is one pair; either side is a column (`text`, `title`, ...) or a key of
+    the document's `meta` (the input's other fields), as the recipe put them.
+    """
+
+    source_field: str = Field(description="column or meta key holding the input side")
+    target_field: str = Field(description="column or meta key holding the output side")
+    source_prefix: str = Field(
+        "", description="task prefix put before every source, e.g. 'summarize: '"
+    )
+
+    def data_fields(self) -> dict[str, str]:
+        return {"source": self.source_field, "target": self.target_field}
+
 
 def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """`key=value` strings into a nested mapping; values are parsed as YAML scalars."""

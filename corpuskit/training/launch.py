@@ -97,7 +97,7 @@ def open_data(config: TrainerConfig) -> CorpusData:
         raise TrainConfigError(
             "data: no corpus; set `data:` in the config or pass --data OUTPUT_DIR"
         )
-    return CorpusData(config.data, config.split, config.text_field)
+    return CorpusData(config.data, config.split, config.text_field, config.data_fields())
 
 
 def run_training(config: TrainerConfig, opts: LaunchOptions | None = None) -> dict[str, Any]:
