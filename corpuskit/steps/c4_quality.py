@@ -42,6 +42,7 @@ from corpuskit.text.chars import (
     py_strip,
     unspaced_mask,
 )
+from corpuskit.text.paragraphs import Wrapping, paragraphs
 from corpuskit.text.rows import row_sums
 from corpuskit.text.segment import PUNCT, SENT_END, segmenter, unit_pattern, whitespace_words
 
@@ -55,6 +56,13 @@ POLICY_SUBSTRINGS = (
     "use of cookies",
     "use cookies",
 )
+# for `lenient_ends`: closing brackets, emoticons and a parenthetical after a sentence end
+LENIENT_TAIL = r"(?:[)\]»”’）】]|\s+[:;]-?[()DPp/\\|]|\s+\([^()]{1,80}\))+$"
+# ... and a paragraph that ends in a colon or semicolon (a lead-in to a quote or a list) or
+# in an ellipsis after an earlier sentence end ("... selling \"virtual clothing\"....")
+LEAD_IN = r"[:;]$"
+LEAD_IN_MIN_WORDS = 5
+INNER_END = r"[.!?][\"')\]]*\s+\S"
 LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
 
 
@@ -71,6 +79,15 @@ class C4QualityConfig(UnspacedConfig):
     filter_curly_bracket: bool = True
     filter_policy: bool = True
     policy_substrings: tuple[str, ...] = POLICY_SUBSTRINGS
+    # judge paragraphs: hard-wrapped lines are rejoined first (corpuskit.text.paragraphs);
+    # kept documents get the rejoined paragraphs as their text
+    rejoin_lines: bool = True
+    # a headline (first line without terminal punctuation, followed by body text) is kept
+    keep_headlines: bool = True
+    # a sentence end may be followed by closing brackets, an emoticon or a parenthetical
+    # ("(FTP sites ??)", "what jumpers to move!! :-("); a paragraph of five words or more
+    # may end in ":" or ";", one with an earlier sentence end in "..." (datatrove drops them)
+    lenient_ends: bool = True
 
 
 class C4Quality(FilterStep):
@@ -89,14 +106,28 @@ class C4Quality(FilterStep):
         """Kept documents lose their removed lines; dropped ones keep their text, for review."""
         c: C4QualityConfig = self.config
         p = punctuation()
-        text = batch["text"].fill_null("")
+        original = batch["text"].fill_null("")
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
+        text, headline = original, None
+        if c.rejoin_lines or c.keep_headlines:
+            wrapping = Wrapping(keep_headlines=c.keep_headlines)
+            para = paragraphs(original, unspaced, wrapping, join=c.rejoin_lines)
+            text, headline = para.text, para.headline if c.keep_headlines else None
         norm = pl.DataFrame({"text": text}).select(normalize_line_breaks(pl.col("text")))
-        docs = norm.with_columns(uns=unspaced).with_row_index("row")
+        docs = norm.with_columns(
+            uns=unspaced,
+            hl=pl.repeat(None, len(text), dtype=pl.UInt32) if headline is None else headline,
+        ).with_row_index("row")
         lines = (
-            docs.select("row", "uns", s=pl.col("text").str.split("\n"))
+            docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n"))
             .explode("s")
             .with_row_index("line")
+            .with_columns(
+                head=(
+                    pl.int_range(pl.len(), dtype=pl.UInt32).over("row") == pl.col("hl")
+                ).fill_null(False)
+            )
+            .drop("hl")
         )
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
@@ -155,7 +186,7 @@ class C4Quality(FilterStep):
         keep = self.keeps(frame)
         kept_frame = frame.filter(keep)
         self.count("lines_removed", kept_frame["removed"].sum())
-        chars = text.filter(keep).str.len_chars() - kept_frame["new"].str.len_chars()
+        chars = original.filter(keep).str.len_chars() - kept_frame["new"].str.len_chars()
         self.count("chars_removed", chars.sum())
         for r in LINE_RULES:
             self.count(f"lines_{r}", kept_frame[r].sum())
@@ -219,12 +250,17 @@ class C4Quality(FilterStep):
             units = units.with_columns(
                 s=s.str.replace_all(CITATION, ""), out=pl.col("out").str.replace_all(CITATION, "")
             )
-        ascii_end = s.str.contains(char_class(END_PUNCTUATION) + "$") & ~s.str.ends_with("...")
+        e = s.str.replace(LENIENT_TAIL, "") if c.lenient_ends else s
+        ascii_end = e.str.contains(char_class(END_PUNCTUATION) + "$") & ~e.str.ends_with("...")
         closers = char_class(cjk_closers) + "*"
-        cjk_end = s.str.contains(
+        cjk_end = e.str.contains(
             f"(?:{char_class(END_PUNCTUATION)}|{char_class(cjk_terminal)}{closers})$"
-        ) & ~s.str.contains(rf"(?:\.\.\.|…){closers}$")
-        terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end)
+        ) & ~e.str.contains(rf"(?:\.\.\.|…){closers}$")
+        terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end) | pl.col("head")
+        if c.lenient_ends:
+            lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
+            trailing = e.str.contains(r"(?:\.\.\.|…)$") & e.str.contains(INNER_END)
+            terminal = terminal | (~uns & (lead_in | trailing))
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:

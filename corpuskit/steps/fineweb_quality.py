@@ -21,6 +21,7 @@ from pydantic import Field
 from corpuskit.steps.base import FilterStep
 from corpuskit.steps.quality import UnspacedConfig
 from corpuskit.text.chars import NON_WS, char_class, punctuation, unspaced_mask
+from corpuskit.text.paragraphs import rejoin
 from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
 from corpuskit.text.segment import segmenter
 
@@ -34,6 +35,10 @@ class FineWebQualityConfig(UnspacedConfig):
     char_duplicates_ratio: float = Field(0.01, ge=0)
     new_line_ratio: float = Field(0.3, ge=0)
     unspaced_short_line_length: int = Field(12, ge=0)
+    # judge paragraphs: hard-wrapped lines are rejoined first (corpuskit.text.paragraphs)
+    rejoin_lines: bool = True
+    # lines without a letter or digit (separator rules) do not count as duplicated lines
+    dup_ignore_symbol_lines: bool = True
 
 
 class FineWebQuality(FilterStep):
@@ -56,6 +61,8 @@ class FineWebQuality(FilterStep):
         stop = frozenset(c.stop_chars) if c.stop_chars is not None else p.terminal
         text = batch["text"].fill_null("")
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
+        if c.rejoin_lines:
+            text = rejoin(text, unspaced)
         docs = pl.DataFrame({"text": text, "uns": unspaced}).with_row_index("row")
         lines = (
             docs.select("row", "uns", s=pl.col("text").str.split("\n"))
@@ -64,8 +71,14 @@ class FineWebQuality(FilterStep):
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
         short_len = short_len.otherwise(c.short_line_length)
+        dup_chars = duplicate_stats(lines.select("row", "s"), "")["dup_chars"]
+        if c.dup_ignore_symbol_lines:
+            # separator rules ("+-----+", "*    *    *") repeat in posts and books
+            dup_chars = lines.select(
+                pl.when(pl.col("s").str.contains(r"[\p{L}\p{N}]")).then(dup_chars).otherwise(0)
+            ).to_series()
         stats = row_sums(
-            lines.with_columns(duplicate_stats(lines.select("row", "s"), "")["dup_chars"]),
+            lines.with_columns(dup_chars=dup_chars),
             batch.height,
             n=pl.lit(1),
             punct=pl.col("s").str.contains(char_class(stop) + "$"),

@@ -1,0 +1,259 @@
+"""Paragraphs of hard-wrapped text: which physical lines continue a paragraph, and the text
+with those lines rejoined (English with a space, Chinese without one).
+
+Newswire, e-mail, Usenet and Project Gutenberg text is wrapped at a fixed width (about 70
+display columns; a CJK character takes two). A line filter that judges each physical line
+then sees sentence fragments: C4's "ends in terminal punctuation" drops most of them and a
+boilerplate pattern anchored at a line start ("share on ...") matches a line that merely
+starts with the word. The line filters judge paragraphs instead (`rejoin`), and recipes can
+rejoin once for every later step (the `rejoin_paragraphs` map step).
+
+A line is *wrapped* into the next one when the document looks wrapped at a width `W` (its
+widest line up to `max_width` columns, at least `min_width`) and:
+
+- the line is full: at least `fill` x `W` columns (a wrapped line is close to the width; a
+  short line without punctuation is a title, a name, a list item or a signature);
+- the line does not end with a date ("2015/07/03": a list of related links);
+- the next line's first word would not have fitted on the line (within `slack`);
+- the next line is non-blank, no wider than `max_width`, not indented more than this one,
+  not a list item, and neither line is quoted (`>`, `|>`, `: `);
+- the next line is full too, or ends a sentence or with a colon, or ends its block (blank
+  line or end after it) while this line ends no sentence: the last line of a wrapped
+  paragraph. A short line after a full one otherwise is a list item, a name or "Regards";
+- it is not the document's headline, when `keep_headlines`: its first non-blank line, that
+  holds no sentence end, at most 160 columns, followed by more text, and either in title
+  case (spaced text: "Dell Exits Low-End China Consumer PC Market") or clearly narrower
+  than the next non-blank line (its width x 1.3 at most that line's).
+
+A hyphen after a letter at the end of a line joins without a space ("well-\\nknown");
+unspaced text joins without a space except between two ASCII letters or digits.
+Everything runs on a (document, line) table in Polars; no per-document Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from corpuskit.text.chars import char_class, normalize_line_breaks, punctuation
+from corpuskit.text.rows import per_row
+
+# Characters that take two display columns (East Asian Wide and Fullwidth, the common ranges).
+WIDE = (
+    r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u3000-\u303f\uff01-\uff60\uffe0-\uffe6"
+    r"\u2e80-\u2fdf\u3190-\u31ff\ufe30-\ufe4f]"
+)
+# Quoted lines of e-mail and Usenet ("> ", "|> ", "JD> ") and of BBS posts (": ").
+QUOTED = r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：][ \t　])"
+# List items: bullets, "1." / "1)" / "(1)" / "１．" / "一、" / "a)".
+LIST_ITEM = (
+    r"^[ \t　]*(?:[-*+•·▪◦○●◆◇■□►▶※]\s|[(（]?\d{1,3}[.)、．）](?:\s|$)|[(（]\d{1,3}[)）]"
+    r"|[０-９]{1,3}[．、]|[一二三四五六七八九十]{1,3}[、．]|[a-zA-Z][.)]\s)"
+)
+_INDENT = r"^[ \t\u3000]*"
+HEADLINE_WIDTH = 160
+
+
+@dataclass(frozen=True)
+class Wrapping:
+    """When lines count as hard-wrapped (see the module docstring)."""
+
+    min_width: int = 40  # a document whose widest line is narrower is not wrapped
+    max_width: int = 100  # lines wider than this are paragraphs already
+    fill: float = 0.6  # a full line is at least this share of the document's width
+    keep_headlines: bool = True
+    # a wrapped line plus the next line's first word comes within this share of the width
+    # (spaced text: wrappers that balance lines leave some room) or these columns (unspaced)
+    slack: float = 0.15
+    slack_unspaced: int = 4
+
+
+def _terminal_regex() -> str:
+    """A sentence end at the end of a line: . ! ? (and CJK ends), closing quotes after it."""
+    p = punctuation()
+    ends = char_class(set(".!?") | p.cjk_terminal | {"…"})
+    closers = char_class(set("\"')]»") | p.cjk_closers)
+    return rf"{ends}+{closers}*$"
+
+
+def line_table(text: pl.Series, unspaced: pl.Series) -> pl.DataFrame:
+    """One row per physical line: `row` (document), `uns`, `line` (text, line breaks made
+    "\\n", trailing whitespace kept) and `first` (the document's first line)."""
+    docs = pl.DataFrame(
+        {"text": text.fill_null(""), "uns": unspaced.fill_null(False)}
+    ).with_row_index("row")
+    return (
+        docs.select("row", "uns", line=normalize_line_breaks(pl.col("text")).str.split("\n"))
+        .explode("line")
+        .with_columns(line=pl.col("line").fill_null(""))
+    )
+
+
+def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
+    """Add `join` (the line continues into the next one) and `headline` to a line table
+    (columns `row`, `uns`, `line`, in document order)."""
+    line = pl.col("line")
+    s = line.str.strip_chars()
+    t = lines.with_columns(
+        blank=s == "",
+        width=(
+            line.str.strip_chars_end().str.len_chars()
+            + line.str.strip_chars_end().str.count_matches(WIDE)
+        ),
+        indent=line.str.extract(f"({_INDENT})", 1).str.len_chars(),
+        terminal=s.str.contains(_terminal_regex()),
+        quoted=line.str.contains(QUOTED),
+        item=line.str.contains(LIST_ITEM),
+        hyphen=s.str.contains(r"\p{L}-$"),
+        colon=s.str.contains("[:：]$"),
+        clause=s.str.contains("[,，、;；]$"),
+        # a related-links list: headlines with their date or comment count
+        dated=s.str.contains(
+            r"(?:\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?|评论\d+条)$"
+        ),
+        title=_title_case(s),
+        first=pl.when("uns")
+        .then(s.str.extract(r"^([A-Za-z0-9]+|\S)", 1))
+        .otherwise(s.str.extract(r"^(\S+)", 1))
+        .fill_null(""),
+    ).with_columns(
+        first=pl.col("first").str.len_chars() + pl.col("first").str.count_matches(WIDE),
+        gap=pl.when(pl.col("uns") & pl.col("first").str.contains(f"^{WIDE}")).then(0).otherwise(1),
+    )
+    fits = ~pl.col("blank") & ~pl.col("quoted") & (pl.col("width") <= w.max_width)
+    doc_width = pl.col("width").filter(fits).max().over("row").fill_null(0)
+    threshold = pl.max_horizontal(pl.lit(w.min_width * w.fill), doc_width * w.fill)
+    slack = pl.when("uns").then(pl.lit(w.slack_unspaced)).otherwise(pl.col("doc_width") * w.slack)
+    t = t.with_columns(
+        doc_width=doc_width,
+        full=fits & (doc_width >= w.min_width) & (pl.col("width") >= threshold),
+        nb=(~pl.col("blank")).cast(pl.UInt32).cum_sum().over("row"),
+        nb_total=(~pl.col("blank")).cast(pl.UInt32).sum().over("row"),
+    )
+    same = (pl.col("row").shift(-1) == pl.col("row")).fill_null(False)
+
+    def nxt(col: str) -> pl.Expr:
+        return pl.col(col).shift(-1)
+
+    # the width of the document's second non-blank line
+    next_width = pl.col("width").filter(pl.col("nb") == 2).first().over("row")
+    headline = (
+        ~pl.col("blank")
+        & (pl.col("nb") == 1)
+        & (pl.col("nb_total") > 1)
+        & ~pl.col("terminal")
+        & ~pl.col("quoted")
+        & ~pl.col("clause")
+        & ~pl.col("line").str.contains(r"[.!?][\"')\]]*\s+\S|[。！？]")
+        & (pl.col("width") <= HEADLINE_WIDTH)
+        & ((~pl.col("uns") & pl.col("title")) | (next_width >= 1.3 * pl.col("width")))
+    )
+    # the next line ends its block: a blank line or the document's end follows it
+    block_end = ~(pl.col("row").shift(-2) == pl.col("row")).fill_null(False) | pl.col(
+        "blank"
+    ).shift(-2).fill_null(True)
+    join = (
+        same
+        & pl.col("full")
+        & ~pl.col("dated")
+        & ~nxt("blank")
+        & (nxt("width") <= w.max_width)
+        & (nxt("indent") <= pl.col("indent"))
+        & ~nxt("item")
+        & ~nxt("quoted")
+        & (nxt("full") | nxt("terminal") | nxt("colon") | (~pl.col("terminal") & block_end))
+        # the next line's first word would not have fitted on this one
+        & (pl.col("width") + nxt("gap") + nxt("first") > pl.col("doc_width") - slack)
+    )
+    if w.keep_headlines:
+        join = join & ~headline
+    return t.with_columns(join=join.fill_null(False), headline=headline.fill_null(False))
+
+
+def _title_case(s: pl.Expr) -> pl.Expr:
+    """Spaced lines whose words (three or more with letters) are mostly capitalized."""
+    words = s.str.extract_all(r"\p{L}[\p{L}'’\-]*")
+    caps = words.list.eval(pl.element().str.contains(r"^\p{Lu}").cast(pl.UInt32)).list.sum()
+    n = words.list.len()
+    # short function words stay lower case in titles ("Group to Propose New ...")
+    small = words.list.eval(
+        pl.element()
+        .is_in(["a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "at"])
+        .cast(pl.UInt32)
+    ).list.sum()
+    return (n >= 3) & (caps >= 0.8 * (n - small))
+
+
+def joined_text(marked: pl.DataFrame, height: int) -> pl.Series:
+    """The documents of a marked line table with wrapped lines joined into paragraphs."""
+    prev_join = pl.col("join").shift(1).over("row").fill_null(False)
+    line = pl.col("line")
+    body = pl.when(pl.col("join")).then(line.str.strip_chars_end()).otherwise(line)
+    body = pl.when(prev_join).then(body.str.strip_chars_start()).otherwise(body)
+    last = (pl.col("row").shift(-1) != pl.col("row")).fill_null(True)
+    ascii_pair = line.str.contains(r"[A-Za-z0-9]\s*$") & pl.col("next_start").str.contains(
+        r"^[A-Za-z0-9]"
+    )
+    space = pl.when(pl.col("hyphen") | (pl.col("uns") & ~ascii_pair)).then(pl.lit(""))
+    sep = (
+        pl.when(last)
+        .then(pl.lit(""))
+        .when(pl.col("join"))
+        .then(space.otherwise(pl.lit(" ")))
+        .otherwise(pl.lit("\n"))
+    )
+    pieces = marked.with_columns(
+        next_start=line.shift(-1).str.strip_chars_start().fill_null("")
+    ).select("row", piece=body + sep)
+    out = pieces.group_by("row", maintain_order=True).agg(pl.col("piece").str.join(""))
+    rows = pl.DataFrame({"row": pl.int_range(height, dtype=pl.UInt32, eager=True)})
+    return (
+        rows.join(out.cast({"row": pl.UInt32}), on="row", how="left", maintain_order="left")[
+            "piece"
+        ]
+        .fill_null("")
+        .alias("text")
+    )
+
+
+@dataclass(frozen=True)
+class Paragraphs:
+    """Documents with wrapped lines rejoined, and where their headline is."""
+
+    text: pl.Series
+    # index of the headline's line in `text` (the same as in the input), null if none
+    headline: pl.Series
+
+
+def paragraphs(
+    text: pl.Series, unspaced: pl.Series, wrapping: Wrapping = Wrapping(), join: bool = True
+) -> Paragraphs:
+    """`text` with hard-wrapped lines joined into paragraphs (other lines unchanged; line
+    breaks normalized to "\\n" in documents that had a wrapped line) and each headline.
+    With `join` false the text is left as it is and only the headlines are found."""
+    text = text.fill_null("")
+    headline = pl.repeat(None, text.len(), dtype=pl.UInt32, eager=True).alias("headline")
+    maybe = text.str.contains("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+    idx = maybe.arg_true()
+    if idx.len() == 0:
+        return Paragraphs(text, headline)
+    marked = mark_lines(line_table(text.gather(idx), unspaced.gather(idx)), wrapping)
+    marked = marked.with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+    per_doc = per_row(
+        marked,
+        idx.len(),
+        pl.col("join").any().alias("joins"),
+        pl.col("i").filter("headline").first().alias("headline"),
+    )
+    headline = headline.scatter(idx, per_doc["headline"])
+    changed = per_doc["joins"].fill_null(False)
+    if join and changed.any():
+        new = joined_text(marked, idx.len())
+        text = text.scatter(idx.filter(changed), new.filter(changed))
+    return Paragraphs(text, headline)
+
+
+def rejoin(text: pl.Series, unspaced: pl.Series, wrapping: Wrapping = Wrapping()) -> pl.Series:
+    """`text` with hard-wrapped lines joined into paragraphs (see `paragraphs`)."""
+    return paragraphs(text, unspaced, wrapping).text
