@@ -62,6 +62,11 @@ LENIENT_TAIL = r"(?:[)\]»”’）】]|\s+[:;]-?[()DPp/\\|]|\s+\([^()]{1,80}\))
 # in an ellipsis after an earlier sentence end ("... selling \"virtual clothing\"....")
 LEAD_IN = r"[:;]$"
 LEAD_IN_MIN_WORDS = 5
+# a paragraph's sentences up to the last end, and an unfinished sentence after it
+UNFINISHED = r"(?s)^(.*[.!?][\"')\]]*)\s+\S[^.!?]*$"
+# ... in a paragraph this long (a truncated lead; a text message's unfinished call to action
+# "Reply END SPTV" stays a reason to drop it), where the unfinished part is under 60%
+UNFINISHED_MIN_CHARS = 200
 INNER_END = r"[.!?][\"')\]]*\s+\S"
 LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
 
@@ -86,7 +91,9 @@ class C4QualityConfig(UnspacedConfig):
     keep_headlines: bool = True
     # a sentence end may be followed by closing brackets, an emoticon or a parenthetical
     # ("(FTP sites ??)", "what jumpers to move!! :-("); a paragraph of five words or more
-    # may end in ":" or ";", one with an earlier sentence end in "..." (datatrove drops them)
+    # may end in ":" or ";", one with an earlier sentence end in "..."; a paragraph of 200
+    # characters or more whose last sentence is unfinished (under 60% of it) loses only that
+    # sentence (datatrove drops all of these)
     lenient_ends: bool = True
 
 
@@ -250,6 +257,23 @@ class C4Quality(FilterStep):
             units = units.with_columns(
                 s=s.str.replace_all(CITATION, ""), out=pl.col("out").str.replace_all(CITATION, "")
             )
+        if c.lenient_ends:
+            # a paragraph whose last sentence is unfinished (a truncated lead) loses only it
+            ends = s.str.replace(LENIENT_TAIL, "").str.contains(char_class(END_PUNCTUATION) + "$")
+            trimmed = s.str.replace(UNFINISHED, "$1")
+            cut = (
+                ~uns
+                & ~ends
+                & (s.str.len_chars() >= UNFINISHED_MIN_CHARS)
+                & (trimmed.str.len_chars() >= 0.4 * s.str.len_chars())
+                & s.str.contains(UNFINISHED)
+            )
+            units = units.with_columns(
+                s=pl.when(cut).then(trimmed).otherwise(s),
+                out=pl.when(cut)
+                .then(pl.col("out").str.replace(UNFINISHED, "$1"))
+                .otherwise(pl.col("out")),
+            )
         e = s.str.replace(LENIENT_TAIL, "") if c.lenient_ends else s
         ascii_end = e.str.contains(char_class(END_PUNCTUATION) + "$") & ~e.str.ends_with("...")
         closers = char_class(cjk_closers) + "*"
@@ -265,7 +289,9 @@ class C4Quality(FilterStep):
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
             cause = cause.when(~terminal).then(pl.lit("no_terminal_punct"))
-        cause = cause.when(pl.col("words") < c.min_words_per_line).then(pl.lit("too_few_words"))
+        cause = cause.when((pl.col("words") < c.min_words_per_line) & ~pl.col("head")).then(
+            pl.lit("too_few_words")
+        )
         if c.filter_lorem_ipsum:
             cause = cause.when(found["lorem_ipsum"]).then(pl.lit("lorem_ipsum"))
         if c.filter_javascript:

@@ -21,9 +21,11 @@ widest line up to `max_width` columns, at least `min_width`) and:
   line or end after it) while this line ends no sentence: the last line of a wrapped
   paragraph. A short line after a full one otherwise is a list item, a name or "Regards";
 - it is not the document's headline, when `keep_headlines`: its first non-blank line, that
-  holds no sentence end, at most 160 columns, followed by more text, and either in title
-  case (spaced text: "Dell Exits Low-End China Consumer PC Market") or clearly narrower
-  than the next non-blank line (its width x 1.3 at most that line's).
+  holds no sentence end, at most 160 columns (spaced: two words with letters at least),
+  followed by more text, and either in title case or followed by a capitalized line (spaced
+  text: "Dell Exits Low-End China Consumer PC Market"), or not full, or clearly narrower than
+  the next non-blank line (x 1.3). A wrapped first line taken for a headline loses nothing:
+  it stays a line of its own.
 
 A hyphen after a letter at the end of a line joins without a space ("well-\\nknown");
 unspaced text joins without a space except between two ASCII letters or digits.
@@ -137,7 +139,9 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
         return pl.col(col).shift(-1)
 
     # the width of the document's second non-blank line
-    next_width = pl.col("width").filter(pl.col("nb") == 2).first().over("row")
+    second = pl.col("nb") == 2
+    next_width = pl.col("width").filter(second).first().over("row")
+    next_upper = pl.col("line").filter(second).first().over("row").str.contains(r"^\s*[\p{Lu}\d]")
     headline = (
         ~pl.col("blank")
         & (pl.col("nb") == 1)
@@ -147,7 +151,12 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
         & ~pl.col("clause")
         & ~pl.col("line").str.contains(r"[.!?][\"')\]]*\s+\S|[。！？]")
         & (pl.col("width") <= HEADLINE_WIDTH)
-        & ((~pl.col("uns") & pl.col("title")) | (next_width >= 1.3 * pl.col("width")))
+        & (pl.col("uns") | pl.col("line").str.contains(r"\p{L}\S*\s+\S*\p{L}"))
+        & (
+            (~pl.col("uns") & (pl.col("title") | next_upper))
+            | (next_width >= 1.3 * pl.col("width"))
+            | ~pl.col("full")
+        )
     )
     # the next line ends its block: a blank line or the document's end follows it
     block_end = ~(pl.col("row").shift(-2) == pl.col("row")).fill_null(False) | pl.col(
