@@ -87,7 +87,8 @@ class C4QualityConfig(UnspacedConfig):
     # judge paragraphs: hard-wrapped lines are rejoined first (corpuskit.text.paragraphs);
     # kept documents get the rejoined paragraphs as their text
     rejoin_lines: bool = True
-    # a headline (first line without terminal punctuation, followed by body text) is kept
+    # a headline (first line without terminal punctuation, followed by body text) is kept; it
+    # counts as no sentence
     keep_headlines: bool = True
     # a sentence end may be followed by closing brackets, an emoticon or a parenthetical
     # ("(FTP sites ??)", "what jumpers to move!! :-("); a paragraph of five words or more
@@ -155,7 +156,8 @@ class C4Quality(FilterStep):
         units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers)
         # sentences of the kept spaced lines (spaCy sentencizer over spaCy tokens)
         kept = units.filter(pl.col("cause").is_null())
-        sentences = self._sentences(kept.filter(~pl.col("uns")), text, unspaced)
+        # a kept headline is no sentence: a headline and a byline are still a stub
+        sentences = self._sentences(kept.filter(~pl.col("uns") & ~pl.col("head")), text, unspaced)
         # per document: first doc-level event in line order, sentences, the kept text
         doc_event = (
             units.filter(pl.col("doc_drop").is_not_null())
@@ -176,7 +178,7 @@ class C4Quality(FilterStep):
             batch.height,
             **{r: (pl.col("cause") == r).fill_null(False) for r in LINE_RULES},
             removed=pl.col("cause").is_not_null() & pl.col("s").str.contains(NON_WS),
-            uns_sent=pl.col("cause").is_null() & pl.col("uns"),
+            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head"),
         )
         frame = (
             pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
