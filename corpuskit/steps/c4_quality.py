@@ -42,7 +42,13 @@ from corpuskit.text.chars import (
     py_strip,
     unspaced_mask,
 )
-from corpuskit.text.paragraphs import Wrapping, paragraphs
+from corpuskit.text.paragraphs import (
+    INNER_END,
+    LENIENT_TAIL,
+    UNFINISHED_MIN_CHARS,
+    Wrapping,
+    paragraphs,
+)
 from corpuskit.text.rows import row_sums
 from corpuskit.text.segment import PUNCT, SENT_END, segmenter, unit_pattern, whitespace_words
 
@@ -56,18 +62,14 @@ POLICY_SUBSTRINGS = (
     "use of cookies",
     "use cookies",
 )
-# for `lenient_ends`: closing brackets, emoticons and a parenthetical after a sentence end
-LENIENT_TAIL = r"(?:[)\]»”’）】]|\s+[:;]-?[()DPp/\\|]|\s+\([^()]{1,80}\))+$"
-# ... and a paragraph that ends in a colon or semicolon (a lead-in to a quote or a list) or
+# `lenient_ends`: a paragraph that ends in a colon or semicolon (a lead-in to a quote or a list) or
 # in an ellipsis after an earlier sentence end ("... selling \"virtual clothing\"....")
 LEAD_IN = r"[:;]$"
 LEAD_IN_MIN_WORDS = 5
 # a paragraph's sentences up to the last end, and an unfinished sentence after it
 UNFINISHED = r"(?s)^(.*[.!?][\"')\]]*)\s+\S[^.!?]*$"
-# ... in a paragraph this long (a truncated lead; a text message's unfinished call to action
-# "Reply END SPTV" stays a reason to drop it), where the unfinished part is under 60%
-UNFINISHED_MIN_CHARS = 200
-INNER_END = r"[.!?][\"')\]]*\s+\S"
+# (trimmed in a paragraph of UNFINISHED_MIN_CHARS or more where it is under 60%: a truncated
+# lead; a text message's unfinished call to action "Reply END SPTV" stays a reason to drop it)
 LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
 
 

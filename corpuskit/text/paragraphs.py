@@ -56,6 +56,14 @@ LIST_ITEM = (
 )
 _INDENT = r"^[ \t\u3000]*"
 HEADLINE_WIDTH = 160
+# What may follow a sentence end at the end of a paragraph (the line steps' `lenient_ends`):
+# closing brackets, an emoticon, a parenthetical ("drivers ? (FTP sites ??)", "move!! :-(").
+LENIENT_TAIL = r"(?:[)\]»”’）】]|\s+[:;]-?[()DPp/\\|]|\s+\([^()]{1,80}\))+$"
+# A sentence end inside a paragraph.
+INNER_END = r"[.!?][\"')\]]*\s+\S"
+# A prose paragraph at least this long whose last sentence is unfinished is a truncated
+# lead, not a menu line (text messages, under 160 characters, are not).
+UNFINISHED_MIN_CHARS = 200
 
 
 @dataclass(frozen=True)
