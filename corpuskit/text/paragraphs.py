@@ -17,9 +17,11 @@ widest line up to `max_width` columns, at least `min_width`) and:
 - the next line's first word would not have fitted on the line (within `slack`);
 - the next line is non-blank, no wider than `max_width`, not indented more than this one,
   not a list item, and neither line is quoted (`>`, `|>`, `: `);
+- the line ends no sentence (text with a sentence per line stays as it is; a wrapped
+  paragraph cut where a line ends a sentence is still judged right);
 - the next line is full too, or ends a sentence or with a colon, or ends its block (blank
-  line or end after it) while this line ends no sentence: the last line of a wrapped
-  paragraph. A short line after a full one otherwise is a list item, a name or "Regards";
+  line or end after it): the last line of a wrapped paragraph. A short line after a full
+  one otherwise is a list item, a name or "Regards";
 - it is not the document's headline, when `keep_headlines`: its first non-blank line, that
   ends no sentence (an ellipsis may end it), holds none (but for "U.S." or "Dec." in title
   case), at most 160 columns (spaced: two words with letters at least), followed by more
@@ -185,7 +187,8 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
         & (nxt("indent") <= pl.col("indent"))
         & ~nxt("item")
         & ~nxt("quoted")
-        & (nxt("full") | nxt("terminal") | nxt("colon") | (~pl.col("terminal") & block_end))
+        & ~pl.col("terminal")
+        & (nxt("full") | nxt("terminal") | nxt("colon") | block_end)
         # the next line's first word would not have fitted on this one
         & (pl.col("width") + nxt("gap") + nxt("first") > pl.col("doc_width") - slack)
     )
