@@ -203,12 +203,25 @@ GOLD_KEEPS = {
         "agnews-r0011",
         "agnews-r0047",
         "agnews-r0076",
+        "agnews-r1197",  # two-word headline
+        "agnews-r2175",  # lead with an unfinished last sentence
+        "agnews-r2888",  # lead cut off mid-sentence
+        "agnews-r3344",  # "U.S." in a title-case headline
+        "agnews-r3985",  # headline above a capitalized line
+        "20news-comp.graphics-38396",  # paragraph ending in "...."
+        "20news-comp.sys.ibm.pc.hardware-60228",  # lead-in ending in ";"
+        "20news-sci.space-61165",  # "{...deleted}" in a post (curly brackets off for news)
         "20news-comp.graphics-37936",
-        "20news-comp.graphics-38396",
-        "20news-comp.sys.ibm.pc.hardware-60228",
         "20news-comp.sys.ibm.pc.hardware-60717",
     ],
-    "fineweb_quality": ["gutenberg-alice-01", "gutenberg-prince-05"],
+    "fineweb_quality": [
+        "gutenberg-alice-01",  # line_punct_ratio on wrapped lines
+        "gutenberg-prince-05",
+        "20news-alt.atheism-53248",  # char_dup_ratio on a "+-----+" separator
+        "20news-comp.graphics-38477",
+        "agnews-r1302",  # headline + truncated lead: line_punct_ratio 0/2
+        "agnews-r2175",
+    ],
 }
 # Hard-wrapped gold documents that lost most of their characters to c4_quality.
 GOLD_SHREDDED = [

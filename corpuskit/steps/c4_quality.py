@@ -66,6 +66,9 @@ POLICY_SUBSTRINGS = (
 # in an ellipsis after an earlier sentence end ("... selling \"virtual clothing\"....")
 LEAD_IN = r"[:;]$"
 LEAD_IN_MIN_WORDS = 5
+# ... and the paragraph right under a headline (a news lead truncated by its feed) when it
+# has this many words
+LEAD_MIN_WORDS = 15
 # a paragraph's sentences up to the last end, and an unfinished sentence after it
 UNFINISHED = r"(?s)^(.*[.!?][\"')\]]*)\s+\S[^.!?]*$"
 # (trimmed in a paragraph of UNFINISHED_MIN_CHARS or more where it is under 60%: a truncated
@@ -96,7 +99,8 @@ class C4QualityConfig(UnspacedConfig):
     # ("(FTP sites ??)", "what jumpers to move!! :-("); a paragraph of five words or more
     # may end in ":" or ";", one with an earlier sentence end in "..."; a paragraph of 200
     # characters or more whose last sentence is unfinished (under 60% of it) loses only that
-    # sentence (datatrove drops all of these)
+    # sentence; a lead of 15 words or more under a headline may be cut off (datatrove drops
+    # all of these)
     lenient_ends: bool = True
 
 
@@ -132,12 +136,12 @@ class C4Quality(FilterStep):
             docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n"))
             .explode("s")
             .with_row_index("line")
+            .with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
             .with_columns(
-                head=(
-                    pl.int_range(pl.len(), dtype=pl.UInt32).over("row") == pl.col("hl")
-                ).fill_null(False)
+                head=(pl.col("i") == pl.col("hl")).fill_null(False),
+                lead=(pl.col("i") == pl.col("hl") + 1).fill_null(False),
             )
-            .drop("hl")
+            .drop("hl", "i")
         )
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
@@ -288,7 +292,9 @@ class C4Quality(FilterStep):
         if c.lenient_ends:
             lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
             trailing = e.str.contains(r"(?:\.\.\.|…)$") & e.str.contains(INNER_END)
-            terminal = terminal | (~uns & (lead_in | trailing))
+            # the lead under a headline, cut off mid-sentence by the feed ("... it could")
+            cut_lead = pl.col("lead") & (pl.col("words") >= LEAD_MIN_WORDS)
+            terminal = terminal | (~uns & (lead_in | trailing | cut_lead))
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
