@@ -417,7 +417,10 @@ def test_default_mode_stays_close(name):
     ours = run_step(name, texts, lang=["en"] * len(texts))[REASON_COLUMN].to_list()
     same = sum((r is None) == k for r, k in zip(ours, peer_keep, strict=True))
     print(f"{name} default mode: same decision {same / len(texts):.4f}")
-    assert same / len(texts) >= 0.95
+    # measured: c4 0.980, fineweb 0.916: 83 of fineweb's 91 are ag_news descriptions cut off
+    # by the feed (one line, 200+ characters, sentence ends inside), which datatrove rejects
+    # for a line punctuation ratio of 0 and the paragraph mode keeps on purpose
+    assert same / len(texts) >= 0.9
 
 
 @pytest.mark.slow
