@@ -103,17 +103,26 @@ def line_table(text: pl.Series, unspaced: pl.Series) -> pl.DataFrame:
     )
 
 
-def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
-    """Add `join` (the line continues into the next one) and `headline` to a line table
-    (columns `row`, `uns`, `line`, in document order)."""
+# What a line wider than any wrapped line or headline gets instead of its features.
+_LONG_LINE = {
+    "indent": 0,
+    "terminal": True,
+    "quoted": False,
+    "item": False,
+    "hyphen": False,
+    "colon": False,
+    "clause": False,
+    "dated": False,
+    "first": 1,
+    "gap": 1,
+}
+
+
+def _line_features(t: pl.DataFrame) -> pl.DataFrame:
     line = pl.col("line")
     s = line.str.strip_chars()
-    t = lines.with_columns(
-        blank=s == "",
-        width=(
-            line.str.strip_chars_end().str.len_chars()
-            + line.str.strip_chars_end().str.count_matches(WIDE)
-        ),
+    return t.with_columns(
+        width=pl.col("chars") + line.str.strip_chars_end().str.count_matches(WIDE),
         indent=line.str.extract(f"({_INDENT})", 1).str.len_chars(),
         terminal=s.str.contains(_terminal_regex()),
         quoted=line.str.contains(QUOTED),
@@ -125,7 +134,6 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
         dated=s.str.contains(
             r"(?:\d{4}[/\-.]\d{1,2}[/\-.]\d{1,2}(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?|评论\d+条)$"
         ),
-        title=_title_case(s),
         first=pl.when("uns")
         .then(s.str.extract(r"^([A-Za-z0-9]+|\S)", 1))
         .otherwise(s.str.extract(r"^(\S+)", 1))
@@ -134,6 +142,24 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
         first=pl.col("first").str.len_chars() + pl.col("first").str.count_matches(WIDE),
         gap=pl.when(pl.col("uns") & pl.col("first").str.contains(f"^{WIDE}")).then(0).otherwise(1),
     )
+
+
+def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
+    """Add `join` (the line continues into the next one) and `headline` to a line table
+    (columns `row`, `uns`, `line`, in document order)."""
+    line = pl.col("line")
+    t = lines.with_row_index("_k").with_columns(
+        blank=line.str.strip_chars() == "", chars=line.str.strip_chars_end().str.len_chars()
+    )
+    # only non-blank lines that may join or be joined (max_width) or be a headline need
+    # their features: web text of one paragraph a line skips the regexes
+    short = (t["chars"] <= max(w.max_width, HEADLINE_WIDTH)) & ~t["blank"]
+    feats = _line_features(t.filter(short))
+    rest = t.filter(~short).with_columns(
+        width=pl.col("chars"), **{k: pl.lit(v) for k, v in _LONG_LINE.items()}
+    )
+    rest = rest.select(pl.col(c).cast(feats.schema[c]) for c in feats.columns)
+    t = pl.concat([feats, rest]).sort("_k").drop("_k", "chars")
     fits = ~pl.col("blank") & ~pl.col("quoted") & (pl.col("width") <= w.max_width)
     doc_width = pl.col("width").filter(fits).max().over("row").fill_null(0)
     threshold = pl.max_horizontal(pl.lit(w.min_width * w.fill), doc_width * w.fill)
@@ -144,6 +170,15 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
         nb=(~pl.col("blank")).cast(pl.UInt32).cum_sum().over("row"),
         nb_total=(~pl.col("blank")).cast(pl.UInt32).sum().over("row"),
     )
+    # title case only matters for a first line (the headline candidate)
+    first_lines = (t["nb"] == 1) & ~t["blank"]
+    idx = first_lines.arg_true()
+    title = pl.repeat(False, t.height, dtype=pl.Boolean, eager=True)
+    if idx.len():
+        title = title.scatter(
+            idx, t[idx].select(_title_case(pl.col("line").str.strip_chars())).to_series()
+        )
+    t = t.with_columns(title=title)
     same = (pl.col("row").shift(-1) == pl.col("row")).fill_null(False)
 
     def nxt(col: str) -> pl.Expr:
@@ -197,18 +232,16 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
     return t.with_columns(join=join.fill_null(False), headline=headline.fill_null(False))
 
 
+_WORD = r"\p{L}[\p{L}'’\-]*"
+_SMALL = r"\b(?:a|an|the|of|to|in|on|for|and|or|at|by|with|as|from)\b"
+
+
 def _title_case(s: pl.Expr) -> pl.Expr:
     """Spaced lines whose words (three or more with letters) are capitalized, but for short
-    function words and one word in eight."""
-    words = s.str.extract_all(r"\p{L}[\p{L}'’\-]*")
-    caps = words.list.eval(pl.element().str.contains(r"^\p{Lu}").cast(pl.UInt32)).list.sum()
-    n = words.list.len()
-    # short function words stay lower case in titles ("Group to Propose New ...")
-    small = words.list.eval(
-        pl.element()
-        .is_in(["a", "an", "the", "of", "to", "in", "on", "for", "and", "or", "at"])
-        .cast(pl.UInt32)
-    ).list.sum()
+    function words and one word in eight. Regex counts, no lists: it runs on every line."""
+    n = s.str.count_matches(_WORD)
+    caps = s.str.count_matches(r"\p{Lu}[\p{L}'’\-]*")
+    small = s.str.count_matches(_SMALL)
     # at most one lower-case word of eight ("Searching for Clues in the Shadow of a Legend")
     return (n >= 3) & (n - small - caps <= (n - small) // 8)
 
