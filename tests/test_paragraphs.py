@@ -13,6 +13,7 @@ from corpuskit import registry
 from corpuskit.schema import REASON_COLUMN
 from corpuskit.text.paragraphs import Wrapping, paragraphs, rejoin
 from tests.conftest import ROOT, SHARED
+from tests.test_quality import run_step as run
 
 WRAPPED = (
     "But Fortune growing envious of the glory of Castruccio took away his\n"
@@ -98,17 +99,6 @@ def test_hyphen_and_unwrapped_text_untouched():
     web = "A paragraph that is a whole line of a web page, far wider than any wrapped line " * 2
     assert rejoin(*texts(web + "\n" + web)).to_list() == [web + "\n" + web]
     assert rejoin(*texts("", "one line")).to_list() == ["", "one line"]
-
-
-def run(name: str, docs: list[str], lang: list[str] | None = None, **config) -> pl.DataFrame:
-    cls = registry.steps()[name]
-    step = cls(cls.Config(**config), name=name)
-    step.validate()
-    step.ensure_ready()
-    data = {"id": [str(i) for i in range(len(docs))], "text": docs}
-    if lang is not None:
-        data["lang"] = lang
-    return step.process(pl.DataFrame(data)).batch
 
 
 def test_rejoin_paragraphs_step_counts():
