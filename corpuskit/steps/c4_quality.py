@@ -265,36 +265,17 @@ class C4Quality(FilterStep):
             units = units.with_columns(
                 s=s.str.replace_all(CITATION, ""), out=pl.col("out").str.replace_all(CITATION, "")
             )
+        e = s
+        lenient = pl.lit(False)
         if c.lenient_ends:
-            # a paragraph whose last sentence is unfinished (a truncated lead) loses only it
-            ends = s.str.replace(LENIENT_TAIL, "").str.contains(char_class(END_PUNCTUATION) + "$")
-            trimmed = s.str.replace(UNFINISHED, "$1")
-            cut = (
-                ~uns
-                & ~ends
-                & (s.str.len_chars() >= UNFINISHED_MIN_CHARS)
-                & (trimmed.str.len_chars() >= 0.4 * s.str.len_chars())
-                & s.str.contains(UNFINISHED)
-            )
-            units = units.with_columns(
-                s=pl.when(cut).then(trimmed).otherwise(s),
-                out=pl.when(cut)
-                .then(pl.col("out").str.replace(UNFINISHED, "$1"))
-                .otherwise(pl.col("out")),
-            )
-        e = s.str.replace(LENIENT_TAIL, "") if c.lenient_ends else s
+            units, lenient = _lenient_ends(units)
+            e = pl.col("_e")
         ascii_end = e.str.contains(char_class(END_PUNCTUATION) + "$") & ~e.str.ends_with("...")
         closers = char_class(cjk_closers) + "*"
         cjk_end = e.str.contains(
             f"(?:{char_class(END_PUNCTUATION)}|{char_class(cjk_terminal)}{closers})$"
         ) & ~e.str.contains(rf"(?:\.\.\.|…){closers}$")
-        terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end) | pl.col("head")
-        if c.lenient_ends:
-            lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
-            trailing = e.str.contains(r"(?:\.\.\.|…)$") & e.str.contains(INNER_END)
-            # the lead under a headline, cut off mid-sentence by the feed ("... it could")
-            cut_lead = pl.col("lead") & (pl.col("words") >= LEAD_MIN_WORDS)
-            terminal = terminal | (~uns & (lead_in | trailing | cut_lead))
+        terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end) | pl.col("head") | lenient
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
@@ -414,3 +395,40 @@ def _scatter(name: str, height: int, idx: pl.Series, values: list[int]) -> pl.Se
     if idx.len():
         out = out.scatter(idx, pl.Series(values, dtype=pl.Int64))
     return out
+
+
+def _lenient_ends(units: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
+    """`lenient_ends` on the spaced units that do not end in C4's punctuation (most prose
+    units do; only the others pay for these regexes). Adds `_e` (the unit without a closing
+    tail, for the terminal check) and trims an unfinished last sentence of long paragraphs;
+    returns the units and the expression of the units the lenient rules accept."""
+    s = pl.col("s")
+    plain = s.str.slice(-1).is_in(list(END_PUNCTUATION)) & ~s.str.ends_with("...")
+    idx = units.select(~pl.col("uns") & ~plain).to_series().arg_true()
+    units = units.with_columns(_e=s, _lenient=pl.lit(False))
+    if idx.len() == 0:
+        return units, pl.col("_lenient")
+    sub = units[idx]
+    e = s.str.replace(LENIENT_TAIL, "")
+    ends = e.str.contains(char_class(END_PUNCTUATION) + "$")
+    trimmed = s.str.replace(UNFINISHED, "$1")
+    # a paragraph whose last sentence is unfinished (a truncated lead) loses only it
+    cut = (
+        ~ends
+        & (s.str.len_chars() >= UNFINISHED_MIN_CHARS)
+        & (trimmed.str.len_chars() >= 0.4 * s.str.len_chars())
+        & s.str.contains(UNFINISHED)
+    )
+    sub = sub.with_columns(
+        s=pl.when(cut).then(trimmed).otherwise(s),
+        out=pl.when(cut).then(pl.col("out").str.replace(UNFINISHED, "$1")).otherwise(pl.col("out")),
+    ).with_columns(_e=e)
+    lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
+    trailing = e.str.contains(r"(?:\.\.\.|…)$") & e.str.contains(INNER_END)
+    # the lead under a headline, cut off mid-sentence by the feed ("... it could")
+    cut_lead = pl.col("lead") & (pl.col("words") >= LEAD_MIN_WORDS)
+    sub = sub.with_columns(_lenient=lead_in | trailing | cut_lead)
+    units = units.with_columns(
+        **{k: units[k].scatter(idx, sub[k]) for k in ("s", "out", "_e", "_lenient")}
+    )
+    return units, pl.col("_lenient")
