@@ -151,15 +151,26 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
     t = lines.with_row_index("_k").with_columns(
         blank=line.str.strip_chars() == "", chars=line.str.strip_chars_end().str.len_chars()
     )
-    # only non-blank lines that may join or be joined (max_width) or be a headline need
-    # their features: web text of one paragraph a line skips the regexes
-    short = (t["chars"] <= max(w.max_width, HEADLINE_WIDTH)) & ~t["blank"]
+    # only lines that may join (two non-blank lines up to max_width in a row somewhere in
+    # their document) or head a document need their features: text of one paragraph a line
+    # skips the regexes
+    cand = ~pl.col("blank") & (pl.col("chars") <= w.max_width)
+    pair = cand & cand.shift(-1) & (pl.col("row").shift(-1) == pl.col("row"))
+    t = t.with_columns(
+        nb=(~pl.col("blank")).cast(pl.UInt32).cum_sum().over("row"),
+        _pair=pair.fill_null(False).any().over("row"),
+    )
+    short = (
+        (t["chars"] <= max(w.max_width, HEADLINE_WIDTH))
+        & ~t["blank"]
+        & (t["_pair"] | (t["nb"] <= 2))
+    )
     feats = _line_features(t.filter(short))
     rest = t.filter(~short).with_columns(
         width=pl.col("chars"), **{k: pl.lit(v) for k, v in _LONG_LINE.items()}
     )
     rest = rest.select(pl.col(c).cast(feats.schema[c]) for c in feats.columns)
-    t = pl.concat([feats, rest]).sort("_k").drop("_k", "chars")
+    t = pl.concat([feats, rest]).sort("_k").drop("_k", "chars", "_pair")
     fits = ~pl.col("blank") & ~pl.col("quoted") & (pl.col("width") <= w.max_width)
     doc_width = pl.col("width").filter(fits).max().over("row").fill_null(0)
     threshold = pl.max_horizontal(pl.lit(w.min_width * w.fill), doc_width * w.fill)
