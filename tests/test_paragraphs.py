@@ -209,6 +209,8 @@ GOLD_KEEPS = {
         "gutenberg-prince-05",
         "20news-alt.atheism-53248",  # char_dup_ratio on a "+-----+" separator
         "20news-comp.graphics-38477",
+        "zhref-49",  # char_dup_ratio on one repeated paragraph (a pull quote)
+        "20news-misc.forsale-76171",  # a listing line said twice
         "agnews-r1302",  # headline + truncated lead: line_punct_ratio 0/2
         "agnews-r2175",
     ],

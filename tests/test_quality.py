@@ -150,7 +150,19 @@ FINEWEB_CASES = [
         "\n".join(f"Item {i}." for i in range(12)) + "\n" + PROSE,
         "short_line_ratio",
     ),
-    ("char_dup_ratio", PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0], "char_dup_ratio"),
+    (
+        "char_dup_ratio",
+        PROSE_LINES + "\n" + "\n".join(PROSE_LINES.split("\n")[:2]),
+        "char_dup_ratio",
+    ),
+    # one repeated line (a pull quote) is no reason by default; datatrove counts it
+    ("char_dup_one_line", PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0], None),
+    (
+        "char_dup_one_line_datatrove",
+        PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0],
+        "char_dup_ratio",
+        {"char_dup_min_lines": 1},
+    ),
     (
         "list_ratio",
         "\n".join(f"Supercalifragilisticexpialidociousness{i:02d}." for i in range(12)),
@@ -401,6 +413,7 @@ DATATROVE_MODE = {
         "lenient_ends": False,
         "dup_ignore_symbol_lines": False,
         "dup_ignore_quoted_lines": False,
+        "char_dup_min_lines": 1,
     },
 }
 
@@ -417,10 +430,11 @@ def test_default_mode_stays_close(name):
     ours = run_step(name, texts, lang=["en"] * len(texts))[REASON_COLUMN].to_list()
     same = sum((r is None) == k for r, k in zip(ours, peer_keep, strict=True))
     print(f"{name} default mode: same decision {same / len(texts):.4f}")
-    # measured: c4 0.980, fineweb 0.916: 83 of fineweb's 91 are ag_news descriptions cut off
+    # measured: c4 0.980, fineweb 0.901: 83 of fineweb's 107 are ag_news descriptions cut off
     # by the feed (one line, 200+ characters, sentence ends inside), which datatrove rejects
-    # for a line punctuation ratio of 0 and the paragraph mode keeps on purpose
-    assert same / len(texts) >= 0.9
+    # for a line punctuation ratio of 0, most others a single repeated line
+    # (char_dup_min_lines); the paragraph mode keeps both on purpose
+    assert same / len(texts) >= 0.88
 
 
 @pytest.mark.slow

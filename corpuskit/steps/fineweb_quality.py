@@ -48,6 +48,9 @@ class FineWebQualityConfig(UnspacedConfig):
     # by replies) do not count as duplicated lines
     dup_ignore_symbol_lines: bool = True
     dup_ignore_quoted_lines: bool = True
+    # char_dup_ratio needs this many repeated lines: one repeated paragraph (a pull quote, a
+    # refrain, a list item said twice) is an edited text's, not a spam page's (datatrove: 1)
+    char_dup_min_lines: int = Field(2, ge=1)
     # a headline (first line without terminal punctuation, followed by text) is no line for
     # the punctuation and short-line shares
     keep_headlines: bool = True
@@ -119,6 +122,7 @@ class FineWebQuality(FilterStep):
             punct=punct & body,
             short=(s.str.len_chars() <= short_len) & body,
             dup_chars=pl.col("dup_chars"),
+            dup_lines=pl.col("dup_chars") > 0,
             lines=pl.lit(1),
         )
         # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
@@ -153,7 +157,9 @@ class FineWebQuality(FilterStep):
                 pl.col("newlines") / pl.col("words")
             ),
         )
-        return batch.with_columns(frame.select(*self.columns), _lines=stats["lines"])
+        return batch.with_columns(
+            frame.select(*self.columns), _lines=stats["lines"], _dup_lines=stats["dup_lines"]
+        )
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         c: FineWebQualityConfig = self.config
@@ -165,6 +171,10 @@ class FineWebQuality(FilterStep):
             ("empty", pl.col("_lines") == 0),
             ("line_punct_ratio", low_punct),
             ("short_line_ratio", pl.col("fineweb_short_line_ratio") > c.short_line_thr),
-            ("char_dup_ratio", pl.col("fineweb_char_dup_ratio") > c.char_duplicates_ratio),
+            (
+                "char_dup_ratio",
+                (pl.col("fineweb_char_dup_ratio") > c.char_duplicates_ratio)
+                & (pl.col("_dup_lines") >= c.char_dup_min_lines),
+            ),
             ("list_ratio", pl.col("fineweb_list_ratio") > c.new_line_ratio),
         ]
