@@ -112,6 +112,18 @@ TARGETS: list[tuple[str, str, str, float]] = [
         "<=",
         0.05,
     ),
+    (
+        "c4_quality: hard-wrapped books lose <= 3% (median)",
+        "steps.c4_quality.gutenberg.wrapped_removed_median",
+        "<=",
+        0.03,
+    ),
+    (
+        "remove_boilerplate_lines: content lost (spans) <= 1%",
+        "steps.remove_boilerplate_lines.all.span_content_lost",
+        "<=",
+        0.01,
+    ),
     ("cleaning: wrong edits per 1,000 <= 1", "cleaning.*.all.wrong_per_1000", "<=", 1.0),
     (
         "mojibake: kept Chinese docs with garbled runs <= 1%",

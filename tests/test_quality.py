@@ -150,7 +150,19 @@ FINEWEB_CASES = [
         "\n".join(f"Item {i}." for i in range(12)) + "\n" + PROSE,
         "short_line_ratio",
     ),
-    ("char_dup_ratio", PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0], "char_dup_ratio"),
+    (
+        "char_dup_ratio",
+        PROSE_LINES + "\n" + "\n".join(PROSE_LINES.split("\n")[:2]),
+        "char_dup_ratio",
+    ),
+    # one repeated line (a pull quote) is no reason by default; datatrove counts it
+    ("char_dup_one_line", PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0], None),
+    (
+        "char_dup_one_line_datatrove",
+        PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0],
+        "char_dup_ratio",
+        {"char_dup_min_lines": 1},
+    ),
     (
         "list_ratio",
         "\n".join(f"Supercalifragilisticexpialidociousness{i:02d}." for i in range(12)),
@@ -208,7 +220,8 @@ def test_gopher_quality_signals():
 
 def test_c4_removes_lines_and_citations_and_counts_them():
     cls = registry.steps()["c4_quality"]
-    step = cls(cls.Config(), name="c4_quality")
+    # a first line like "Menu Home About" passes for a headline, which c4 keeps by default
+    step = cls(cls.Config(keep_headlines=False), name="c4_quality")
     step.ensure_ready()
     text = (
         "Menu Home About\n"
@@ -388,6 +401,42 @@ def peer_filter(name: str):
     }[name]()
 
 
+# c4_quality and fineweb_quality judge paragraphs, keep headlines and accept a sentence end
+# followed by a bracket or an emoticon by default (issue 16: the physical-line rules shred
+# hard-wrapped text and reject briefs); datatrove judges physical lines. Parity is checked
+# with those options off; the default mode is compared in test_default_mode_stays_close.
+DATATROVE_MODE = {
+    "c4_quality": {"rejoin_lines": False, "keep_headlines": False, "lenient_ends": False},
+    "fineweb_quality": {
+        "rejoin_lines": False,
+        "keep_headlines": False,
+        "lenient_ends": False,
+        "dup_ignore_symbol_lines": False,
+        "dup_ignore_quoted_lines": False,
+        "char_dup_min_lines": 1,
+    },
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["c4_quality", "fineweb_quality"])
+def test_default_mode_stays_close(name):
+    """On web text (ag_news, article pages, verse) the paragraph mode changes few decisions."""
+    peer = peer_filter(name)
+    from datatrove.data import Document
+
+    texts = english_corpus()
+    peer_keep = [peer.filter(Document(text=t, id=str(i))) is True for i, t in enumerate(texts)]
+    ours = run_step(name, texts, lang=["en"] * len(texts))[REASON_COLUMN].to_list()
+    same = sum((r is None) == k for r, k in zip(ours, peer_keep, strict=True))
+    print(f"{name} default mode: same decision {same / len(texts):.4f}")
+    # measured: c4 0.980, fineweb 0.901: 83 of fineweb's 107 are ag_news descriptions cut off
+    # by the feed (one line, 200+ characters, sentence ends inside), which datatrove rejects
+    # for a line punctuation ratio of 0, most others a single repeated line
+    # (char_dup_min_lines); the paragraph mode keeps both on purpose
+    assert same / len(texts) >= 0.88
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", STEPS)
 def test_agrees_with_datatrove(name):
@@ -402,7 +451,7 @@ def test_agrees_with_datatrove(name):
         peer_keep.append(res is True)
         peer_reason.append(None if res is True else res[1])
         peer_text.append(doc.text)
-    out = run_step(name, texts, lang=["en"] * len(texts))
+    out = run_step(name, texts, lang=["en"] * len(texts), **DATATROVE_MODE.get(name, {}))
     ours = out[REASON_COLUMN].to_list()
     same = sum((r is None) == k for r, k in zip(ours, peer_keep, strict=True))
     same_reason = sum(

@@ -42,6 +42,13 @@ from corpuskit.text.chars import (
     py_strip,
     unspaced_mask,
 )
+from corpuskit.text.paragraphs import (
+    INNER_END,
+    LENIENT_TAIL,
+    UNFINISHED_MIN_CHARS,
+    Wrapping,
+    paragraphs,
+)
 from corpuskit.text.rows import row_sums
 from corpuskit.text.segment import PUNCT, SENT_END, segmenter, unit_pattern, whitespace_words
 
@@ -55,6 +62,17 @@ POLICY_SUBSTRINGS = (
     "use of cookies",
     "use cookies",
 )
+# `lenient_ends`: a paragraph that ends in a colon or semicolon (a lead-in to a quote or a list) or
+# in an ellipsis after an earlier sentence end ("... selling \"virtual clothing\"....")
+LEAD_IN = r"[:;]$"
+LEAD_IN_MIN_WORDS = 5
+# ... and the paragraph right under a headline (a news lead truncated by its feed) when it
+# has this many words
+LEAD_MIN_WORDS = 15
+# a paragraph's sentences up to the last end, and an unfinished sentence after it
+UNFINISHED = r"(?s)^(.*[.!?][\"')\]]*)\s+\S[^.!?]*$"
+# (trimmed in a paragraph of UNFINISHED_MIN_CHARS or more where it is under 60%: a truncated
+# lead; a text message's unfinished call to action "Reply END SPTV" stays a reason to drop it)
 LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
 
 
@@ -71,6 +89,19 @@ class C4QualityConfig(UnspacedConfig):
     filter_curly_bracket: bool = True
     filter_policy: bool = True
     policy_substrings: tuple[str, ...] = POLICY_SUBSTRINGS
+    # judge paragraphs: hard-wrapped lines are rejoined first (corpuskit.text.paragraphs);
+    # kept documents get the rejoined paragraphs as their text
+    rejoin_lines: bool = True
+    # a headline (first line without terminal punctuation, followed by body text) is kept; it
+    # counts as no sentence
+    keep_headlines: bool = True
+    # a sentence end may be followed by closing brackets, an emoticon or a parenthetical
+    # ("(FTP sites ??)", "what jumpers to move!! :-("); a paragraph of five words or more
+    # may end in ":" or ";", one with an earlier sentence end in "..."; a paragraph of 200
+    # characters or more whose last sentence is unfinished (under 60% of it) loses only that
+    # sentence; a lead of 15 words or more under a headline may be cut off (datatrove drops
+    # all of these)
+    lenient_ends: bool = True
 
 
 class C4Quality(FilterStep):
@@ -89,14 +120,28 @@ class C4Quality(FilterStep):
         """Kept documents lose their removed lines; dropped ones keep their text, for review."""
         c: C4QualityConfig = self.config
         p = punctuation()
-        text = batch["text"].fill_null("")
+        original = batch["text"].fill_null("")
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
+        text, headline = original, None
+        if c.rejoin_lines or c.keep_headlines:
+            wrapping = Wrapping(keep_headlines=c.keep_headlines)
+            para = paragraphs(original, unspaced, wrapping, join=c.rejoin_lines)
+            text, headline = para.text, para.headline if c.keep_headlines else None
         norm = pl.DataFrame({"text": text}).select(normalize_line_breaks(pl.col("text")))
-        docs = norm.with_columns(uns=unspaced).with_row_index("row")
+        docs = norm.with_columns(
+            uns=unspaced,
+            hl=pl.repeat(None, len(text), dtype=pl.UInt32) if headline is None else headline,
+        ).with_row_index("row")
         lines = (
-            docs.select("row", "uns", s=pl.col("text").str.split("\n"))
+            docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n"))
             .explode("s")
             .with_row_index("line")
+            .with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+            .with_columns(
+                head=(pl.col("i") == pl.col("hl")).fill_null(False),
+                lead=(pl.col("i") == pl.col("hl") + 1).fill_null(False),
+            )
+            .drop("hl", "i")
         )
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
@@ -117,7 +162,8 @@ class C4Quality(FilterStep):
         units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers)
         # sentences of the kept spaced lines (spaCy sentencizer over spaCy tokens)
         kept = units.filter(pl.col("cause").is_null())
-        sentences = self._sentences(kept.filter(~pl.col("uns")), text, unspaced)
+        # a kept headline is no sentence: a headline and a byline are still a stub
+        sentences = self._sentences(kept.filter(~pl.col("uns") & ~pl.col("head")), text, unspaced)
         # per document: first doc-level event in line order, sentences, the kept text
         doc_event = (
             units.filter(pl.col("doc_drop").is_not_null())
@@ -138,7 +184,7 @@ class C4Quality(FilterStep):
             batch.height,
             **{r: (pl.col("cause") == r).fill_null(False) for r in LINE_RULES},
             removed=pl.col("cause").is_not_null() & pl.col("s").str.contains(NON_WS),
-            uns_sent=pl.col("cause").is_null() & pl.col("uns"),
+            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head"),
         )
         frame = (
             pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
@@ -155,7 +201,7 @@ class C4Quality(FilterStep):
         keep = self.keeps(frame)
         kept_frame = frame.filter(keep)
         self.count("lines_removed", kept_frame["removed"].sum())
-        chars = text.filter(keep).str.len_chars() - kept_frame["new"].str.len_chars()
+        chars = original.filter(keep).str.len_chars() - kept_frame["new"].str.len_chars()
         self.count("chars_removed", chars.sum())
         for r in LINE_RULES:
             self.count(f"lines_{r}", kept_frame[r].sum())
@@ -219,17 +265,24 @@ class C4Quality(FilterStep):
             units = units.with_columns(
                 s=s.str.replace_all(CITATION, ""), out=pl.col("out").str.replace_all(CITATION, "")
             )
-        ascii_end = s.str.contains(char_class(END_PUNCTUATION) + "$") & ~s.str.ends_with("...")
+        e = s
+        lenient = pl.lit(False)
+        if c.lenient_ends:
+            units, lenient = _lenient_ends(units)
+            e = pl.col("_e")
+        ascii_end = e.str.contains(char_class(END_PUNCTUATION) + "$") & ~e.str.ends_with("...")
         closers = char_class(cjk_closers) + "*"
-        cjk_end = s.str.contains(
+        cjk_end = e.str.contains(
             f"(?:{char_class(END_PUNCTUATION)}|{char_class(cjk_terminal)}{closers})$"
-        ) & ~s.str.contains(rf"(?:\.\.\.|…){closers}$")
-        terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end)
+        ) & ~e.str.contains(rf"(?:\.\.\.|…){closers}$")
+        terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end) | pl.col("head") | lenient
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
             cause = cause.when(~terminal).then(pl.lit("no_terminal_punct"))
-        cause = cause.when(pl.col("words") < c.min_words_per_line).then(pl.lit("too_few_words"))
+        cause = cause.when((pl.col("words") < c.min_words_per_line) & ~pl.col("head")).then(
+            pl.lit("too_few_words")
+        )
         if c.filter_lorem_ipsum:
             cause = cause.when(found["lorem_ipsum"]).then(pl.lit("lorem_ipsum"))
         if c.filter_javascript:
@@ -342,3 +395,40 @@ def _scatter(name: str, height: int, idx: pl.Series, values: list[int]) -> pl.Se
     if idx.len():
         out = out.scatter(idx, pl.Series(values, dtype=pl.Int64))
     return out
+
+
+def _lenient_ends(units: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
+    """`lenient_ends` on the spaced units that do not end in C4's punctuation (most prose
+    units do; only the others pay for these regexes). Adds `_e` (the unit without a closing
+    tail, for the terminal check) and trims an unfinished last sentence of long paragraphs;
+    returns the units and the expression of the units the lenient rules accept."""
+    s = pl.col("s")
+    plain = s.str.slice(-1).is_in(list(END_PUNCTUATION)) & ~s.str.ends_with("...")
+    idx = units.select(~pl.col("uns") & ~plain).to_series().arg_true()
+    units = units.with_columns(_e=s, _lenient=pl.lit(False))
+    if idx.len() == 0:
+        return units, pl.col("_lenient")
+    sub = units[idx]
+    e = s.str.replace(LENIENT_TAIL, "")
+    ends = e.str.contains(char_class(END_PUNCTUATION) + "$")
+    trimmed = s.str.replace(UNFINISHED, "$1")
+    # a paragraph whose last sentence is unfinished (a truncated lead) loses only it
+    cut = (
+        ~ends
+        & (s.str.len_chars() >= UNFINISHED_MIN_CHARS)
+        & (trimmed.str.len_chars() >= 0.4 * s.str.len_chars())
+        & s.str.contains(UNFINISHED)
+    )
+    sub = sub.with_columns(
+        s=pl.when(cut).then(trimmed).otherwise(s),
+        out=pl.when(cut).then(pl.col("out").str.replace(UNFINISHED, "$1")).otherwise(pl.col("out")),
+    ).with_columns(_e=e)
+    lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
+    trailing = e.str.contains(r"(?:\.\.\.|…)$") & e.str.contains(INNER_END)
+    # the lead under a headline, cut off mid-sentence by the feed ("... it could")
+    cut_lead = pl.col("lead") & (pl.col("words") >= LEAD_MIN_WORDS)
+    sub = sub.with_columns(_lenient=lead_in | trailing | cut_lead)
+    units = units.with_columns(
+        **{k: units[k].scatter(idx, sub[k]) for k in ("s", "out", "_e", "_lenient")}
+    )
+    return units, pl.col("_lenient")

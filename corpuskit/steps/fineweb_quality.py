@@ -21,6 +21,14 @@ from pydantic import Field
 from corpuskit.steps.base import FilterStep
 from corpuskit.steps.quality import UnspacedConfig
 from corpuskit.text.chars import NON_WS, char_class, punctuation, unspaced_mask
+from corpuskit.text.paragraphs import (
+    INNER_END,
+    LENIENT_TAIL,
+    QUOTED,
+    UNFINISHED_MIN_CHARS,
+    Wrapping,
+    paragraphs,
+)
 from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
 from corpuskit.text.segment import segmenter
 
@@ -34,6 +42,22 @@ class FineWebQualityConfig(UnspacedConfig):
     char_duplicates_ratio: float = Field(0.01, ge=0)
     new_line_ratio: float = Field(0.3, ge=0)
     unspaced_short_line_length: int = Field(12, ge=0)
+    # judge paragraphs: hard-wrapped lines are rejoined first (corpuskit.text.paragraphs)
+    rejoin_lines: bool = True
+    # lines without a letter or digit (separator rules) and quoted lines ("> ...", repeated
+    # by replies) do not count as duplicated lines
+    dup_ignore_symbol_lines: bool = True
+    dup_ignore_quoted_lines: bool = True
+    # char_dup_ratio needs this many repeated lines: one repeated paragraph (a pull quote, a
+    # refrain, a list item said twice) is an edited text's, not a spam page's (datatrove: 1)
+    char_dup_min_lines: int = Field(2, ge=1)
+    # a headline (first line without terminal punctuation, followed by text) is no line for
+    # the punctuation and short-line shares
+    keep_headlines: bool = True
+    # a line may end in closing brackets, an emoticon or a parenthetical after its sentence
+    # end; a prose paragraph of 200 characters or more with a sentence end inside counts as
+    # ending in one (a truncated lead)
+    lenient_ends: bool = True
 
 
 class FineWebQuality(FilterStep):
@@ -56,21 +80,50 @@ class FineWebQuality(FilterStep):
         stop = frozenset(c.stop_chars) if c.stop_chars is not None else p.terminal
         text = batch["text"].fill_null("")
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
-        docs = pl.DataFrame({"text": text, "uns": unspaced}).with_row_index("row")
+        headline = pl.repeat(None, len(text), dtype=pl.UInt32, eager=True)
+        if c.rejoin_lines or c.keep_headlines:
+            wrapping = Wrapping(keep_headlines=c.keep_headlines)
+            para = paragraphs(text, unspaced, wrapping, join=c.rejoin_lines)
+            text = para.text
+            if c.keep_headlines:
+                headline = para.headline
+        docs = pl.DataFrame({"text": text, "uns": unspaced, "hl": headline}).with_row_index("row")
         lines = (
-            docs.select("row", "uns", s=pl.col("text").str.split("\n"))
+            docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n"))
             .explode("s")
+            .with_columns(
+                head=(
+                    pl.int_range(pl.len(), dtype=pl.UInt32).over("row") == pl.col("hl")
+                ).fill_null(False)
+            )
             .filter(pl.col("s").str.contains(NON_WS))
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
         short_len = short_len.otherwise(c.short_line_length)
+        dup_chars = duplicate_stats(lines.select("row", "s"), "")["dup_chars"]
+        counted = pl.lit(True)
+        if c.dup_ignore_symbol_lines:
+            # separator rules ("+-----+", "*    *    *") repeat in posts and books
+            counted = counted & pl.col("s").str.contains(r"[\p{L}\p{N}]")
+        if c.dup_ignore_quoted_lines:
+            counted = counted & ~pl.col("s").str.contains(QUOTED)
+        s = pl.col("s")
+        punct = s.str.contains(char_class(stop) + "$")
+        if c.lenient_ends:
+            long_prose = (s.str.len_chars() >= UNFINISHED_MIN_CHARS) & s.str.contains(INNER_END)
+            punct = s.str.replace(LENIENT_TAIL, "").str.contains(char_class(stop) + "$") | (
+                ~pl.col("uns") & long_prose
+            )
+        body = ~pl.col("head")
         stats = row_sums(
-            lines.with_columns(duplicate_stats(lines.select("row", "s"), "")["dup_chars"]),
+            lines.with_columns(dup_chars=pl.when(counted).then(dup_chars).otherwise(0)),
             batch.height,
-            n=pl.lit(1),
-            punct=pl.col("s").str.contains(char_class(stop) + "$"),
-            short=pl.col("s").str.len_chars() <= short_len,
+            n=body,
+            punct=punct & body,
+            short=(s.str.len_chars() <= short_len) & body,
             dup_chars=pl.col("dup_chars"),
+            dup_lines=pl.col("dup_chars") > 0,
+            lines=pl.lit(1),
         )
         # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
         ends = char_class(stop | p.cjk_terminal) + char_class(p.cjk_closers) + "*$"
@@ -104,7 +157,9 @@ class FineWebQuality(FilterStep):
                 pl.col("newlines") / pl.col("words")
             ),
         )
-        return batch.with_columns(frame.select(*self.columns, _lines="n"))
+        return batch.with_columns(
+            frame.select(*self.columns), _lines=stats["lines"], _dup_lines=stats["dup_lines"]
+        )
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         c: FineWebQualityConfig = self.config
@@ -116,6 +171,10 @@ class FineWebQuality(FilterStep):
             ("empty", pl.col("_lines") == 0),
             ("line_punct_ratio", low_punct),
             ("short_line_ratio", pl.col("fineweb_short_line_ratio") > c.short_line_thr),
-            ("char_dup_ratio", pl.col("fineweb_char_dup_ratio") > c.char_duplicates_ratio),
+            (
+                "char_dup_ratio",
+                (pl.col("fineweb_char_dup_ratio") > c.char_duplicates_ratio)
+                & (pl.col("_dup_lines") >= c.char_dup_min_lines),
+            ),
             ("list_ratio", pl.col("fineweb_list_ratio") > c.new_line_ratio),
         ]

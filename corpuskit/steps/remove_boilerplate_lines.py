@@ -28,6 +28,8 @@ from pydantic import Field
 
 from corpuskit.steps.base import FilterStep, StepConfig
 from corpuskit.steps.patterns import Pattern, check_pattern, collect_patterns, combine_groups
+from corpuskit.text.chars import unspaced_mask
+from corpuskit.text.paragraphs import rejoin
 
 _SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
 # Units of a long line end after a sentence end, a run of spaces (where scraped Chinese news
@@ -147,6 +149,11 @@ class BoilerplateConfig(StepConfig):
     # lose only the matching sentence: 80 bytes is an English line of 80 characters or a
     # Chinese one of 26 (3 bytes a character), about one sentence either way
     whole_line_bytes: int = Field(80, ge=0)
+    # judge paragraphs: hard-wrapped lines are rejoined first (corpuskit.text.paragraphs), so
+    # a wrapped line that starts "share on sales of ..." is not a line of its own; a document
+    # that loses something gets the rejoined paragraphs as its text, others keep theirs
+    rejoin_lines: bool = True
+    unspaced_cjk_ratio: float = Field(0.3, ge=0, le=1)
 
 
 class RemoveBoilerplateLines(FilterStep):
@@ -191,7 +198,12 @@ class RemoveBoilerplateLines(FilterStep):
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         self.ensure_ready()
         c: BoilerplateConfig = self.config
-        r = remove_units(batch["text"], self._unit_regexes, self._cut_regexes, c.whole_line_bytes)
+        text = batch["text"].fill_null("")
+        judged = text
+        if c.rejoin_lines:
+            judged = rejoin(text, unspaced_mask(batch, c.unspaced_cjk_ratio))
+        r = remove_units(judged, self._unit_regexes, self._cut_regexes, c.whole_line_bytes)
+        changed = r.text != judged
         self.count("lines_removed", r.lines_removed.sum() or 0)
         self.count("units_removed", r.units_removed.sum() or 0)
         self.count("chars_removed", r.chars_removed.sum() or 0)
@@ -199,7 +211,7 @@ class RemoveBoilerplateLines(FilterStep):
         # a document left empty is rejected with its original text, for review
         emptied = (r.text.str.strip_chars() == "") & (r.chars_removed > 0)
         return batch.with_columns(
-            pl.when(emptied).then(pl.col("text")).otherwise(r.text).alias("text"),
+            pl.when(emptied | ~changed).then(pl.col("text")).otherwise(r.text).alias("text"),
             r.lines_removed.alias("boilerplate_lines_removed"),
             r.units_removed.alias("boilerplate_units_removed"),
             r.chars_removed.alias("boilerplate_chars_removed"),
