@@ -26,11 +26,17 @@ from corpuskit.steps.base import FilterStep, StepConfig
 from corpuskit.steps.quality import UnspacedConfig, rule_on
 from corpuskit.text.chars import py_strip, unspaced_mask
 from corpuskit.text.rows import duplicate_stats, per_row, row_sums
-from corpuskit.text.segment import segmenter
+from corpuskit.text.segment import NONSYM, segmenter, word_hashes
 
 # mixes a document's row into a 64-bit n-gram hash, so one is_first_distinct covers the batch
 _ROW_MIX = 0x9E3779B97F4A7C15
 _GRAM_MUL = 0x100000001B3
+
+
+# Rules and ASCII art (`=====`, `-----`, `~~~~`, `>>>`) are runs of one symbol: not words.
+# spaCy cuts some into one-character tokens, so a signature rule made "= =" the top 2-gram.
+RULE_CHARS = "=-_*~#+<>|/\\^."
+RULE_TOKENS = tuple(ch * k for ch in RULE_CHARS for k in range(1, 81) if ch * k != ".")
 
 
 class GopherRepetitionConfig(UnspacedConfig):
@@ -47,6 +53,17 @@ class GopherRepetitionConfig(UnspacedConfig):
         (9, 0.11),
         (10, 0.10),
     )
+    # n-gram rules only for documents of at least this many non-symbol words: the n-gram
+    # fractions of a one-paragraph brief say little (datatrove: 0, every document)
+    min_ngram_words: int = Field(100, ge=0)
+    # lines without a letter or digit (a bare ":" or ">" of a quoted reply, rules) are not
+    # counted as (duplicate) lines
+    skip_symbol_lines: bool = True
+    # leave runs of one symbol character (rules, ASCII art, quote markers) out of n-grams
+    skip_rule_tokens: bool = True
+    # unspaced documents: n-grams of n x this many jieba words (a Chinese word is 1.5
+    # characters, an English one 4.5: 5 jieba words repeat in clean news; datatrove: 1)
+    unspaced_ngram_scale: int = Field(2, ge=1)
 
 
 class GopherRepetition(FilterStep):
@@ -86,7 +103,7 @@ class GopherRepetition(FilterStep):
         c: GopherRepetitionConfig = self.config
         text = batch["text"].fill_null("")
         length = text.str.len_chars().cast(pl.Float64)
-        para, line = _paragraph_line_stats(text)
+        para, line = _paragraph_line_stats(text, c.skip_symbol_lines)
         frame = pl.DataFrame(
             {
                 "gopher_dup_para_frac": para["dup"] / para["n"],
@@ -101,9 +118,11 @@ class GopherRepetition(FilterStep):
         ).to_series()
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
         tokens = segmenter().tokens(batch["text"], unspaced)
-        fracs = ngram_fracs(
-            tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams, self._kernel
-        )
+        words = row_sums(tokens, batch.height, n=(pl.col("flags") & NONSYM) > 0)["n"]
+        undecided = undecided & (words >= c.min_ngram_words)
+        if c.skip_rule_tokens:
+            tokens = tokens.filter(~pl.col("h").is_in(_rule_hashes().implode()))
+        fracs = self._fracs(tokens, unspaced, length, undecided)
         tops = [fracs[f"top_{n}"] for n, _ in c.top_n_grams]
         dups = [fracs[f"dup_{n}"] for n, _ in c.dup_n_grams]
         return batch.with_columns(
@@ -113,6 +132,39 @@ class GopherRepetition(FilterStep):
             _length=length,
             **{f"_{name}": values for name, values in fracs.items()},
         )
+
+    def _fracs(
+        self, tokens: pl.DataFrame, unspaced: pl.Series, length: pl.Series, undecided: pl.Series
+    ) -> dict[str, pl.Series]:
+        """The n-gram statistics, unspaced documents with n-grams `unspaced_ngram_scale` times
+        longer (named by the configured n)."""
+        c: GopherRepetitionConfig = self.config
+        scale = c.unspaced_ngram_scale
+        uns = unspaced.fill_null(False)
+        if scale == 1 or not (undecided & uns).any():
+            return ngram_fracs(
+                tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams, self._kernel
+            )
+        spaced = ngram_fracs(
+            tokens, unspaced, length, undecided & ~uns, c.top_n_grams, c.dup_n_grams, self._kernel
+        )
+        tops = [(n * scale, f) for n, f in c.top_n_grams]
+        dups = [(n * scale, f) for n, f in c.dup_n_grams]
+        wide = ngram_fracs(tokens, unspaced, length, undecided & uns, tops, dups, self._kernel)
+        out = {}
+        for kind, sizes in (("top", c.top_n_grams), ("dup", c.dup_n_grams)):
+            for n, _ in sizes:
+                name = f"{kind}_{n}"
+                out[name] = (
+                    pl.select(
+                        pl.when(pl.lit(uns))
+                        .then(pl.lit(wide[f"{kind}_{n * scale}"]))
+                        .otherwise(pl.lit(spaced[name]))
+                    )
+                    .to_series()
+                    .alias(name)
+                )
+        return out
 
     def _line_rules(self) -> list[tuple[str, pl.Expr]]:
         """The rules decided before any n-gram is counted."""
@@ -136,6 +188,11 @@ class GopherRepetition(FilterStep):
         for n, frac in c.dup_n_grams:
             rules.append((f"duplicated_{n}_n_grams", pl.col(f"_dup_{n}") > frac))
         return rules
+
+
+@functools.cache
+def _rule_hashes() -> pl.Series:
+    return word_hashes(RULE_TOKENS)
 
 
 @functools.cache
@@ -191,9 +248,13 @@ def ngram_fracs(
     return {name: got.to_series(k).alias(name) for k, name in enumerate(names)}
 
 
-def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _paragraph_line_stats(
+    text: pl.Series, skip_symbol_lines: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """datatrove's paragraph (text.strip() split at 2+ newlines) and line (split at newline
-    runs, keeping the empty first/last piece of a text that starts/ends with one) duplicates."""
+    runs, keeping the empty first/last piece of a text that starts/ends with one) duplicates;
+    `skip_symbol_lines`: lines without a letter or digit (quote markers alone, rules) are
+    left out of the line statistics."""
     height = len(text)
     docs = pl.DataFrame({"text": text}).with_row_index("row")
     paras = docs.select(
@@ -206,6 +267,8 @@ def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
     # the non-empty pieces between newlines (re.split(r"\n+") less the empty ends, added below)
     lines = docs.select("row", s=pl.col("text").str.split("\n")).explode("s")
     lines = lines.filter(pl.col("s") != "")
+    if skip_symbol_lines:
+        lines = lines.filter(pl.col("s").str.contains(r"[\p{L}\p{N}]"))
     ln = row_sums(duplicate_stats(lines, ""), height, n=pl.lit(1), dup="dup", dup_chars="dup_chars")
     starts = text.str.starts_with("\n").cast(pl.UInt32)
     ends = text.str.ends_with("\n").cast(pl.UInt32)
