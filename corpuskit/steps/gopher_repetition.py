@@ -39,6 +39,15 @@ RULE_CHARS = "=-_*~#+<>|/\\^."
 RULE_TOKENS = tuple(ch * k for ch in RULE_CHARS for k in range(1, 81) if ch * k != ".")
 
 
+# datatrove 0.10.1's GopherRepetitionFilter exactly: GopherRepetitionConfig(**DATATROVE)
+DATATROVE = {
+    "min_ngram_words": 0,
+    "skip_rule_tokens": False,
+    "skip_symbol_lines": False,
+    "unspaced_ngram_scale": 1,
+}
+
+
 class GopherRepetitionConfig(UnspacedConfig):
     dup_line_frac: float | None = Field(0.3, ge=0)
     dup_para_frac: float | None = Field(0.3, ge=0)
