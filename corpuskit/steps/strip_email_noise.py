@@ -6,15 +6,16 @@ Four kinds of lines go, each counted (lines and characters) and each switchable:
   (`From:`, `Subject:`, `Content-Type:`, `X-...:`; a forwarded or quoted message's headers)
   and BBS headers (`发信人:`, `标  题:`, `发信站:`), and forward separators
   (`-----Original Message-----`, `Begin forwarded message:`);
-- quoted replies: lines starting with `>`, `|>`, `#>`, `: ` (newsmth) or initials and `>`
-  (`JB> `);
+- quoted replies: lines starting with `>`, `|>`, `#>`, `: ` (newsmth; also `：`, what a
+  punctuation normalizer makes of it in Chinese text) or initials and `>` (`JB> `);
 - attribution lines: "In article <id> X writes:" (also wrapped over two lines), "X writes:" /
   "X wrote:" / "On <date>, X wrote:" right before a quote, newsmth's `【 在 X 的大作中提到: 】`;
 - signatures: the tail after a `-- ` line (also `--`, `---`, `-----`) of at most
   `max_signature_lines` lines; a separator line (`=====`, `/\\/\\/\\`, `+----+`) followed by
   such a tail holding an e-mail address, a phone number or a URL; a final contact block
   (at most `max_contact_block_lines` short lines after the last blank line, holding an
-  e-mail address, none ending a sentence); BBS source and edit lines (`※ 来源:`, `※ 修改:`).
+  e-mail address, none ending a sentence, in a body without another signature); BBS
+  source and edit lines (`※ 来源:`, `※ 修改:`).
 
 Runs batch-wide in Polars: documents are exploded into lines, every line is classified by
 Rust regexes, the look-ahead rules (attribution before a quote, the last marker's tail) are
@@ -46,7 +47,7 @@ FORWARD = (
     r"^\s*-{3,}\s*(?i:original message|forwarded message|forwarded by)[^\n]*$"
     r"|^\s*(?i:begin forwarded message):?\s*$"
 )
-QUOTE = r"^[ \t]*(?:>|\|>|#>|:(?:[ \t]|$)|[A-Za-z]{1,4}>)"
+QUOTE = r"^[ \t]*(?:>|\|>|#>|:(?:[ \t]|$)|：|[A-Za-z]{1,4}>)"
 ATTRIBUTION_START = r"^\s*(?i:in (?:article )?<[^>\s]+>)"
 ATTRIBUTION_END = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
 BBS_ATTRIBUTION = r"^\s*【\s*在.{0,80}的(?:大作|来信)中提到\s*[:：]\s*】\s*$"
@@ -191,7 +192,12 @@ def classify_lines(lines: pl.DataFrame, c: StripEmailNoiseConfig) -> pl.DataFram
     signature = (
         (pl.col("no") >= pl.col("sig_from")).fill_null(False)
         | pl.col("bbs_src")
-        | (in_block & pl.col("block_ok") & (c.max_contact_block_lines > 0))
+        | (
+            in_block
+            & pl.col("block_ok")
+            & pl.col("sig_from").is_null()
+            & (c.max_contact_block_lines > 0)
+        )
     )
     parts = []
     if c.signatures:
@@ -282,7 +288,13 @@ def strip_one(text: str, c: StripEmailNoiseConfig) -> tuple[str, dict[str, int]]
         signature = (
             (sig_from is not None and i >= sig_from)
             or g["bbs_src"]
-            or (last_blank >= 0 and i > last_blank and block_ok and c.max_contact_block_lines > 0)
+            or (
+                sig_from is None
+                and last_blank >= 0
+                and i > last_blank
+                and block_ok
+                and c.max_contact_block_lines > 0
+            )
         )
         header = (g["header"] and run_len[i] >= c.min_header_run) or g["forward"]
         attribution = (
