@@ -265,7 +265,13 @@ ZH_CASES = [
         None,
     ),
     ("gopher_repetition", ZH, None),
-    ("gopher_repetition", ZH + ZH, "gopher_repetition:duplicated_5_n_grams"),
+    # a body given twice keeps one copy; near copies are judged by the n-gram rules
+    ("gopher_repetition", ZH + ZH, None),
+    (
+        "gopher_repetition",
+        ZH + ZH.replace("报告", "该报告"),
+        "gopher_repetition:duplicated_5_n_grams",
+    ),
     ("c4_quality", ZH + "（记者 张三）", None),
     ("c4_quality", "报告指出，经济平稳增长。", "c4_quality:too_few_sentences"),
     ("fineweb_quality", ZH + "（记者 张三）", None),
@@ -502,9 +508,14 @@ def test_clean_chinese_news_passes():
     print(f"all documents rejected per step: {per_step}")
     assert n_clean > 600
     assert passed / n_clean >= 0.95
-    # the documents whose body is there twice are what gopher_repetition is for
+    # the documents whose body is there twice: gopher_repetition keeps one copy of the body
+    # (issue 16's gold set labels them keep), or rejects them where the copies differ
     doubled = [i for i, t in enumerate(texts) if body_doubled(t)]
-    assert len(doubled) > 20 and all(i in rejected for i in doubled)
+    out = run_step("gopher_repetition", [texts[i] for i in doubled])
+    collapsed = [len(t) < 0.6 * len(texts[i]) for i, t in zip(doubled, out["text"], strict=True)]
+    assert len(doubled) > 20
+    assert all(c or r is not None for c, r in zip(collapsed, out[REASON_COLUMN], strict=True))
+    assert sum(collapsed) >= 0.8 * len(doubled)
 
 
 def body_doubled(text: str) -> bool:
@@ -614,7 +625,8 @@ def test_ngram_kernel_equals_polars_reference(config):
     assert fast.filter(~undecided).select(pl.all().is_null().all()).row(0) == (True,) * fast.width
 
 
-def test_gopher_repetition_kernel_and_reference_on_real_text():
+@pytest.mark.parametrize("config", ["defaults", "datatrove"])
+def test_gopher_repetition_kernel_and_reference_on_real_text(config):
     ag = needs_shared("ag_news/test.csv")
     cn = needs_shared("cnews_subset/cnews.val.txt")
     with ag.open(encoding="utf-8") as f:
@@ -624,13 +636,14 @@ def test_gopher_repetition_kernel_and_reference_on_real_text():
     out = []
     for kernel in (True, False):
         cls = registry.steps()["gopher_repetition"]
-        step = cls(cls.Config(), name="gopher_repetition")
+        step = cls(cls.Config(**PARITY["gopher_repetition"] if config == "datatrove" else {}))
         step.ensure_ready()
         step._kernel = step._kernel and kernel
         assert step._kernel is kernel
         out.append(pl.concat([step.process(data.slice(i, 500)).batch for i in range(0, 1900, 500)]))
     assert out[0].equals(out[1])
-    assert out[0][REASON_COLUMN].drop_nulls().len() > 50
+    # the n-gram statistics decide documents (only long ones with the defaults)
+    assert out[0][REASON_COLUMN].drop_nulls().len() > (50 if config == "datatrove" else 10)
 
 
 def test_row_sums_equal_per_row():

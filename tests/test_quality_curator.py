@@ -29,6 +29,8 @@ QUALITY_FIXED = {
     "zhref-28": "alpha_words",  # Chinese PMI news: numbers and dates
 }
 REPETITION_FIXED = {
+    "cnews-l0156": "duplicated_5_n_grams",  # headline + body twice: one copy kept
+    "cnews-l0329": "duplicated_5_n_grams",
     "agnews-r0050": "top_4_gram",  # 51 words
     "agnews-r0133": "top_4_gram",  # 25 words
     "20news-comp.graphics-38398": "top_2_gram",  # "= =" of a signature rule
@@ -114,6 +116,22 @@ def test_stop_words_are_judged_in_the_document_language():
         "stop_words",
         None,
     ]
+
+
+def test_doubled_body_keeps_one_copy():
+    body = (
+        "国务院总理今天在人民大会堂作政府工作报告。报告指出，过去一年我国经济保持平稳增长，"
+        "就业和物价总体稳定，人民生活水平继续提高。报告提出，今年将继续实施积极的财政政策和"
+        "稳健的货币政策，加大对中小企业的支持力度。代表们认为，报告实事求是，目标明确，措施"
+        "有力。会议还审议了其他议程，各地代表团将在接下来的几天里分组讨论报告的内容。"
+    )
+    head = "标题：地方经济"
+    cls = registry.steps()["gopher_repetition"]
+    step = cls(cls.Config(), name="gopher_repetition")
+    res = step.process(pl.DataFrame({"id": ["a", "b"], "text": [head + body + body, head + body]}))
+    assert res.batch["text"].to_list() == [head + body, head + body]
+    assert res.batch[REASON_COLUMN].to_list() == [None, None]
+    assert res.counters["doubled_bodies"] == 1
 
 
 def test_junk_is_still_rejected():

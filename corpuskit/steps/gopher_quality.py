@@ -1,15 +1,24 @@
 """gopher_quality: the Gopher (Rae et al. 2021) quality heuristics, batch-wide.
 
-Same rules, defaults and order as datatrove 0.10.1's GopherQualityFilter; words are spaCy's
-English tokens (or jieba's for unspaced scripts, see corpuskit.text.segment), computed once
-per batch as a (document, word) table that every statistic is a Polars aggregation of.
+The rules and order of datatrove 0.10.1's GopherQualityFilter (`DATATROVE` is the config
+that gives its decisions exactly); words are spaCy's English tokens (or jieba's for unspaced
+scripts, see corpuskit.text.segment), computed once per batch as a (document, word) table
+that every statistic is a Polars aggregation of.
+
+Where datatrove's rules reject edited text a curator keeps (issue 16's gold set: news
+briefs, forum posts, pages in other languages), the defaults differ: 15 words are enough;
+the alphabetic-word share is over non-symbol words (quote markers and rules are not words);
+the stop-word rule is that of the document's language (its `lang` column, else the shipped
+list it has most words of; scripts without a list are not judged), with more English
+function words for documents under 50 words; the end-ellipsis line share needs 3 lines.
 
 Unspaced (Chinese) documents keep the same rules with these changes, so that clean Chinese
 news is kept: jieba words; `unspaced_min_avg_word_length` / `unspaced_max_avg_word_length`
 (Chinese words average 1.5-2 characters); the shipped Chinese stop words
 (`unspaced_stop_words`); the end-ellipsis ratio over sentence units rather than lines
-(flattened Chinese news is one line whose last sentence may end with "……"); and the
-alphabetic-word share over non-symbol words (jieba makes every punctuation mark a word).
+(flattened Chinese news is one line whose last sentence may end with "……"), an ellipsis
+being a run of dots or "…"; and the alphabetic-word share over non-symbol words (jieba makes
+every punctuation mark a word), at least 0.7.
 
 Reasons, in rule order (datatrove's name in brackets): short_doc (gopher_short_doc),
 long_doc, short_avg_word (gopher_below_avg_threshold), long_avg_word

@@ -1,14 +1,21 @@
 """gopher_repetition: the Gopher (Rae et al. 2021) repetition heuristics, batch-wide.
 
-Same rules, defaults and order as datatrove 0.10.1's GopherRepetitionFilter, over the same
-word table as gopher_quality (spaCy's English tokens, jieba's for unspaced scripts; n-gram
-character lengths of unspaced text without the joining spaces). Reasons, datatrove's names:
-empty, dup_para_frac, dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram,
-duplicated_{n}_n_grams. Its `gopher_dup_ngram_frac` column is exact where it decides a
-document and otherwise an upper bound (the characters covered by repeated n-grams), see
-_NGrams. The n-gram statistics come from a numba kernel (`gopher_repetition_kernels.py`)
-where numba imports; `_NGrams`, the Polars path, is the reference it is tested against
-(same values) and the fallback.
+The rules and order of datatrove 0.10.1's GopherRepetitionFilter (`DATATROVE` is the config
+that gives its decisions exactly), over the same word table as gopher_quality (spaCy's
+English tokens, jieba's for unspaced scripts; n-gram character lengths of unspaced text
+without the joining spaces). Reasons, datatrove's names: empty, dup_para_frac,
+dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams.
+
+Where datatrove's rules reject edited text a curator keeps (issue 16's gold set), the
+defaults differ: the n-gram rules only judge documents of `min_ngram_words` or more; runs of
+one symbol (rules, ASCII art) are not words and symbol-only lines not lines; Chinese n-grams
+are `unspaced_ngram_scale` times longer; a body given twice keeps one copy.
+
+Its `gopher_dup_ngram_frac` column is exact where it decides a document and otherwise an
+upper bound (the characters covered by repeated n-grams), see _NGrams. The n-gram
+statistics come from a numba kernel (`gopher_repetition_kernels.py`) where numba imports;
+`_NGrams`, the Polars path, is the reference it is tested against (same values) and the
+fallback.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ DATATROVE = {
     "skip_rule_tokens": False,
     "skip_symbol_lines": False,
     "unspaced_ngram_scale": 1,
+    "collapse_doubled_body": False,
 }
 
 
@@ -68,6 +76,9 @@ class GopherRepetitionConfig(UnspacedConfig):
     # lines without a letter or digit (a bare ":" or ">" of a quoted reply, rules) are not
     # counted as (duplicate) lines
     skip_symbol_lines: bool = True
+    # a head and a body given twice (a scraping fault: P + B + B) keeps one copy of the body
+    # (cnews-l0156 and others in the gold set); the n-gram rules would reject it
+    collapse_doubled_body: bool = True
     # leave runs of one symbol character (rules, ASCII art, quote markers) out of n-grams
     skip_rule_tokens: bool = True
     # unspaced documents: n-grams of n x this many jieba words (a Chinese word is 1.5
@@ -110,6 +121,8 @@ class GopherRepetition(FilterStep):
         """The duplicate line and paragraph fractions first; the n-gram statistics (scratch
         columns `_top_{n}`, `_dup_{n}`) only for the documents those rules keep."""
         c: GopherRepetitionConfig = self.config
+        if c.collapse_doubled_body:
+            batch = self._collapse_doubled(batch)
         text = batch["text"].fill_null("")
         length = text.str.len_chars().cast(pl.Float64)
         para, line = _paragraph_line_stats(text, c.skip_symbol_lines)
@@ -130,7 +143,10 @@ class GopherRepetition(FilterStep):
         words = row_sums(tokens, batch.height, n=(pl.col("flags") & NONSYM) > 0)["n"]
         undecided = undecided & (words >= c.min_ngram_words)
         if c.skip_rule_tokens:
-            tokens = tokens.filter(~pl.col("h").is_in(_rule_hashes().implode()))
+            # one-character runs spaCy cut a rule into, and tokens of 4+ symbols only
+            # (`^~^~^~`, `-=-=-`, `....`)
+            art = ((pl.col("flags") & NONSYM) == 0) & (pl.col("len") >= 4)
+            tokens = tokens.filter(~pl.col("h").is_in(_rule_hashes().implode()) & ~art)
         fracs = self._fracs(tokens, unspaced, length, undecided)
         tops = [fracs[f"top_{n}"] for n, _ in c.top_n_grams]
         dups = [fracs[f"dup_{n}"] for n, _ in c.dup_n_grams]
@@ -141,6 +157,30 @@ class GopherRepetition(FilterStep):
             _length=length,
             **{f"_{name}": values for name, values in fracs.items()},
         )
+
+    def _collapse_doubled(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """A text made of a head and a body given twice (P + B + B, B at least 30% of the
+        text) keeps one copy of the body, counted `doubled_bodies`. Candidates (a 30-character
+        probe three quarters in occurs twice) are found batch-wide; each is then checked."""
+        f = pl.DataFrame({"t": batch["text"].fill_null("")}).with_columns(
+            n=pl.col("t").str.len_chars()
+        )
+        probe = pl.col("t").str.slice(pl.col("n") * 3 // 4, 30)
+        cand = f.select(
+            (pl.col("n") >= 200) & (pl.col("t").str.count_matches(probe, literal=True) >= 2)
+        ).to_series()
+        idx, new = [], []
+        for i in cand.fill_null(False).arg_true().to_list():
+            kept = _one_copy(f["t"][i])
+            if kept is not None:
+                idx.append(i)
+                new.append(kept)
+        self.count("doubled_bodies", len(idx))
+        if not idx:
+            return batch
+        text = batch["text"].clone()
+        text.scatter(idx, pl.Series(new, dtype=pl.String))
+        return batch.with_columns(text)
 
     def _fracs(
         self, tokens: pl.DataFrame, unspaced: pl.Series, length: pl.Series, undecided: pl.Series
@@ -197,6 +237,17 @@ class GopherRepetition(FilterStep):
         for n, frac in c.dup_n_grams:
             rules.append((f"duplicated_{n}_n_grams", pl.col(f"_dup_{n}") > frac))
         return rules
+
+
+def _one_copy(text: str) -> str | None:
+    """`text` without the second copy of its body, or None when it is not P + B + B."""
+    n = len(text)
+    at = 3 * n // 4
+    first = text.find(text[at : at + 30])
+    body = at - first
+    if first < 0 or body < 0.3 * n or text[n - body :] != text[n - 2 * body : n - body]:
+        return None
+    return text[: n - body]
 
 
 @functools.cache
