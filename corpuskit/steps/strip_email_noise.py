@@ -10,9 +10,9 @@ Four kinds of lines go, each counted (lines and characters) and each switchable:
   punctuation normalizer makes of it in Chinese text) or initials and `>` (`JB> `);
 - attribution lines: "In article <id> X writes:" (also wrapped over two lines), "X writes:" /
   "X wrote:" / "On <date>, X wrote:" right before a quote, newsmth's `【 在 X 的大作中提到: 】`;
-- signatures: the tail after a `-- ` line (also `--`, `---`, `-----`) of at most
-  `max_signature_lines` lines; a separator line (`=====`, `/\\/\\/\\`, `+----+`) followed by
-  such a tail holding an e-mail address, a phone number or a URL; a final contact block
+- signatures: the tail after a `-- ` (or `--`) line of at most `max_signature_lines` lines;
+  a separator line (`---`, `=====`, `/\\/\\/\\`, `+----+`) followed by such a tail holding
+  an e-mail address, a phone number or a URL; a final contact block
   (at most `max_contact_block_lines` short lines after the last blank line, holding an
   e-mail address, none ending a sentence, in a body without another signature); BBS
   source and edit lines (`※ 来源:`, `※ 修改:`).
@@ -51,14 +51,14 @@ QUOTE = r"^[ \t]*(?:>|\|>|#>|:(?:[ \t]|$)|：|[A-Za-z]{1,4}>)"
 ATTRIBUTION_START = r"^\s*(?i:in (?:article )?<[^>\s]+>)"
 ATTRIBUTION_END = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
 BBS_ATTRIBUTION = r"^\s*【\s*在.{0,80}的(?:大作|来信)中提到\s*[:：]\s*】\s*$"
-SIGNATURE_MARK = r"^(?:-- ?|--|---|-----)\s*$"
-# a line of symbols only (ASCII art, rules of = - _ * ~ + / \ | .), 8 characters or more
-SEPARATOR = r"^[ \t]*[=\-_*~+/\\|.^#<>:-]{8,}[ \t=\-_*~+/\\|.^#<>:-]*$"
-CONTACT = (
-    r"[A-Za-z0-9._%+!-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-    r"|\(?\b[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}\b|https?://|www\."
-)
-EMAIL = r"[A-Za-z0-9._%+!-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+SIGNATURE_MARK = r"^--[ \t]*$"
+# a line of symbols only (ASCII art, rules of = - _ * ~ + / \ | .), 8 characters or more,
+# or a short rule of dashes (`---`, `-----`: also what separates a reply from its quote)
+SEPARATOR = r"^[ \t]*[=\-_*~+/\\|.^#<>:-]{8,}[ \t=\-_*~+/\\|.^#<>:-]*$|^-{3,7}[ \t]*$"
+# an e-mail address (or mask_pii's placeholder for one)
+EMAIL = r"[A-Za-z0-9._%+!-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|<EMAIL>"
+# an e-mail address, a North American phone number, a URL
+CONTACT = EMAIL + r"|\(?\b[0-9]{3}\)?[ .-][0-9]{3}[ .-][0-9]{4}\b|<PHONE>|https?://|www\."
 BBS_SOURCE = r"^\s*※\s*(?:来源|修改|转载|转寄)\s*[:：]"
 SENTENCE_END = r"[.!?。！？]\s*$"
 
