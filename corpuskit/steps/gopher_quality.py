@@ -30,6 +30,7 @@ long_doc, short_avg_word (gopher_below_avg_threshold), long_avg_word
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar, Literal
 
 import polars as pl
@@ -222,17 +223,10 @@ class GopherQuality(FilterStep):
             .with_columns(_uns=unspaced, _stop_judged=judged)
         )
 
-    def _stop_words(
-        self,
-        batch: pl.DataFrame,
-        tokens: pl.DataFrame,
-        unspaced: pl.Series,
-        stop_zh: pl.Series,
-        stats_ns: pl.Series,
-    ) -> tuple[pl.Series, pl.Series]:
-        """Distinct stop words per document, of its language's list, and whether the rule
-        judges it (a known language with a list, or an unknown one in a Latin or Cyrillic
-        script, whose count is that of the list it has most words of)."""
+    @functools.cache  # noqa: B019 (one table per step and config, for the process's life)
+    def _stop_table(self) -> tuple[list[str], int, pl.DataFrame]:
+        """The languages with a list, the index of the wider English list, and every list's
+        word hashes with its index (`h`, `li`)."""
         c: GopherQualityConfig = self.config
         lists = {"en": tuple(STOP_WORDS if c.stop_words is None else c.stop_words)}
         others = OTHER_STOP_WORDS if c.stop_words_by_lang is None else c.stop_words_by_lang
@@ -247,14 +241,29 @@ class GopherQuality(FilterStep):
                 pl.DataFrame({"h": word_hashes(words)}).with_columns(li=pl.lit(i, pl.Int32))
                 for i, words in enumerate(lists.values())
             ]
-        )
+        ).unique()
+        return names, short_li, table
+
+    def _stop_words(
+        self,
+        batch: pl.DataFrame,
+        tokens: pl.DataFrame,
+        unspaced: pl.Series,
+        stop_zh: pl.Series,
+        stats_ns: pl.Series,
+    ) -> tuple[pl.Series, pl.Series]:
+        """Distinct stop words per document, of its language's list, and whether the rule
+        judges it (a known language with a list, or an unknown one in a Latin or Cyrillic
+        script, whose count is that of the list it has most words of)."""
+        c: GopherQualityConfig = self.config
+        names, short_li, table = self._stop_table()
         zh = tokens.filter(pl.col("uns") & pl.col("h").is_in(stop_zh.implode()))
         zh = zh.select("row", "h").unique().group_by("row").agg(zh=pl.len())
         hits = (
-            tokens.filter(~pl.col("uns"))
+            tokens.filter(~pl.col("uns") & pl.col("h").is_in(table["h"].implode()))
             .select("row", "h")
-            .join(table, on="h")
             .unique()
+            .join(table, on="h")
             .group_by("row", "li")
             .agg(k=pl.len())
         )
@@ -282,29 +291,36 @@ class GopherQuality(FilterStep):
         own = hits.join(
             rows.select("row", li="known").drop_nulls("li"), on=["row", "li"], how="inner"
         ).select("row", own="k")
-        text = batch["text"].fill_null("")
-        letters = text.str.count_matches(r"\p{L}")
-        western = text.str.count_matches(r"[\p{Latin}\p{Cyrillic}]")
-        share = (western / letters).fill_nan(0.0).fill_null(0.0)
         got = (
-            rows.with_columns(share=share)
-            .join(best, on="row", how="left", maintain_order="left")
+            rows.join(best, on="row", how="left", maintain_order="left")
             .join(own, on="row", how="left", maintain_order="left")
             .join(zh, on="row", how="left", maintain_order="left")
             .select(
+                "code",
+                "uns",
                 stop=pl.when(pl.col("uns"))
                 .then(pl.col("zh"))
                 .when(pl.col("code").is_not_null())
                 .then(pl.col("own"))
                 .otherwise(pl.col("best"))
                 .fill_null(0),
-                judged=pl.col("uns")
-                | pl.when(pl.col("code").is_not_null())
-                .then(pl.col("known").is_not_null())
-                .otherwise(pl.col("share") >= c.stop_words_latin_share),
+                judged=pl.col("uns") | pl.col("code").is_null() | pl.col("known").is_not_null(),
             )
         )
-        return got["stop"], got["judged"]
+        # the script share only where it decides: a spaced document of unknown language
+        # that the rule would reject
+        ask = got.select(
+            pl.col("code").is_null() & ~pl.col("uns") & (pl.col("stop") < (c.min_stop_words or 0))
+        ).to_series()
+        idx = ask.arg_true()
+        judged = got["judged"]
+        if idx.len():
+            text = batch["text"].gather(idx).fill_null("")
+            letters = text.str.count_matches(r"\p{L}")
+            western = text.str.count_matches(r"[\p{Latin}\p{Cyrillic}]")
+            share = (western / letters).fill_nan(0.0).fill_null(0.0)
+            judged = judged.scatter(idx, share >= c.stop_words_latin_share)
+        return got["stop"], judged
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         c: GopherQualityConfig = self.config
