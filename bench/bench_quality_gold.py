@@ -126,6 +126,18 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ),
     ("cleaning: wrong edits per 1,000 <= 1", "cleaning.*.all.wrong_per_1000", "<=", 1.0),
     (
+        "forum posts: strip_email_noise loses <= 3% of content (spans)",
+        "steps.strip_email_noise.*.span_content_lost",
+        "<=",
+        0.03,
+    ),
+    (
+        "forum posts: strip_email_noise removes >= 80% of quotes and signatures (spans)",
+        "steps.strip_email_noise.all.span_boilerplate_removed",
+        ">=",
+        0.8,
+    ),
+    (
         "mojibake: kept Chinese docs with garbled runs <= 1%",
         "recipes.*.all.zh_garbled_share",
         "<=",

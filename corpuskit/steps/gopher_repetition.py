@@ -1,14 +1,21 @@
 """gopher_repetition: the Gopher (Rae et al. 2021) repetition heuristics, batch-wide.
 
-Same rules, defaults and order as datatrove 0.10.1's GopherRepetitionFilter, over the same
-word table as gopher_quality (spaCy's English tokens, jieba's for unspaced scripts; n-gram
-character lengths of unspaced text without the joining spaces). Reasons, datatrove's names:
-empty, dup_para_frac, dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram,
-duplicated_{n}_n_grams. Its `gopher_dup_ngram_frac` column is exact where it decides a
-document and otherwise an upper bound (the characters covered by repeated n-grams), see
-_NGrams. The n-gram statistics come from a numba kernel (`gopher_repetition_kernels.py`)
-where numba imports; `_NGrams`, the Polars path, is the reference it is tested against
-(same values) and the fallback.
+The rules and order of datatrove 0.10.1's GopherRepetitionFilter (`DATATROVE` is the config
+that gives its decisions exactly), over the same word table as gopher_quality (spaCy's
+English tokens, jieba's for unspaced scripts; n-gram character lengths of unspaced text
+without the joining spaces). Reasons, datatrove's names: empty, dup_para_frac,
+dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams.
+
+Where datatrove's rules reject edited text a curator keeps (issue 16's gold set), the
+defaults differ: the n-gram rules only judge documents of `min_ngram_words` or more; runs of
+one symbol (rules, ASCII art) are not words and symbol-only lines not lines; Chinese n-grams
+are `unspaced_ngram_scale` times longer; a body given twice keeps one copy.
+
+Its `gopher_dup_ngram_frac` column is exact where it decides a document and otherwise an
+upper bound (the characters covered by repeated n-grams), see _NGrams. The n-gram
+statistics come from a numba kernel (`gopher_repetition_kernels.py`) where numba imports;
+`_NGrams`, the Polars path, is the reference it is tested against (same values) and the
+fallback.
 """
 
 from __future__ import annotations
@@ -26,11 +33,27 @@ from corpuskit.steps.base import FilterStep, StepConfig
 from corpuskit.steps.quality import UnspacedConfig, rule_on
 from corpuskit.text.chars import py_strip, unspaced_mask
 from corpuskit.text.rows import duplicate_stats, per_row, row_sums
-from corpuskit.text.segment import segmenter
+from corpuskit.text.segment import NONSYM, segmenter, word_hashes
 
 # mixes a document's row into a 64-bit n-gram hash, so one is_first_distinct covers the batch
 _ROW_MIX = 0x9E3779B97F4A7C15
 _GRAM_MUL = 0x100000001B3
+
+
+# Rules and ASCII art (`=====`, `-----`, `~~~~`, `>>>`) are runs of one symbol: not words.
+# spaCy cuts some into one-character tokens, so a signature rule made "= =" the top 2-gram.
+RULE_CHARS = "=-_*~#+<>|/\\^."
+RULE_TOKENS = tuple(ch * k for ch in RULE_CHARS for k in range(1, 81) if ch * k != ".")
+
+
+# datatrove 0.10.1's GopherRepetitionFilter exactly: GopherRepetitionConfig(**DATATROVE)
+DATATROVE = {
+    "min_ngram_words": 0,
+    "skip_rule_tokens": False,
+    "skip_symbol_lines": False,
+    "unspaced_ngram_scale": 1,
+    "collapse_doubled_body": False,
+}
 
 
 class GopherRepetitionConfig(UnspacedConfig):
@@ -47,6 +70,20 @@ class GopherRepetitionConfig(UnspacedConfig):
         (9, 0.11),
         (10, 0.10),
     )
+    # n-gram rules only for documents of at least this many non-symbol words: the n-gram
+    # fractions of a one-paragraph brief say little (datatrove: 0, every document)
+    min_ngram_words: int = Field(100, ge=0)
+    # lines without a letter or digit (a bare ":" or ">" of a quoted reply, rules) are not
+    # counted as (duplicate) lines
+    skip_symbol_lines: bool = True
+    # a head and a body given twice (a scraping fault: P + B + B) keeps one copy of the body
+    # (cnews-l0156 and others in the gold set); the n-gram rules would reject it
+    collapse_doubled_body: bool = True
+    # leave runs of one symbol character (rules, ASCII art, quote markers) out of n-grams
+    skip_rule_tokens: bool = True
+    # unspaced documents: n-grams of n x this many jieba words (a Chinese word is 1.5
+    # characters, an English one 4.5: 5 jieba words repeat in clean news; datatrove: 1)
+    unspaced_ngram_scale: int = Field(2, ge=1)
 
 
 class GopherRepetition(FilterStep):
@@ -84,9 +121,11 @@ class GopherRepetition(FilterStep):
         """The duplicate line and paragraph fractions first; the n-gram statistics (scratch
         columns `_top_{n}`, `_dup_{n}`) only for the documents those rules keep."""
         c: GopherRepetitionConfig = self.config
+        if c.collapse_doubled_body:
+            batch = self._collapse_doubled(batch)
         text = batch["text"].fill_null("")
         length = text.str.len_chars().cast(pl.Float64)
-        para, line = _paragraph_line_stats(text)
+        para, line = _paragraph_line_stats(text, c.skip_symbol_lines)
         frame = pl.DataFrame(
             {
                 "gopher_dup_para_frac": para["dup"] / para["n"],
@@ -101,9 +140,14 @@ class GopherRepetition(FilterStep):
         ).to_series()
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
         tokens = segmenter().tokens(batch["text"], unspaced)
-        fracs = ngram_fracs(
-            tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams, self._kernel
-        )
+        words = row_sums(tokens, batch.height, n=(pl.col("flags") & NONSYM) > 0)["n"]
+        undecided = undecided & (words >= c.min_ngram_words)
+        if c.skip_rule_tokens:
+            # one-character runs spaCy cut a rule into, and tokens of 4+ symbols only
+            # (`^~^~^~`, `-=-=-`, `....`)
+            art = ((pl.col("flags") & NONSYM) == 0) & (pl.col("len") >= 4)
+            tokens = tokens.filter(~pl.col("h").is_in(_rule_hashes().implode()) & ~art)
+        fracs = self._fracs(tokens, unspaced, length, undecided)
         tops = [fracs[f"top_{n}"] for n, _ in c.top_n_grams]
         dups = [fracs[f"dup_{n}"] for n, _ in c.dup_n_grams]
         return batch.with_columns(
@@ -113,6 +157,63 @@ class GopherRepetition(FilterStep):
             _length=length,
             **{f"_{name}": values for name, values in fracs.items()},
         )
+
+    def _collapse_doubled(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """A text made of a head and a body given twice (P + B + B, B at least 30% of the
+        text) keeps one copy of the body, counted `doubled_bodies`. Candidates (a 30-character
+        probe three quarters in occurs twice) are found batch-wide; each is then checked."""
+        f = pl.DataFrame({"t": batch["text"].fill_null("")}).with_columns(
+            n=pl.col("t").str.len_chars()
+        )
+        probe = pl.col("t").str.slice(pl.col("n") * 3 // 4, 30)
+        cand = f.select(
+            (pl.col("n") >= 200) & (pl.col("t").str.count_matches(probe, literal=True) >= 2)
+        ).to_series()
+        idx, new = [], []
+        for i in cand.fill_null(False).arg_true().to_list():
+            kept = _one_copy(f["t"][i])
+            if kept is not None:
+                idx.append(i)
+                new.append(kept)
+        self.count("doubled_bodies", len(idx))
+        if not idx:
+            return batch
+        text = batch["text"].clone()
+        text.scatter(idx, pl.Series(new, dtype=pl.String))
+        return batch.with_columns(text)
+
+    def _fracs(
+        self, tokens: pl.DataFrame, unspaced: pl.Series, length: pl.Series, undecided: pl.Series
+    ) -> dict[str, pl.Series]:
+        """The n-gram statistics, unspaced documents with n-grams `unspaced_ngram_scale` times
+        longer (named by the configured n)."""
+        c: GopherRepetitionConfig = self.config
+        scale = c.unspaced_ngram_scale
+        uns = unspaced.fill_null(False)
+        if scale == 1 or not (undecided & uns).any():
+            return ngram_fracs(
+                tokens, unspaced, length, undecided, c.top_n_grams, c.dup_n_grams, self._kernel
+            )
+        spaced = ngram_fracs(
+            tokens, unspaced, length, undecided & ~uns, c.top_n_grams, c.dup_n_grams, self._kernel
+        )
+        tops = [(n * scale, f) for n, f in c.top_n_grams]
+        dups = [(n * scale, f) for n, f in c.dup_n_grams]
+        wide = ngram_fracs(tokens, unspaced, length, undecided & uns, tops, dups, self._kernel)
+        out = {}
+        for kind, sizes in (("top", c.top_n_grams), ("dup", c.dup_n_grams)):
+            for n, _ in sizes:
+                name = f"{kind}_{n}"
+                out[name] = (
+                    pl.select(
+                        pl.when(pl.lit(uns))
+                        .then(pl.lit(wide[f"{kind}_{n * scale}"]))
+                        .otherwise(pl.lit(spaced[name]))
+                    )
+                    .to_series()
+                    .alias(name)
+                )
+        return out
 
     def _line_rules(self) -> list[tuple[str, pl.Expr]]:
         """The rules decided before any n-gram is counted."""
@@ -136,6 +237,22 @@ class GopherRepetition(FilterStep):
         for n, frac in c.dup_n_grams:
             rules.append((f"duplicated_{n}_n_grams", pl.col(f"_dup_{n}") > frac))
         return rules
+
+
+def _one_copy(text: str) -> str | None:
+    """`text` without the second copy of its body, or None when it is not P + B + B."""
+    n = len(text)
+    at = 3 * n // 4
+    first = text.find(text[at : at + 30])
+    body = at - first
+    if first < 0 or body < 0.3 * n or text[n - body :] != text[n - 2 * body : n - body]:
+        return None
+    return text[: n - body]
+
+
+@functools.cache
+def _rule_hashes() -> pl.Series:
+    return word_hashes(RULE_TOKENS)
 
 
 @functools.cache
@@ -191,9 +308,13 @@ def ngram_fracs(
     return {name: got.to_series(k).alias(name) for k, name in enumerate(names)}
 
 
-def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _paragraph_line_stats(
+    text: pl.Series, skip_symbol_lines: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """datatrove's paragraph (text.strip() split at 2+ newlines) and line (split at newline
-    runs, keeping the empty first/last piece of a text that starts/ends with one) duplicates."""
+    runs, keeping the empty first/last piece of a text that starts/ends with one) duplicates;
+    `skip_symbol_lines`: lines without a letter or digit (quote markers alone, rules) are
+    left out of the line statistics."""
     height = len(text)
     docs = pl.DataFrame({"text": text}).with_row_index("row")
     paras = docs.select(
@@ -206,6 +327,8 @@ def _paragraph_line_stats(text: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
     # the non-empty pieces between newlines (re.split(r"\n+") less the empty ends, added below)
     lines = docs.select("row", s=pl.col("text").str.split("\n")).explode("s")
     lines = lines.filter(pl.col("s") != "")
+    if skip_symbol_lines:
+        lines = lines.filter(pl.col("s").str.contains(r"[\p{L}\p{N}]"))
     ln = row_sums(duplicate_stats(lines, ""), height, n=pl.lit(1), dup="dup", dup_chars="dup_chars")
     starts = text.str.starts_with("\n").cast(pl.UInt32)
     ends = text.str.ends_with("\n").cast(pl.UInt32)
