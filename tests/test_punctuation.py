@@ -330,6 +330,31 @@ def test_idempotent_options(batch, lang):
         assert norm(once, [lang] * len(batch), **config) == once
 
 
+# A glued word (a...x) never cuts a URL or e-mail after its marks: the tail of the URL
+# would be rewritten, and a first pass that makes …… into ... would change it on the next.
+GLUED_BEFORE_PROTECTED = [
+    ("a……https://example.com/a?b=1&c=2://", "a...https://example.com/a?b=1&c=2://"),
+    ("a...https://example.com/a?b=1&c=2://", "a...https://example.com/a?b=1&c=2://"),
+    ("x...http://a.b/1:/", "x...http://a.b/1:/"),
+    ("a……ftp://h/1;/", "a...ftp://h/1;/"),
+    ("a,www.x.cn/1:/2", "a,www.x.cn/1:/2"),
+    ("see:www.x.cn/1,/2 ok", "see:www.x.cn/1,/2 ok"),
+    ("x'2%.3@y.com", "x'2%.3@y.com"),
+    ("a……1_.2@y.com", "a...1_.2@y.com"),
+]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en", None])
+def test_glued_word_keeps_a_following_url_or_email_whole(lang):
+    texts = [text for text, _ in GLUED_BEFORE_PROTECTED]
+    once = norm(texts, [lang] * len(texts))
+    if lang == "zh":
+        assert once == [expected for _, expected in GLUED_BEFORE_PROTECTED]
+    assert norm(once, [lang] * len(texts)) == once
+    fast, slow, jit = all_paths(texts, lang)
+    assert fast == slow == jit == once
+
+
 # ---------------------------------------------------------------------------------------
 # A real corpus, when the shared corpora are present.
 

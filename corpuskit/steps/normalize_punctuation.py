@@ -48,7 +48,8 @@ _SKIP = rf"{_SPACES}{_ASCII_MARKS}{_FW_MARKS}'‘’…⋯\-—―"
 _URL_BODY = rf"[^\s{_CJK}{_TAGS}…⋯—―\"“”'‘’<>()，。？！：；（）]"
 _URL_END = rf"[^\s{_CJK}{_TAGS}…⋯—―\"“”'‘’<>()，。？！：；（）.,;:!?\-]"
 _URL = rf"(?:(?:https?|ftp)://|www\.){_URL_BODY}*{_URL_END}"
-_EMAIL = r"[A-Za-z0-9_][A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+_EMAIL_REST = r"[A-Za-z0-9._%+\-]*@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+"
+_EMAIL = rf"[A-Za-z0-9_]{_EMAIL_REST}"
 _PROT = rf"{_URL}|{_EMAIL}"
 
 
@@ -106,7 +107,13 @@ _ZH_ROW_CANDIDATE = "|".join(
 # and already full-width: segmentation keeps it inside the surrounding text.
 _NOOP_RUN = "(?:[，。？！：；]|[，。？！：；]?[“”‘’][，。？！：；]?)"
 # ASCII marks glued between ASCII letters/digits (3.14, 2020-01-02) are never rewritten.
-_GLUED = r"[A-Za-z0-9]+(?:[,.?!:;()\"'\-]+[A-Za-z0-9]+)*"
+# After glued marks, a URL or e-mail address starting with a letter/digit is taken whole
+# (a...https://x.cn/1:/): the glued word must not cut it, or a run inside it would be
+# rewritten, and a first pass that turns …… into ... would change it on the second.
+_GLUED = (
+    r"[A-Za-z0-9]+(?:[,.?!:;()\"'\-]+"
+    rf"(?:{_URL}|[A-Za-z0-9]{_EMAIL_REST}|[A-Za-z0-9]+))*"
+)
 # Segmentation covers every character: (1) Latin words, numbers, URLs, e-mails joined by
 # single spaces, (2) runs, (3) everything else (CJK, digits, symbols, newlines). Only runs
 # are rewritten, so a URL or e-mail can never be touched. No-op runs stay inside (3).

@@ -470,7 +470,8 @@ def _parentheses(a, n, b, lean, tab):
 
 # =======================================================================================
 # Segmentation (`_SEGMENT`): at each position the first alternative that matches wins:
-# (1) URL | e-mail | glued word, then more of them after single spaces; (2) a run;
+# (1) URL | e-mail | glued word (a URL or e-mail after its glued marks taken whole), then
+# more of them after single spaces; (2) a run;
 # (3) other text, which may swallow a no-op run before a CJK character.
 
 
@@ -560,7 +561,21 @@ def _email(a, n, i, memo):
 
 
 @njit(cache=True, nogil=True)
-def _glued(a, n, i):
+def _url_or_email(a, n, i, tab, memo, prot):
+    """End of the URL, else the e-mail, at i, or -1 (`prot`: which of the two the row may
+    hold at all: HAS_URL for "://" or "www.", HAS_AT for "@")."""
+    if prot & HAS_URL:
+        e = _url(a, n, i, tab)
+        if e >= 0:
+            return e
+    if prot & HAS_AT:
+        return _email(a, n, i, memo)
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _glued(a, n, i, tab, memo, prot):
+    """End of the glued word at i; after glued marks, a URL or e-mail is taken whole."""
     j = i
     while j < n and _alnum(a[j]):
         j += 1
@@ -569,27 +584,23 @@ def _glued(a, n, i):
         while k < n and _glue(a[k]):
             k += 1
         if k > j and k < n and _alnum(a[k]):
-            j = k
-            while j < n and _alnum(a[j]):
-                j += 1
+            j = _url_or_email(a, n, k, tab, memo, prot)
+            if j < 0:
+                j = k
+                while j < n and _alnum(a[j]):
+                    j += 1
         else:
             return j
 
 
 @njit(cache=True, nogil=True)
 def _item(a, n, i, tab, memo, prot):
-    """URL, else e-mail, else glued word at i (`prot`: which of the first two the row may
-    hold at all: HAS_URL for "://" or "www.", HAS_AT for "@")."""
-    if prot & HAS_URL:
-        e = _url(a, n, i, tab)
-        if e >= 0:
-            return e
-    if prot & HAS_AT:
-        e = _email(a, n, i, memo)
-        if e >= 0:
-            return e
+    """URL, else e-mail, else glued word at i."""
+    e = _url_or_email(a, n, i, tab, memo, prot)
+    if e >= 0:
+        return e
     if _alnum(a[i]):
-        return _glued(a, n, i)
+        return _glued(a, n, i, tab, memo, prot)
     return -1
 
 
