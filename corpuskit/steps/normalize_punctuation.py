@@ -269,8 +269,11 @@ _FW_QUOTE_PAIR = "＂([^＂\n]*)＂"
 _LIST_MARKER = (
     rf"(^|\n)([ \t\x{{3000}}]*[{ANY_DIGIT}]{{1,3}})[.．]([ \t\x{{3000}}]|[^{ANY_DIGIT}\s])"
 )
-# An ASCII list marker before Chinese (1.从来); full-width ones hold a full-width digit.
-_ASCII_LIST_MARKER = r"[0-9]\.[ \t\x{3000}]*\p{Han}"
+# Rows with an ASCII list marker (1.从来, 1.　ア): `_LIST_MARKER` with ASCII digits and
+# dot (full-width ones hold a full-width digit or dot). It must gate every row the
+# marker pass would protect, or a second pass sees the 1. that a first pass made of
+# １． unprotected and turns it into 1。 (before kana, CJK punctuation, or in zh/ja rows).
+_ASCII_LIST_MARKER = r"(?:^|\n)[ \t\x{3000}]*[0-9]{1,3}\.(?:[ \t\x{3000}]|[^0-9\s])"
 
 
 def _number_rows(text: pl.Series) -> pl.Series:
