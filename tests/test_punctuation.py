@@ -383,17 +383,34 @@ TIME_BEFORE_COLON = [
     "１２：３０：４５６",
     "１６：４５：７",
 ]
+# Times the core makes in Chinese context, by removing spaces or merging marks: the
+# shared post-pass converts them, as the next pass would.
+TIME_MADE_BY_THE_CORE = [
+    "１２ ：４５",
+    "１２： ４５",
+    "1\t:１６：４５",
+    "」２：:：23:59:59",
+    "12 : 30",
+]
 
 
 @pytest.mark.parametrize("lang", [None, "zh", "en", "ja"])
 def test_list_markers_and_times_idempotent(lang):
-    texts = LIST_MARKER_SECOND_PASS + TIME_BEFORE_COLON
+    texts = LIST_MARKER_SECOND_PASS + TIME_BEFORE_COLON + TIME_MADE_BY_THE_CORE
     once = norm(texts, [lang] * len(texts))
     assert norm(once, [lang] * len(texts)) == once
     assert all_paths(texts, lang) == (once, once, once)
     assert all_paths(once, lang) == (once, once, once)
     assert once[:2] == ["\n1.\u3000ア", "\n1.ア"]
     assert once[len(LIST_MARKER_SECOND_PASS)] == "16:45: w"
+    if lang in ("zh", "ja"):
+        assert once[-len(TIME_MADE_BY_THE_CORE) :] == [
+            "12:45",
+            "12:45",
+            "1:16:45",
+            "」2:23:59:59",
+            "12:30",
+        ]
 
 
 # ---------------------------------------------------------------------------------------
