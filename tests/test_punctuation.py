@@ -276,8 +276,11 @@ ALPHABET = list(
     "，。？！：；（）、《》「」"
     "“”‘’…—"
     "ＡＢｚ１２＂"
+    "あカㄅ"
 )
 FRAGMENTS = ["...", "。。。", "……", "--", "——", "!!!", "？？", "http", "://", "@", ".com"]
+# Full-width numbers, times and list markers (converted by the shared pre-passes).
+FRAGMENTS += ["\n１．", "\n１．\u3000", "１６：４５", "１２：３０：４５", "１，６３３．８２"]
 pieces = st.one_of(st.sampled_from(ALPHABET), st.sampled_from(FRAGMENTS + PROTECTED))
 texts = st.lists(pieces, max_size=30).map("".join)
 # Each example is a batch of strings: the step is vectorized, a call costs the same for
@@ -353,6 +356,61 @@ def test_glued_word_keeps_a_following_url_or_email_whole(lang):
     assert norm(once, [lang] * len(texts)) == once
     fast, slow, jit = all_paths(texts, lang)
     assert fast == slow == jit == once
+
+
+# A list marker made ASCII by a first pass (１． -> 1.) is protected again on the second:
+# before kana, bopomofo, CJK punctuation, and in zh/ja rows before anything the marker
+# pass takes (not only before Han, or the second pass makes it 1。).
+LIST_MARKER_SECOND_PASS = [
+    "\n１．\u3000ア",
+    "\n１．ア",
+    "\n１．\u3000あ",
+    "\n１．\u3000ㄅ",
+    "\n１．「あ」",
+    "\n１．\u30001",
+    "\n１． ",
+    "\n１．！",
+    "\n１２．　内容",
+    "前言\n３．カタカナ",
+]
+# A full-width time before a colon of the text (１６：４５：ｗ) is converted on the first
+# pass: left as 16：45 with its colon made ASCII (16：45: w), the next pass converted it.
+TIME_BEFORE_COLON = [
+    "１６：４５：ｗ",
+    "１６：４５：",
+    "１６：４５：ｗ１２：３０：ｘ",
+    "于１６：４５：开始",
+    "１２：３０：４５６",
+    "１６：４５：７",
+]
+# Times the core makes in Chinese context, by removing spaces or merging marks: the
+# shared post-pass converts them, as the next pass would.
+TIME_MADE_BY_THE_CORE = [
+    "１２ ：４５",
+    "１２： ４５",
+    "1\t:１６：４５",
+    "」２：:：23:59:59",
+    "12 : 30",
+]
+
+
+@pytest.mark.parametrize("lang", [None, "zh", "en", "ja"])
+def test_list_markers_and_times_idempotent(lang):
+    texts = LIST_MARKER_SECOND_PASS + TIME_BEFORE_COLON + TIME_MADE_BY_THE_CORE
+    once = norm(texts, [lang] * len(texts))
+    assert norm(once, [lang] * len(texts)) == once
+    assert all_paths(texts, lang) == (once, once, once)
+    assert all_paths(once, lang) == (once, once, once)
+    assert once[:2] == ["\n1.\u3000ア", "\n1.ア"]
+    assert once[len(LIST_MARKER_SECOND_PASS)] == "16:45: w"
+    if lang in ("zh", "ja"):
+        assert once[-len(TIME_MADE_BY_THE_CORE) :] == [
+            "12:45",
+            "12:45",
+            "1:16:45",
+            "」2:23:59:59",
+            "12:30",
+        ]
 
 
 # ---------------------------------------------------------------------------------------

@@ -187,7 +187,8 @@ class NormalizePunctuation(MapStep):
     Before both implementations (shared Polars passes): full-width times and numbers
     are converted whole (１６：４５ -> 16:45, １，６３３．８２ -> 1,633.82), ％ -> %,
     ＂...＂ pairs become “...” by position (then decided like other pairs), and the dot
-    of a list marker at a line start (１．　内容, 1.从来) is kept.
+    of a list marker at a line start (１．　内容, 1.从来) is kept. After them, times that
+    Chinese-context spacing made (12 ：45 -> 12：45) are converted too (12:45).
 
     Everywhere: full-width letters/digits (ＡＢＣ１２３) and ＂＇． become ASCII; repeats
     of ! ? , ; and full-width ！？，；：、 collapse (optional). Distinct marks stay
@@ -269,8 +270,11 @@ _FW_QUOTE_PAIR = "＂([^＂\n]*)＂"
 _LIST_MARKER = (
     rf"(^|\n)([ \t\x{{3000}}]*[{ANY_DIGIT}]{{1,3}})[.．]([ \t\x{{3000}}]|[^{ANY_DIGIT}\s])"
 )
-# An ASCII list marker before Chinese (1.从来); full-width ones hold a full-width digit.
-_ASCII_LIST_MARKER = r"[0-9]\.[ \t\x{3000}]*\p{Han}"
+# Rows with an ASCII list marker (1.从来, 1.　ア): `_LIST_MARKER` with ASCII digits and
+# dot (full-width ones hold a full-width digit or dot). It must gate every row the
+# marker pass would protect, or a second pass sees the 1. that a first pass made of
+# １． unprotected and turns it into 1。 (before kana, CJK punctuation, or in zh/ja rows).
+_ASCII_LIST_MARKER = r"(?:^|\n)[ \t\x{3000}]*[0-9]{1,3}\.(?:[ \t\x{3000}]|[^0-9\s])"
 
 
 def _number_rows(text: pl.Series) -> pl.Series:
@@ -294,8 +298,11 @@ def _numbers_and_markers(text: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 
 def _restore_markers(text: pl.Series, rows: pl.Series) -> pl.Series:
-    """The list-marker stand-ins put back as dots, on the rows the shared passes ran on."""
-    return rewrite_rows(text, rows, lambda t: t.str.replace_all(_LIST_DOT, ".", literal=True))
+    """The list-marker stand-ins put back as dots, on the rows the shared passes ran on;
+    then the times the core made (12 ：45, 1\t:16 and 2：:：23 become 12：45, 1：16 and
+    2：23 in Chinese context) converted, as the next pass's number pass would."""
+    text = rewrite_rows(text, rows, lambda t: t.str.replace_all(_LIST_DOT, ".", literal=True))
+    return rewrite_rows(text, number_rows(text), convert_numbers)
 
 
 def _lean(lang: pl.Series) -> pl.Series:

@@ -14,13 +14,16 @@ import polars as pl
 FW_DIGIT = "０-９"
 ANY_DIGIT = f"0-9{FW_DIGIT}"
 # 12：30(：45) -> 12:30(:45); the left and right boundaries keep longer numbers out.
+# A time followed by ：and a digit (12：30：456) is left alone, but not one followed by a
+# colon of the text (16：45：w): that colon may become ASCII later (16：45: w), and the
+# time, no longer before a ：, would then be converted by a second pass.
 _TIME_HMS = (
     rf"(^|[^{ANY_DIGIT}])([{ANY_DIGIT}]{{1,2}})：([0-5０-５][{ANY_DIGIT}])"
     rf"：([0-5０-５][{ANY_DIGIT}])($|[^{ANY_DIGIT}])"
 )
 _TIME_HM = (
     rf"(^|[^{ANY_DIGIT}])([{ANY_DIGIT}]{{1,2}})：([0-5０-５][{ANY_DIGIT}])"
-    rf"($|[^{ANY_DIGIT}：])"
+    rf"($|[^{ANY_DIGIT}：]|：$|：[^{ANY_DIGIT}])"
 )
 # １，６３３ -> 1,633: a full-width comma between full-width digits, three after it.
 _THOUSANDS = rf"([{FW_DIGIT}])，([{FW_DIGIT}]{{3}})($|[^{ANY_DIGIT}])"
