@@ -7,8 +7,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from corpuskit import registry
+
+# `make test` and CI draw the same hypothesis examples on every run, so a red run means the
+# change broke something; HYPOTHESIS_PROFILE=explore searches new examples (bugs it finds
+# get a deterministic regression test).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "corpora"
