@@ -19,6 +19,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from corpuskit.training import TrainConfigError
+
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
 STATE = "state.json"
@@ -112,3 +114,28 @@ def check_world_size(checkpoint: Path, world: int, drop_data_position: bool) -> 
             "per-rank data position and random streams do not carry over. Resume with the "
             "same --nproc, or pass drop_data_position=true to continue with a fresh data order"
         )
+
+
+def resume_point(
+    run_dir: Path,
+    resume: str,
+    world_size: int,
+    drop_data_position: bool,
+    run_outputs: tuple[str, ...],
+) -> Path | None:
+    """The checkpoint a run resumes from, after the `resume` checks (`auto`, `true`,
+    `false`); `false` clears `run_outputs` from the run folder first."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = latest_checkpoint(run_dir) if resume != "false" else None
+    if resume == "true" and checkpoint is None:
+        raise TrainConfigError(f"resume: true, but {run_dir / CHECKPOINTS} holds no checkpoint")
+    if resume == "false":
+        for name in run_outputs:
+            path = run_dir / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    if checkpoint is not None:
+        try:
+            check_world_size(checkpoint, world_size, drop_data_position)
+        except ValueError as e:
+            raise TrainConfigError(str(e)) from None
+    return checkpoint

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from corpuskit.training import CorpusData, TrainConfigError, Trainer
-from corpuskit_gpt.checkpoint import CHECKPOINTS, check_world_size, latest_checkpoint
+from corpuskit_gpt.checkpoint import CHECKPOINTS, latest_checkpoint, resume_point
 from corpuskit_gpt.config import GPTConfig
 
 console = Console(stderr=True, soft_wrap=True)
@@ -58,19 +57,10 @@ class GPTTrainer(Trainer):
             console.print(f"[dim]{cfg.describe_layout(world_size)}[/dim]")
         except ValueError as e:
             raise TrainConfigError(str(e)) from None
-        run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint = latest_checkpoint(run_dir) if cfg.resume != "false" else None
-        if cfg.resume == "true" and checkpoint is None:
-            raise TrainConfigError(f"resume: true, but {run_dir / CHECKPOINTS} holds no checkpoint")
-        if cfg.resume == "false":
-            for name in RUN_OUTPUTS:
-                path = run_dir / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        checkpoint = resume_point(
+            run_dir, cfg.resume, world_size, cfg.drop_data_position, RUN_OUTPUTS
+        )
         if checkpoint is not None:
-            try:
-                check_world_size(checkpoint, world_size, cfg.drop_data_position)
-            except ValueError as e:
-                raise TrainConfigError(str(e)) from None
             console.print(f"[dim]resuming from {checkpoint}[/dim]")
             copy_tokenizer(checkpoint, run_dir)
         elif cfg.init_folder:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from corpuskit_gpt.checkpoint import CHECKPOINTS, check_world_size, latest_checkpoint
+from corpuskit_gpt.checkpoint import CHECKPOINTS, latest_checkpoint, resume_point
 from rich.console import Console
 
 from corpuskit.training import CorpusData, TrainConfigError, Trainer
@@ -66,19 +65,10 @@ class Seq2SeqTrainer(Trainer):
                 f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a "
                 f"multiple of the number of processes ({world_size})"
             )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint = latest_checkpoint(run_dir) if cfg.resume != "false" else None
-        if cfg.resume == "true" and checkpoint is None:
-            raise TrainConfigError(f"resume: true, but {run_dir / CHECKPOINTS} holds no checkpoint")
-        if cfg.resume == "false":
-            for name in RUN_OUTPUTS:
-                path = run_dir / name
-                shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        checkpoint = resume_point(
+            run_dir, cfg.resume, world_size, cfg.drop_data_position, RUN_OUTPUTS
+        )
         if checkpoint is not None:
-            try:
-                check_world_size(checkpoint, world_size, cfg.drop_data_position)
-            except ValueError as e:
-                raise TrainConfigError(str(e)) from None
             console.print(f"[dim]resuming from {checkpoint}[/dim]")
             copy_tokenizer(checkpoint, run_dir)
         elif cfg.init_from:
