@@ -666,6 +666,22 @@ def _collapse(s, n, out):
 
 
 @njit(cache=True, nogil=True)
+def _squeeze(s, n, ch, out):
+    """Runs of `ch` become one; `out` may be `s` (written behind the read position)."""
+    m = 0
+    k = 0
+    while k < n:
+        c = s[k]
+        out[m] = c
+        m += 1
+        k += 1
+        if c == ch:
+            while k < n and s[k] == ch:
+                k += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
 def _needs_other(s, i, j):
     """_NEEDS_OTHER: a full-width mark, ……, or a repeated collapsible mark."""
     for k in range(i, j):
@@ -767,18 +783,7 @@ def _rewrite_zh(s, i, j, pcls, ncls, nalnum, collapse, keep_space, t1, t2, out):
             t1[k] = t2[k]
     # t1 holds the run
     if collapse:
-        n = _collapse(t1, n, t2)
-        m = 0
-        k = 0
-        while k < n:
-            c = t2[k]
-            t1[m] = c
-            m += 1
-            k += 1
-            if c == FSTOP:
-                while k < n and t2[k] == FSTOP:
-                    k += 1
-        n = m
+        n = _squeeze(t2, _collapse(t1, n, t2), FSTOP, t1)
     for k in range(n):
         out[k] = t1[k]
     return n
@@ -1151,17 +1156,7 @@ def _row(data, start, end, a, b, t1, t2, t3, lean, tab, straight, collapse, keep
         elif MARK0 <= c <= LC:
             return a, n, 0
     if collapse and has_dun:  # 、{2,} -> 、
-        m = 0
-        k = 0
-        while k < n:
-            c = a[k]
-            a[m] = c
-            m += 1
-            k += 1
-            if c == DUN:
-                while k < n and a[k] == DUN:
-                    k += 1
-        n = m
+        n = _squeeze(a, n, DUN, a)
         changed = True
     if not has_run:
         return a, n, 1 if changed else 0
