@@ -32,6 +32,24 @@ broken_plugin = corpuskit_no_such_module.steps:Missing
 """
 
 
+def install_distribution(
+    site: Path, name: str, entry_points: str, monkeypatch, version: str = "0.0"
+) -> dict[str, str]:
+    """Puts a real distribution (a dist-info with entry points) in `site`, on sys.path.
+
+    Returns an environment for subprocesses that sees the same distribution.
+    """
+    dist = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(entry_points)
+    monkeypatch.syspath_prepend(str(site))
+    registry.refresh()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(site), env.get("PYTHONPATH", "")])
+    return env
+
+
 @pytest.fixture
 def plugin_site(tmp_path_factory, monkeypatch) -> dict[str, str]:
     """Installs test-only steps (and one broken plugin) as a real distribution on sys.path.
@@ -39,16 +57,7 @@ def plugin_site(tmp_path_factory, monkeypatch) -> dict[str, str]:
     Returns an environment for subprocesses that sees the same plugins.
     """
     site = tmp_path_factory.mktemp("site")
-    dist = site / "corpuskit_testplugins-0.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: corpuskit-testplugins\nVersion: 0.0\n"
-    )
-    (dist / "entry_points.txt").write_text(TEST_ENTRY_POINTS)
-    monkeypatch.syspath_prepend(str(site))
-    registry.refresh()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(site), env.get("PYTHONPATH", "")])
+    env = install_distribution(site, "corpuskit-testplugins", TEST_ENTRY_POINTS, monkeypatch)
     yield env
     registry.refresh()
 

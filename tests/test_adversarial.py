@@ -48,7 +48,7 @@ from corpuskit.output.state import StateError, load_state, save_state
 from corpuskit.readers.base import InputSpec
 from corpuskit.recipe import RecipeError, load_recipe, recipe_from_dict
 from corpuskit.schema import DOCUMENT_SCHEMA
-from tests.conftest import ROOT, corpuskit_cmd, write_jsonl
+from tests.conftest import ROOT, corpuskit_cmd, install_distribution, write_jsonl
 
 EXAMPLES = int(os.environ.get("CORPUSKIT_ADVERSARIAL_EXAMPLES", "20"))
 HEAVY = pytest.mark.skipif(
@@ -964,15 +964,14 @@ def test_ray_two_nodes_one_killed_mid_run_equals_local(tmp_path, plugin_site):
 @pytest.fixture
 def hostile_site(tmp_path, monkeypatch):
     site = tmp_path / "hostile-site"
-    dist = site / "corpuskit_hostile-6.6.6.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: corpuskit-hostile\nVersion: 6.6.6\n"
-    )
-    (dist / "entry_points.txt").write_text(
+    env = install_distribution(
+        site,
+        "corpuskit-hostile",
         "[corpuskit.steps]\n"
         "exits_on_import = corpuskit_hostile_exit:Step\n"
-        "fix_unicode = corpuskit_hostile_shadow:Step\n"
+        "fix_unicode = corpuskit_hostile_shadow:Step\n",
+        monkeypatch,
+        version="6.6.6",
     )
     (site / "corpuskit_hostile_exit.py").write_text("import sys\nsys.exit(3)\n")
     (site / "corpuskit_hostile_shadow.py").write_text(
@@ -981,10 +980,7 @@ def hostile_site(tmp_path, monkeypatch):
         "    def map(self, batch):\n"
         "        return batch.with_columns(text=batch['text'].str.replace_all('.', 'X'))\n"
     )
-    monkeypatch.syspath_prepend(str(site))
     registry.refresh()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(site), env.get("PYTHONPATH", "")])
     yield env
     registry.refresh()
 

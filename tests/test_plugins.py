@@ -11,7 +11,7 @@ from corpuskit import registry
 from corpuskit.engine.run import run_recipe
 from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
-from tests.conftest import ROOT, corpuskit_cmd, write_jsonl
+from tests.conftest import ROOT, corpuskit_cmd, install_distribution, write_jsonl
 
 
 def test_builtins_register_through_entry_points():
@@ -113,14 +113,9 @@ def test_readme_plugin_is_complete_short_and_runs(tmp_path, monkeypatch):
     site = tmp_path / "site"
     (site / "my_filters").mkdir(parents=True)
     (site / "my_filters" / "__init__.py").write_text(code, encoding="utf-8")
-    dist = site / "my_filters-0.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-filters\nVersion: 0.0\n")
     # the TOML table as entry_points.txt holds it: [corpuskit.steps] / name = module:Class
     ini = toml.split("\n", 1)[1].replace("project.entry-points.", "").replace('"', "")
-    (dist / "entry_points.txt").write_text(ini)
-    monkeypatch.syspath_prepend(str(site))
-    registry.refresh()
+    install_distribution(site, "my-filters", ini, monkeypatch)
     assert registry.steps()["shouting"].kind == "filter"
     texts = ["Quiet words here.", "LOUD WORDS HERE!", "MOSTLY loud WORDS"]
     src = write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in texts])

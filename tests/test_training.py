@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -44,7 +43,7 @@ from corpuskit.training.launch import (
     torchrun_command,
 )
 from corpuskit.training.split import split_positions
-from tests.conftest import ROOT, corpuskit_cmd, write_jsonl
+from tests.conftest import ROOT, corpuskit_cmd, install_distribution, write_jsonl
 
 
 class ToyConfig(TrainerConfig):
@@ -90,18 +89,8 @@ class ToyTrainer(Trainer):
 def toy_site(tmp_path_factory, monkeypatch) -> dict[str, str]:
     """Registers ToyTrainer as trainer `toy` through a real distribution's entry points."""
     site = tmp_path_factory.mktemp("toysite")
-    dist = site / "corpuskit_toytrainer-0.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: corpuskit-toytrainer\nVersion: 0.0\n"
-    )
-    (dist / "entry_points.txt").write_text(
-        "[corpuskit.trainers]\ntoy = tests.test_training:ToyTrainer\n"
-    )
-    monkeypatch.syspath_prepend(str(site))
-    registry.refresh()
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(site), env.get("PYTHONPATH", "")])
+    entry_points = "[corpuskit.trainers]\ntoy = tests.test_training:ToyTrainer\n"
+    env = install_distribution(site, "corpuskit-toytrainer", entry_points, monkeypatch)
     yield env
     registry.refresh()
 
