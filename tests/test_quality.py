@@ -69,6 +69,12 @@ def lines_of(*parts: str) -> str:
 
 # --------------------------------------------------------------------------- rule tables
 
+SHORT_REPLY = "Hahaha ... that is the way to go."
+TRAILING_OFF = (
+    "Seen that movie already, and the sequel to it.\n"
+    "Come to think of it, they might send someone with a plan\n"
+    "to get rid of the thing and the rest of it..."
+)
 GOPHER_QUALITY_CASES = [
     ("prose", PROSE, None),
     ("short_doc", "The vote is on Tuesday and the budget has passed.", "short_doc"),
@@ -97,6 +103,22 @@ GOPHER_QUALITY_CASES = [
         "stop_words",
     ),
     ("rule_off", PROSE + " #news" * 12, None, {"max_symbol_word_ratio": None}),
+    # one ellipsis in a short reply: the ratio is over at least 50 words (datatrove: its own)
+    ("ellipsis_short_reply", SHORT_REPLY, None, {"min_doc_words": 0}),
+    (
+        "ellipsis_short_reply_datatrove",
+        SHORT_REPLY,
+        "ellipsis_ratio",
+        {"min_doc_words": 0, "symbol_ratio_min_words": 0},
+    ),
+    # one trailing-off line of three is no page of truncated teasers
+    ("ellipsis_one_line", TRAILING_OFF, None, {"min_doc_words": 0}),
+    (
+        "ellipsis_one_line_datatrove",
+        TRAILING_OFF,
+        "ellipsis_lines",
+        {"min_doc_words": 0, "min_ellipsis_lines": 1},
+    ),
 ]
 
 GOPHER_REPETITION_CASES = [
