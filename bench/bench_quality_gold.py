@@ -65,7 +65,7 @@ DEFAULT_STEPS = (
     "remove_boilerplate_lines",
     "garbled",
 )
-RECIPES = {"news": ROOT / "recipes" / "news.yaml", "web": ROOT / "recipes" / "web.yaml"}
+RECIPES = {name: ROOT / "recipes" / f"{name}.yaml" for name in ("news", "web", "forum")}
 PEERS = {  # corpuskit step -> datatrove class (module path, class name)
     "gopher_quality": ("datatrove.pipeline.filters", "GopherQualityFilter"),
     "gopher_repetition": ("datatrove.pipeline.filters", "GopherRepetitionFilter"),

@@ -69,6 +69,12 @@ def lines_of(*parts: str) -> str:
 
 # --------------------------------------------------------------------------- rule tables
 
+SHORT_REPLY = "Hahaha ... that is the way to go."
+TRAILING_OFF = (
+    "Seen that movie already, and the sequel to it.\n"
+    "Come to think of it, they might send someone with a plan\n"
+    "to get rid of the thing and the rest of it..."
+)
 GOPHER_QUALITY_CASES = [
     ("prose", PROSE, None),
     ("short_doc", "The vote is on Tuesday and the budget has passed.", "short_doc"),
@@ -97,6 +103,22 @@ GOPHER_QUALITY_CASES = [
         "stop_words",
     ),
     ("rule_off", PROSE + " #news" * 12, None, {"max_symbol_word_ratio": None}),
+    # one ellipsis in a short reply: the ratio is over at least 50 words (datatrove: its own)
+    ("ellipsis_short_reply", SHORT_REPLY, None, {"min_doc_words": 0}),
+    (
+        "ellipsis_short_reply_datatrove",
+        SHORT_REPLY,
+        "ellipsis_ratio",
+        {"min_doc_words": 0, "symbol_ratio_min_words": 0},
+    ),
+    # one trailing-off line of three is no page of truncated teasers
+    ("ellipsis_one_line", TRAILING_OFF, None, {"min_doc_words": 0}),
+    (
+        "ellipsis_one_line_datatrove",
+        TRAILING_OFF,
+        "ellipsis_lines",
+        {"min_doc_words": 0, "min_ellipsis_lines": 1},
+    ),
 ]
 
 GOPHER_REPETITION_CASES = [
@@ -137,6 +159,10 @@ C4_CASES = [
     ),
 ]
 
+HEADLINE_LEAD = (
+    "Home Depot Likes High Oil\nRising fuel prices, a bugbear for most of the retail sector, "
+    "are helping Home Depot, the remodeling retailer that reported"
+)
 FINEWEB_CASES = [
     ("prose", PROSE_LINES, None),
     ("empty", "  \n \n", "empty"),
@@ -168,6 +194,9 @@ FINEWEB_CASES = [
         "\n".join(f"Supercalifragilisticexpialidociousness{i:02d}." for i in range(12)),
         "list_ratio",
     ),
+    # a headline and its lead, cut off mid-sentence by the feed (15 words or more)
+    ("lead_under_headline", HEADLINE_LEAD, None),
+    ("lead_under_headline_strict", HEADLINE_LEAD, "line_punct_ratio", {"lenient_ends": False}),
     (
         "exclude_zero",
         "\n".join(f"Menu entry number {i} without a stop" for i in range(12)),
@@ -239,6 +268,44 @@ def test_c4_removes_lines_and_citations_and_counts_them():
     assert res.counters["lines_javascript"] == 1 and res.counters["lines_policy"] == 1
 
 
+def test_c4_continued_lines_join_a_sentence_that_goes_on():
+    from corpuskit.steps.quality import continued_lines
+
+    text = (
+        "unfortunately, i don't have that info anymore.  try stopping\n"
+        "at a local bookstore and calling them.\n"
+        "> a quoted line that is long enough to be wrapped, and\n"
+        "my reply starts in lower case.\n"
+        "short menu entry\n"
+        "about us\n"
+        "- a list item that is long enough to be wrapped, and\n"
+        "- another item."
+    )
+    got = continued_lines(pl.Series([text, text]), pl.Series([False, True]))
+    assert got[0] == (
+        "unfortunately, i don't have that info anymore.  try stopping at a local bookstore "
+        "and calling them.\n" + text.split("\n", 2)[2]
+    )
+    assert got[1] == text  # unspaced documents are left alone
+
+
+def test_c4_lenient_ends_in_email_prose():
+    paragraphs = [
+        # a sentence end inside closing brackets
+        "The kubel had an external spare mounted on the hood, and the hood sloped down "
+        "(for visibility?)",
+        # a sentence trailing off after a clause
+        "But then alcohol just isn't really important to me, mainly for financial reasons...",
+    ]
+    for para in paragraphs:
+        out = run_step("c4_quality", [para + "\n" + PROSE_LINES])
+        assert out[REASON_COLUMN][0] is None
+        assert out["text"][0].startswith(para)
+    # a teaser cut off without a clause before it still goes
+    out = run_step("c4_quality", [PROSE_LINES + "\nRead the full story of the council budget..."])
+    assert out["text"][0] == PROSE_LINES
+
+
 def test_c4_counts_sentences_like_spacy():
     out = run_step(
         "c4_quality", ["Dr. Smith arrived. He said hello! Then he left... or not? Fine."]
@@ -269,6 +336,12 @@ def test_sentence_units_split_chinese_at_terminal_punctuation():
     assert got.to_list() == ["他说：“好的！”", "然后走了……", " 最后(记者：张三)", "第二行。"]
 
 
+INFORMAL_ZH = (
+    "从小一直很向往有那样的一个好哥哥\n"
+    "我和他已经两个月没见面了\n"
+    "如果你想有个很贴心的妹妹的话\n"
+    "那就给我回信吧：）"
+)
 ZH_CASES = [
     ("gopher_quality", ZH, None),
     ("gopher_quality", "中国经济保持平稳增长。", "gopher_quality:short_doc"),
@@ -292,6 +365,20 @@ ZH_CASES = [
         "fineweb_quality",
         "\n".join(["首页", "新闻", "体育", "财经", "娱乐", "科技"]),
         "fineweb_quality:line_punct_ratio",
+    ),
+    # informal Chinese breaks lines instead of writing "。": a sentence-final particle or an
+    # emoticon ends the line's sentence; a menu of nouns still does not
+    ("c4_quality", INFORMAL_ZH, None),
+    ("fineweb_quality", INFORMAL_ZH, None),
+    (
+        "c4_quality",
+        INFORMAL_ZH.replace("吧：）", "").replace("了\n", "\n"),
+        "c4_quality:too_few_sentences",
+    ),
+    (
+        "c4_quality",
+        "\n".join(["首页新闻中心", "体育频道直播", "财经股票行情", "娱乐明星八卦"]),
+        "c4_quality:too_few_sentences",
     ),
 ]
 

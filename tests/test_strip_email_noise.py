@@ -77,6 +77,23 @@ def test_quote_attribution_signature_removed_and_counted():
         ("Write to me at joe@example.org.", None),  # a sentence stays
         # "-- " far from the end is not a signature marker
         ("A.\n-- \n" + "\n".join(f"Line {i} of text." for i in range(30)), None),
+        # where a reply cut the quote ("...", "[deletions...]") goes with the quote
+        ("Jeff (Jeff Cook) writes:\n...\n>a can of beer\n\nSeen it.", "Seen it."),
+        ("[deletions...]\n\nMy own point.", "My own point."),
+        ("It went on and on...\nand then it stopped.", None),
+        # the tail of a quoted line that a later wrapper put on a line of its own
+        (
+            "> these cars can out-handle, out-corner, and\nout-\n> accelerate it.\nSo true.",
+            "So true.",
+        ),
+        ("> Any takers?\nMe too.\n> Anyone else?\nNo.", "Me too.\nNo."),
+        # a header folded over indented lines, an encoded Subject's last piece
+        (
+            "0rs=?=\nX-BeenThere: toefl@example.org\nList-Id: the list\n\t<toefl.example.org>\n"
+            "\n我是gg，你是男生吧？",
+            "我是gg，你是男生吧？",
+        ),
+        ("Code follows:\n    indented code line\nEnd.", None),
     ],
 )
 def test_rules(text, want):

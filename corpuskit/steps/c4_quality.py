@@ -33,7 +33,12 @@ import polars as pl
 from pydantic import Field
 
 from corpuskit.steps.base import FilterStep
-from corpuskit.steps.quality import UnspacedConfig
+from corpuskit.steps.quality import (
+    INFORMAL_END,
+    LEAD_MIN_WORDS,
+    UnspacedConfig,
+    continued_lines,
+)
 from corpuskit.text.chars import (
     NON_WS,
     char_class,
@@ -45,6 +50,7 @@ from corpuskit.text.chars import (
 from corpuskit.text.paragraphs import (
     INNER_END,
     LENIENT_TAIL,
+    QUOTED,
     UNFINISHED_MIN_CHARS,
     Wrapping,
     paragraphs,
@@ -67,12 +73,13 @@ POLICY_SUBSTRINGS = (
 LEAD_IN = r"[:;]$"
 LEAD_IN_MIN_WORDS = 5
 # ... and the paragraph right under a headline (a news lead truncated by its feed) when it
-# has this many words
-LEAD_MIN_WORDS = 15
+# has LEAD_MIN_WORDS words
 # a paragraph's sentences up to the last end, and an unfinished sentence after it
 UNFINISHED = r"(?s)^(.*[.!?][\"')\]]*)\s+\S[^.!?]*$"
 # (trimmed in a paragraph of UNFINISHED_MIN_CHARS or more where it is under 60%: a truncated
 # lead; a text message's unfinished call to action "Reply END SPTV" stays a reason to drop it)
+# closing brackets and quotes at the end of a unit
+CLOSERS_AT_END = r"[)\]»”’）】]+$"
 LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
 
 
@@ -127,6 +134,8 @@ class C4Quality(FilterStep):
             wrapping = Wrapping(keep_headlines=c.keep_headlines)
             para = paragraphs(original, unspaced, wrapping, join=c.rejoin_lines)
             text, headline = para.text, para.headline if c.keep_headlines else None
+            if c.rejoin_lines and c.lenient_ends:
+                text = continued_lines(text, unspaced, headline)
         norm = pl.DataFrame({"text": text}).select(normalize_line_breaks(pl.col("text")))
         docs = norm.with_columns(
             uns=unspaced,
@@ -140,6 +149,7 @@ class C4Quality(FilterStep):
             .with_columns(
                 head=(pl.col("i") == pl.col("hl")).fill_null(False),
                 lead=(pl.col("i") == pl.col("hl") + 1).fill_null(False),
+                quoted=pl.col("s").str.contains(QUOTED),
             )
             .drop("hl", "i")
         )
@@ -275,6 +285,18 @@ class C4Quality(FilterStep):
         cjk_end = e.str.contains(
             f"(?:{char_class(END_PUNCTUATION)}|{char_class(cjk_terminal)}{closers})$"
         ) & ~e.str.contains(rf"(?:\.\.\.|…){closers}$")
+        if c.lenient_ends:
+            # informal Chinese: the last unit of a line of the author's own (not quoted) may
+            # end in a particle or an emoticon, or as a list item in "；", when it has five
+            # words or more ("去旅行吧" and "推出新产品：" are no sentences)
+            last = (pl.col("line") != pl.col("line").shift(-1)).fill_null(True)
+            informal = (
+                last
+                & ~pl.col("quoted")
+                & (pl.col("words") >= LEAD_IN_MIN_WORDS)
+                & e.str.contains(f"{INFORMAL_END}|；$")
+            )
+            cjk_end = cjk_end | informal
         terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end) | pl.col("head") | lenient
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
@@ -409,7 +431,14 @@ def _lenient_ends(units: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
     if idx.len() == 0:
         return units, pl.col("_lenient")
     sub = units[idx]
-    e = s.str.replace(LENIENT_TAIL, "")
+    # a sentence end inside the closing brackets ("... sloped down (for visibility?)"), else
+    # before the closing tail
+    in_brackets = s.str.replace(CLOSERS_AT_END, "")
+    e = (
+        pl.when(in_brackets.str.contains(char_class(END_PUNCTUATION) + "$"))
+        .then(in_brackets)
+        .otherwise(s.str.replace(LENIENT_TAIL, ""))
+    )
     ends = e.str.contains(char_class(END_PUNCTUATION) + "$")
     trimmed = s.str.replace(UNFINISHED, "$1")
     # a paragraph whose last sentence is unfinished (a truncated lead) loses only it
@@ -424,7 +453,13 @@ def _lenient_ends(units: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
         out=pl.when(cut).then(pl.col("out").str.replace(UNFINISHED, "$1")).otherwise(pl.col("out")),
     ).with_columns(_e=e)
     lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
-    trailing = e.str.contains(r"(?:\.\.\.|…)$") & e.str.contains(INNER_END)
+    # a sentence trailing off after an earlier sentence end or a clause ("No problem, no
+    # offence taken ...", "... important to me, mainly for financial reasons...")
+    trailing = (
+        e.str.contains(r"(?:\.\.\.|…)$")
+        & (e.str.contains(INNER_END) | e.str.contains(r",\s+\S"))
+        & (pl.col("words") >= LEAD_IN_MIN_WORDS)
+    )
     # the lead under a headline, cut off mid-sentence by the feed ("... it could")
     cut_lead = pl.col("lead") & (pl.col("words") >= LEAD_MIN_WORDS)
     sub = sub.with_columns(_lenient=lead_in | trailing | cut_lead)

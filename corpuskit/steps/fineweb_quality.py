@@ -19,7 +19,13 @@ import polars as pl
 from pydantic import Field
 
 from corpuskit.steps.base import FilterStep
-from corpuskit.steps.quality import UnspacedConfig
+from corpuskit.steps.quality import (
+    INFORMAL_END,
+    INFORMAL_MIN_CHARS,
+    LEAD_MIN_WORDS,
+    UnspacedConfig,
+    continued_lines,
+)
 from corpuskit.text.chars import NON_WS, char_class, punctuation, unspaced_mask
 from corpuskit.text.paragraphs import (
     INNER_END,
@@ -56,7 +62,9 @@ class FineWebQualityConfig(UnspacedConfig):
     keep_headlines: bool = True
     # a line may end in closing brackets, an emoticon or a parenthetical after its sentence
     # end; a prose paragraph of 200 characters or more with a sentence end inside counts as
-    # ending in one (a truncated lead)
+    # ending in one (a truncated lead); a Chinese sentence may end in a sentence-final
+    # particle or an emoticon (informal text breaks lines instead of writing "。"); the lead
+    # under a headline (15 words or more) may be cut off
     lenient_ends: bool = True
 
 
@@ -85,17 +93,16 @@ class FineWebQuality(FilterStep):
             wrapping = Wrapping(keep_headlines=c.keep_headlines)
             para = paragraphs(text, unspaced, wrapping, join=c.rejoin_lines)
             text = para.text
+            if c.rejoin_lines and c.lenient_ends:
+                text = continued_lines(text, unspaced, para.headline)
             if c.keep_headlines:
                 headline = para.headline
         docs = pl.DataFrame({"text": text, "uns": unspaced, "hl": headline}).with_row_index("row")
         lines = (
             docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n"))
             .explode("s")
-            .with_columns(
-                head=(
-                    pl.int_range(pl.len(), dtype=pl.UInt32).over("row") == pl.col("hl")
-                ).fill_null(False)
-            )
+            .with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+            .with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False))
             .filter(pl.col("s").str.contains(NON_WS))
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
@@ -114,7 +121,13 @@ class FineWebQuality(FilterStep):
             punct = s.str.replace(LENIENT_TAIL, "").str.contains(char_class(stop) + "$") | (
                 ~pl.col("uns") & long_prose
             )
+        if c.lenient_ends:
+            # the lead under a headline, cut off mid-sentence by its feed (as c4_quality)
+            lead = (pl.col("i") == pl.col("hl") + 1).fill_null(False)
+            punct = punct | (lead & (s.str.count_matches(NON_WS + "+") >= LEAD_MIN_WORDS))
         body = ~pl.col("head")
+        # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
+        ends = char_class(stop | p.cjk_terminal) + char_class(p.cjk_closers) + "*$"
         stats = row_sums(
             lines.with_columns(dup_chars=pl.when(counted).then(dup_chars).otherwise(0)),
             batch.height,
@@ -124,9 +137,16 @@ class FineWebQuality(FilterStep):
             dup_chars=pl.col("dup_chars"),
             dup_lines=pl.col("dup_chars") > 0,
             lines=pl.lit(1),
+            # informal Chinese: a line of the author's own (not quoted) whose last sentence
+            # ends in a particle or an emoticon instead of punctuation
+            informal=pl.col("uns")
+            & ~s.str.contains(QUOTED)
+            & (s.str.len_chars() >= INFORMAL_MIN_CHARS)
+            & s.str.contains(INFORMAL_END)
+            & ~s.str.contains(ends)
+            if c.lenient_ends
+            else pl.lit(False),
         )
-        # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
-        ends = char_class(stop | p.cjk_terminal) + char_class(p.cjk_closers) + "*$"
         unit_n, unit_punct = unit_counts(text, unspaced, ends)
         tokens = segmenter().tokens(text, unspaced)
         words = row_sums(tokens, batch.height, w=pl.lit(1))["w"]
@@ -137,7 +157,7 @@ class FineWebQuality(FilterStep):
                 "uns": unspaced,
                 "punct": stats["punct"],
                 "unit_n": unit_n,
-                "unit_punct": unit_punct,
+                "unit_punct": unit_punct + stats["informal"],
                 "short": stats["short"],
                 "dup_chars": stats["dup_chars"],
                 "chars": text.str.len_chars() - text.str.count_matches("\n", literal=True),

@@ -10,7 +10,9 @@ briefs, forum posts, pages in other languages), the defaults differ: 15 words ar
 the alphabetic-word share is over non-symbol words (quote markers and rules are not words);
 the stop-word rule is that of the document's language (its `lang` column, else the shipped
 list it has most words of; scripts without a list are not judged), with more English
-function words for documents under 50 words; the end-ellipsis line share needs 3 lines.
+function words for documents under 50 words; the end-ellipsis line share needs 3 lines, 2
+of them ending in one; the hash and ellipsis ratios are over at least 50 words (the
+shortest document Gopher judged).
 
 Unspaced (Chinese) documents keep the same rules with these changes, so that clean Chinese
 news is kept: jieba words; `unspaced_min_avg_word_length` / `unspaced_max_avg_word_length`
@@ -70,11 +72,13 @@ DATATROVE = {
     "min_doc_words": 50,
     "alpha_words_over": "tokens",
     "min_lines_for_ellipsis_lines": 0,
+    "min_ellipsis_lines": 0,
     "stop_words_by_lang": {},
     "stop_words_latin_share": 0.0,
     "short_doc_words": 0,
     "unspaced_ellipsis_runs": False,
     "unspaced_min_alpha_words_ratio": 0.8,
+    "symbol_ratio_min_words": 0,
 }
 
 
@@ -85,10 +89,18 @@ class GopherQualityConfig(UnspacedConfig):
     min_avg_word_length: float | None = Field(3, ge=0)
     max_avg_word_length: float | None = Field(10, ge=0)
     max_symbol_word_ratio: float | None = Field(0.1, ge=0)
+    # the hash and ellipsis ratios are taken over at least this many words: Gopher's rules
+    # only ever saw documents of 50 words or more (its short_doc rule dropped the rest), and
+    # one "..." in a five-word reply ("hahaha ... my sentiments exactly.") is no symbol spam
+    # (0: over the document's words, as datatrove)
+    symbol_ratio_min_words: int = Field(50, ge=0)
     max_bullet_lines_ratio: float | None = Field(0.9, ge=0)
     max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0)
     # the end-ellipsis share of lines says little about a headline and a cut lead (1 of 2)
     min_lines_for_ellipsis_lines: int = Field(3, ge=0)
+    # ... and at least this many lines ending in one: a post whose one sentence trails off
+    # ("...get rid of the dang thing...") is no page of truncated teasers
+    min_ellipsis_lines: int = Field(2, ge=0)
     # datatrove's name; it is the minimum share of words with an alphabetic character
     max_non_alpha_words_ratio: float | None = Field(0.8, ge=0)
     # Chinese news carries many numbers (jieba cuts "2014/08/06" into three words)
@@ -177,9 +189,13 @@ class GopherQuality(FilterStep):
         few_lines = (
             pl.when(pl.col("_uns")).then(pl.lit(n_units)).otherwise(n_lines)
             < c.min_lines_for_ellipsis_lines
+        ) | (
+            pl.when(pl.col("_uns")).then(pl.lit(unit_ellipsis)).otherwise(end_ellipsis)
+            < c.min_ellipsis_lines
         )
         over_tokens = c.alpha_words_over == "tokens"
         n = pl.col("_n")
+        symbol_n = pl.max_horizontal(n, pl.lit(c.symbol_ratio_min_words))
         return (
             batch.with_columns(
                 _uns=unspaced,
@@ -196,7 +212,7 @@ class GopherQuality(FilterStep):
                     pl.col("_ns_len") / pl.col("_ns")
                 ),
                 gopher_hash_ratio=pl.when(n > 0).then(
-                    text.str.count_matches("#", literal=True) / n
+                    text.str.count_matches("#", literal=True) / symbol_n
                 ),
                 gopher_ellipsis_ratio=pl.when(n > 0).then(
                     pl.when(pl.col("_uns") & c.unspaced_ellipsis_runs)
@@ -206,7 +222,7 @@ class GopherQuality(FilterStep):
                         text.str.count_matches("...", literal=True)
                         + text.str.count_matches("…", literal=True)
                     )
-                    / n
+                    / symbol_n
                 ),
                 gopher_bullet_lines_ratio=pl.when(n_lines > 0).then(bullets / n_lines),
                 gopher_ellipsis_lines_ratio=pl.when((n_lines > 0) & ~few_lines).then(

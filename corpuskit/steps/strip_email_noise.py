@@ -42,12 +42,27 @@ _HEADER_NAMES = (
     "|keywords|summary|followup-to|article-i\\.d\\.|expires|approved|precedence|delivered-to"
     "|importance|list-[a-z]+|thread-[a-z]+|x-[a-z0-9-]+"
 )
-HEADER = rf"^(?i:{_HEADER_NAMES}):(?:[ \t]|$)|^(?:发信人|寄信人|标\s*题|发信站|转信站)\s*[:：]"
+HEADER = (
+    rf"^(?i:{_HEADER_NAMES}):(?:[ \t]|$)|^(?:发信人|寄信人|标\s*题|发信站|转信站)\s*[:：]"
+    # the last piece of a folded RFC 2047 encoded word ("=?gb2312?B?...", then "x+s=?=")
+    r"|^[A-Za-z0-9+/=_.-]*\?=[ \t]*$"
+)
+# a folded header's continuation line (indented), counted with the header above it
+CONTINUATION = r"^[ \t]+\S"
 FORWARD = (
     r"^\s*-{3,}\s*(?i:original message|forwarded message|forwarded by)[^\n]*$"
     r"|^\s*(?i:begin forwarded message):?\s*$"
 )
 QUOTE = r"^[ \t]*(?:>|\|>|#>|:(?:[ \t]|$)|：|[A-Za-z]{1,4}>)"
+# where a reply cut the quote: "...", "[...]", "[deleted]", "[deletions...]", "<snip>"
+ELISION = (
+    r"^[ \t]*(?:\.{3,}|…+|[\[<(](?:\.{3,}|…|(?i:deleted|deletions?|snip(?:ped)?|stuff deleted)"
+    r"\.*)[\]>)])[ \t]*$"
+)
+# an unquoted line between two quoted lines, of at most this many words and ending no
+# sentence, is the tail of the quoted line above it that a later wrapper moved ("...out-"
+# then "out-" on a line of its own, then "> accelerate an Integra.")
+QUOTE_TAIL_WORDS = 3
 ATTRIBUTION_START = r"^\s*(?i:in (?:article )?<[^>\s]+>)"
 ATTRIBUTION_END = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
 BBS_ATTRIBUTION = r"^\s*【\s*在.{0,80}的(?:大作|来信)中提到\s*[:：]\s*】\s*$"
@@ -129,8 +144,9 @@ def classify_lines(lines: pl.DataFrame, c: StripEmailNoiseConfig) -> pl.DataFram
     f = lines.with_columns(
         blank=blank,
         header=line.str.contains(HEADER),
+        cont=line.str.contains(CONTINUATION),
         forward=line.str.contains(FORWARD),
-        quote=line.str.contains(QUOTE),
+        quote=line.str.contains(QUOTE) | line.str.contains(ELISION),
         a_start=line.str.contains(ATTRIBUTION_START),
         a_end=line.str.contains(ATTRIBUTION_END)
         & (line.str.len_chars() <= c.max_attribution_chars),
@@ -144,6 +160,16 @@ def classify_lines(lines: pl.DataFrame, c: StripEmailNoiseConfig) -> pl.DataFram
         long=line.str.len_chars() > 80,
     )
     doc = "doc"
+    # a folded header's continuation lines belong to its header line
+    f = f.with_columns(_group=(~pl.col("cont")).cum_sum().over(doc))
+    f = f.with_columns(header=pl.col("header").first().over(doc, "_group"))
+    # the wrapped-off tail of a quoted line, between two quoted lines
+    words = line.str.count_matches(r"\S+")
+    between = pl.col("quote").shift(1).over(doc).fill_null(False) & pl.col("quote").shift(-1).over(
+        doc
+    ).fill_null(False)
+    tail_of_quote = between & ~pl.col("blank") & (words <= QUOTE_TAIL_WORDS) & ~pl.col("ends")
+    f = f.with_columns(quote=pl.col("quote") | tail_of_quote)
     # the next non-blank line is a quote
     nb_quote = pl.when(~pl.col("blank")).then(pl.col("quote"))
     f = f.with_columns(
@@ -227,6 +253,8 @@ _RE = {
         "header": HEADER,
         "forward": FORWARD,
         "quote": QUOTE,
+        "elision": ELISION,
+        "cont": CONTINUATION,
         "a_start": ATTRIBUTION_START,
         "a_end": ATTRIBUTION_END,
         "bbs_attr": BBS_ATTRIBUTION,
@@ -248,6 +276,24 @@ def strip_one(text: str, c: StripEmailNoiseConfig) -> tuple[str, dict[str, int]]
     blank = [s.strip() == "" for s in lines]
     for i, s in enumerate(lines):
         f[i]["a_end"] = f[i]["a_end"] and len(s) <= c.max_attribution_chars
+        f[i]["quote"] = f[i]["quote"] or f[i]["elision"]
+    head = False  # the header state of the line a continuation line hangs from
+    for g in f:
+        if g["cont"]:
+            g["header"] = head
+        else:
+            head = g["header"]
+    quote = [g["quote"] for g in f]
+    for i in range(1, n - 1):
+        s = lines[i]
+        if (
+            quote[i - 1]
+            and quote[i + 1]
+            and s.strip()
+            and len(s.split()) <= QUOTE_TAIL_WORDS
+            and not f[i]["ends"]
+        ):
+            f[i]["quote"] = True
     texts = [i for i in range(n) if not blank[i]]
     last_text = texts[-1] if texts else -1
     blanks = [i for i in range(n) if blank[i]]
