@@ -105,6 +105,26 @@ def label() -> None:
     is_flag=True,
     help="Oversample smaller classes of the training part to the size of the largest.",
 )
+@click.option(
+    "--tune-threshold",
+    is_flag=True,
+    help="Two classes: decide by a cut on the smaller class's probability chosen for the "
+    "best macro-F1 on the validation slice of the training part (saved in the model; "
+    "label eval and classify use it), instead of the highest probability.",
+)
+@click.option(
+    "--learn-rate", type=click.FloatRange(min=0, min_open=True), default=0.001, show_default=True
+)
+@click.option(
+    "--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True
+)
+@click.option(
+    "--l2",
+    type=click.FloatRange(min=0),
+    default=0.01,
+    show_default=True,
+    help="Adam's weight decay.",
+)
 @click.option("--quiet", is_flag=True, help="No spaCy training table.")
 def train(
     data: str,
@@ -122,6 +142,10 @@ def train(
     ngrams: int,
     segmenter: str,
     balance: bool,
+    tune_threshold: bool,
+    learn_rate: float,
+    dropout: float,
+    l2: float,
     quiet: bool,
 ) -> None:
     """Train a text classifier (spaCy textcat, exclusive classes) on labelled documents.
@@ -150,6 +174,10 @@ def train(
         ngram_size=ngrams,
         segmenter=segmenter,  # type: ignore[arg-type]
         balance=balance,
+        tune_threshold=tune_threshold,
+        learn_rate=learn_rate,
+        dropout=dropout,
+        l2=l2,
     )
     outcome = train_classifier(
         source, out, settings, log=click.echo, quiet=quiet, label_names=label_names

@@ -204,7 +204,7 @@ output_file = null
 beta1 = 0.9
 beta2 = 0.999
 L2_is_weight_decay = true
-L2 = 0.01
+L2 = {l2}
 grad_clip = 1.0
 use_averages = false
 eps = 0.00000001
@@ -250,6 +250,10 @@ class TrainSettings:
     ngram_size: int = 2  # BOW features: n-grams of tokens up to this length
     segmenter: Literal["jieba", "char"] = "jieba"  # Chinese tokens: jieba words or characters
     balance: bool = False  # oversample smaller classes of the training part to the largest
+    l2: float = 0.01  # Adam's weight decay
+    # two classes: decide by a cut on the smaller class's probability chosen on the
+    # validation slice (corpuskit.labelling.decision), instead of the highest probability
+    tune_threshold: bool = False
 
 
 def training_config(
@@ -276,6 +280,7 @@ def training_config(
         eval_frequency=eval_frequency,
         batch_words=batch_words,
         learn_rate=settings.learn_rate,
+        l2=settings.l2,
         # Given here, textcat's initialize does not read the whole corpus to find them.
         labels=json.dumps(labels, ensure_ascii=False),
     )
@@ -381,6 +386,15 @@ def train_classifier(
             "arch": settings.arch,
             "data": {**source.to_dict(), "fingerprint": data_fingerprint, "documents": docs.height},
         }
+        tuned = None
+        if settings.tune_threshold and len(labels) == 2:
+            tuned = _tune_threshold(best, validation, train_part)
+            meta["corpuskit"]["threshold"] = tuned["threshold"]
+            say(
+                f"decision threshold P({tuned['threshold']['label']}) >= "
+                f"{tuned['threshold']['value']:.4f}: validation macro-F1 "
+                f"{tuned['validation_macro_f1']:.4f} (argmax {tuned['argmax_macro_f1']:.4f})"
+            )
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -406,6 +420,8 @@ def train_classifier(
         "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
         "settings": asdict(settings),
     }
+    if tuned is not None:
+        info["threshold"] = tuned
     (out / META_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
     return TrainOutcome(
         out,
@@ -417,6 +433,33 @@ def train_classifier(
         seconds,
         meta.get("performance", {}).get("cats_macro_f"),
     )
+
+
+def _tune_threshold(
+    model: Path, validation: pl.DataFrame, train_part: pl.DataFrame
+) -> dict[str, Any]:
+    """The cut on the smaller class's probability with the best macro-F1 on the validation
+    slice (the data spaCy picked the best epoch on; never the held-out split)."""
+    import numpy as np
+
+    from corpuskit.labelling.decision import choose_threshold
+    from corpuskit.labelling.pipelines import load_pipeline_dir
+
+    counts = labelled.class_counts(train_part)
+    label, other = sorted(counts, key=lambda c: (counts[c], c))
+    nlp = load_pipeline_dir(model)
+    probs = np.fromiter(
+        (doc.cats.get(label, 0.0) for doc in nlp.pipe(validation["text"].to_list())),
+        dtype=np.float64,
+        count=validation.height,
+    )
+    threshold, best, argmax = choose_threshold(validation["label"].to_list(), probs, label, other)
+    return {
+        "threshold": threshold.to_dict(),
+        "validation_macro_f1": round(best, 4),
+        "argmax_macro_f1": round(argmax, 4),
+        "validation_docs": validation.height,
+    }
 
 
 def _check_out(out: Path) -> None:
