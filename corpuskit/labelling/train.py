@@ -206,7 +206,7 @@ beta2 = 0.999
 L2_is_weight_decay = true
 L2 = {l2}
 grad_clip = 1.0
-use_averages = false
+use_averages = {use_averages}
 eps = 0.00000001
 learn_rate = {learn_rate}
 
@@ -251,6 +251,7 @@ class TrainSettings:
     segmenter: Literal["jieba", "char"] = "jieba"  # Chinese tokens: jieba words or characters
     balance: bool = False  # oversample smaller classes of the training part to the largest
     l2: float = 0.01  # Adam's weight decay
+    use_averages: bool = False  # save the moving average of the weights (Polyak averaging)
     # two classes: decide by a cut on the smaller class's probability chosen on the
     # validation slice (corpuskit.labelling.decision), instead of the highest probability
     tune_threshold: bool = False
@@ -281,6 +282,7 @@ def training_config(
         batch_words=batch_words,
         learn_rate=settings.learn_rate,
         l2=settings.l2,
+        use_averages=str(settings.use_averages).lower(),
         # Given here, textcat's initialize does not read the whole corpus to find them.
         labels=json.dumps(labels, ensure_ascii=False),
     )

@@ -13,6 +13,10 @@ Decisions (a document is rejected with reason `<step>:<class>`):
   that class's probability is at least `min_score` (e.g. spam at >= 0.9).
 - neither: a labeller, every document kept.
 
+A document's class is the model's highest probability, or for a two-class model trained
+with `label train --tune-threshold` the cut saved in its meta (`corpuskit.threshold`);
+`score` is that class's probability.
+
 Speed and the long-document rule: see corpuskit.labelling.classifier (batched prediction,
 only the classifier enabled; `max_chars`, `long_docs: truncate | chunk`).
 
