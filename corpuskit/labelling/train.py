@@ -74,14 +74,14 @@ _TOK2VEC = """
 
 [components.textcat.model.tok2vec.embed]
 @architectures = "spacy.MultiHashEmbed.v2"
-width = 64
-rows = [2000, 2000, 500, 1000, 500]
+width = {width}
+rows = {rows}
 attrs = ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"]
 include_static_vectors = false
 
 [components.textcat.model.tok2vec.encode]
 @architectures = "spacy.MaxoutWindowEncoder.v2"
-width = 64
+width = {width}
 window_size = 1
 maxout_pieces = 3
 depth = 2
@@ -251,6 +251,8 @@ class TrainSettings:
     segmenter: Literal["jieba", "char"] = "jieba"  # Chinese tokens: jieba words or characters
     balance: bool = False  # oversample smaller classes of the training part to the largest
     l2: float = 0.01  # Adam's weight decay
+    width: int = 64  # CNN tok2vec width (ensemble, cnn)
+    embed_rows: int = 2000  # hashed rows of the NORM embedding (the others in proportion)
     use_averages: bool = False  # save the moving average of the weights (Polyak averaging)
     # two classes: decide by a cut on the smaller class's probability chosen on the
     # validation slice (corpuskit.labelling.decision), instead of the highest probability
@@ -274,7 +276,9 @@ def training_config(
         tokenizer=tokenizer,
         model=_MODELS[settings.arch]
         .replace("{bow_length}", str(settings.bow_length))
-        .replace("{ngram_size}", str(settings.ngram_size)),
+        .replace("{ngram_size}", str(settings.ngram_size))
+        .replace("{width}", str(settings.width))
+        .replace("{rows}", json.dumps(_embed_rows(settings.embed_rows))),
         dropout=settings.dropout,
         patience=settings.patience,
         max_epochs=settings.max_epochs,
@@ -286,6 +290,12 @@ def training_config(
         # Given here, textcat's initialize does not read the whole corpus to find them.
         labels=json.dumps(labels, ensure_ascii=False),
     )
+
+
+def _embed_rows(norm: int) -> list[int]:
+    """Rows of the NORM, LOWER, PREFIX, SUFFIX and SHAPE tables: spaCy's default
+    [2000, 2000, 500, 1000, 500] for `norm` = 2000, scaled."""
+    return [norm, norm, max(1, norm // 4), max(1, norm // 2), max(1, norm // 4)]
 
 
 @dataclass

@@ -16,8 +16,9 @@ if [[ ${#ARGS[@]} -eq 0 ]] || want spam; then
   # recipes/classify/web-classify.yaml (reject: [spam]).
   ck label train --data "$C/trec06c_subset" --format email --label-field folder \
     --text-field text,title --lang zh --out models/spam-zh
+  # SMS: the decision cut on P(spam) is chosen on the validation slice of the training part
   ck label train --data "$C/sms_spam/SMSSpamCollection" --format labelled_text \
-    --label-field label --lang en --arch ensemble --balance --out models/spam-en
+    --label-field label --lang en --arch ensemble --balance --tune-threshold --out models/spam-en
 fi
 
 if [[ ${#ARGS[@]} -eq 0 ]] || want quality; then
