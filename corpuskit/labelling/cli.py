@@ -125,6 +125,17 @@ def label() -> None:
     show_default=True,
     help="Adam's weight decay.",
 )
+@click.option("--use-averages", is_flag=True, help="Keep Adam's moving average of the weights.")
+@click.option(
+    "--width", type=click.IntRange(min=8), default=64, show_default=True, help="CNN width."
+)
+@click.option(
+    "--embed-rows",
+    type=click.IntRange(min=100),
+    default=2000,
+    show_default=True,
+    help="Hashed rows of the CNN's word embedding (the prefix, suffix and shape tables scale).",
+)
 @click.option("--quiet", is_flag=True, help="No spaCy training table.")
 def train(
     data: str,
@@ -146,6 +157,9 @@ def train(
     learn_rate: float,
     dropout: float,
     l2: float,
+    use_averages: bool,
+    width: int,
+    embed_rows: int,
     quiet: bool,
 ) -> None:
     """Train a text classifier (spaCy textcat, exclusive classes) on labelled documents.
@@ -178,6 +192,9 @@ def train(
         learn_rate=learn_rate,
         dropout=dropout,
         l2=l2,
+        use_averages=use_averages,
+        width=width,
+        embed_rows=embed_rows,
     )
     outcome = train_classifier(
         source, out, settings, log=click.echo, quiet=quiet, label_names=label_names
