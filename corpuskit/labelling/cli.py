@@ -49,6 +49,40 @@ def _data_options(fn: Any) -> Any:
     return fn
 
 
+def _tuning_options(fn: Any) -> Any:
+    """`label train` options named like the TrainSettings fields they set."""
+    options: list[tuple[str, dict[str, Any]]] = [
+        (
+            "--tune-threshold",
+            {
+                "is_flag": True,
+                "help": "Two classes: decide by a cut on the smaller class's probability chosen "
+                "for the best macro-F1 on the validation slice of the training part (saved in "
+                "the model; label eval and classify use it), instead of the highest probability.",
+            },
+        ),
+        ("--learn-rate", {"type": click.FloatRange(min=0, min_open=True), "default": 0.001}),
+        ("--dropout", {"type": click.FloatRange(0.0, 1.0, max_open=True), "default": 0.1}),
+        (
+            "--l2",
+            {"type": click.FloatRange(min=0), "default": 0.01, "help": "Adam's weight decay."},
+        ),
+        ("--use-averages", {"is_flag": True, "help": "Keep Adam's moving average of the weights."}),
+        ("--width", {"type": click.IntRange(min=8), "default": 64, "help": "CNN width."}),
+        (
+            "--embed-rows",
+            {
+                "type": click.IntRange(min=100),
+                "default": 2000,
+                "help": "Hashed rows of the CNN's word embedding (prefix, suffix, shape scale).",
+            },
+        ),
+    ]
+    for name, kwargs in reversed(options):
+        fn = click.option(name, show_default=not kwargs.get("is_flag"), **kwargs)(fn)
+    return fn
+
+
 def _split_list(values: tuple[str, ...] | str | None) -> tuple[str, ...]:
     if not values:
         return ()
@@ -105,37 +139,7 @@ def label() -> None:
     is_flag=True,
     help="Oversample smaller classes of the training part to the size of the largest.",
 )
-@click.option(
-    "--tune-threshold",
-    is_flag=True,
-    help="Two classes: decide by a cut on the smaller class's probability chosen for the "
-    "best macro-F1 on the validation slice of the training part (saved in the model; "
-    "label eval and classify use it), instead of the highest probability.",
-)
-@click.option(
-    "--learn-rate", type=click.FloatRange(min=0, min_open=True), default=0.001, show_default=True
-)
-@click.option(
-    "--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.1, show_default=True
-)
-@click.option(
-    "--l2",
-    type=click.FloatRange(min=0),
-    default=0.01,
-    show_default=True,
-    help="Adam's weight decay.",
-)
-@click.option("--use-averages", is_flag=True, help="Keep Adam's moving average of the weights.")
-@click.option(
-    "--width", type=click.IntRange(min=8), default=64, show_default=True, help="CNN width."
-)
-@click.option(
-    "--embed-rows",
-    type=click.IntRange(min=100),
-    default=2000,
-    show_default=True,
-    help="Hashed rows of the CNN's word embedding (the prefix, suffix and shape tables scale).",
-)
+@_tuning_options
 @click.option("--quiet", is_flag=True, help="No spaCy training table.")
 def train(
     data: str,
@@ -153,14 +157,8 @@ def train(
     ngrams: int,
     segmenter: str,
     balance: bool,
-    tune_threshold: bool,
-    learn_rate: float,
-    dropout: float,
-    l2: float,
-    use_averages: bool,
-    width: int,
-    embed_rows: int,
     quiet: bool,
+    **tuning: Any,
 ) -> None:
     """Train a text classifier (spaCy textcat, exclusive classes) on labelled documents.
 
@@ -188,13 +186,7 @@ def train(
         ngram_size=ngrams,
         segmenter=segmenter,  # type: ignore[arg-type]
         balance=balance,
-        tune_threshold=tune_threshold,
-        learn_rate=learn_rate,
-        dropout=dropout,
-        l2=l2,
-        use_averages=use_averages,
-        width=width,
-        embed_rows=embed_rows,
+        **tuning,
     )
     outcome = train_classifier(
         source, out, settings, log=click.echo, quiet=quiet, label_names=label_names
