@@ -24,9 +24,14 @@ Architectures (`--arch`):
 - `cnn`: spacy.TextCatReduce.v1, the same CNN tok2vec alone, mean- and max-pooled (spaCy's
   successor of TextCatCNN); no bag-of-words features.
 
+`--tune-threshold` (two classes): after training, the cut on the smaller class's
+probability with the best macro-F1 on the validation slice is chosen
+(corpuskit.labelling.decision) and saved; `label eval` and `classify` decide with it.
+
 The model folder's meta.json carries, under `corpuskit`, the class names (after
-`--label-names`), the architecture and the training data: its reading options and a
-SHA-256 fingerprint of the labelled documents (`data.fingerprint`). Saving and loading are
+`--label-names`), the architecture, the decision threshold if tuned, and the training
+data: its reading options and a SHA-256 fingerprint of the labelled documents
+(`data.fingerprint`). Saving and loading are
 spaCy's own `to_disk`/`from_disk`: weights and config, no pickled code.
 """
 
