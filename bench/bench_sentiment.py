@@ -2,6 +2,7 @@
 
     nice .venv/bin/python bench/bench_sentiment.py                    # all 3 architectures
     nice .venv/bin/python bench/bench_sentiment.py --arch bow --keep models/sentiment
+    nice .venv/bin/python bench/bench_sentiment.py --arch bow --train-args="--tune-threshold"
 
 Each run is `corpuskit label train` then `corpuskit label eval --json` (the commands a user
 types, printed before each run), on:
@@ -85,7 +86,7 @@ def evaluate(model: Path, out: Path, *extra: str) -> dict:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
-def run(name: str, arch: str, work: Path, epochs: int) -> dict:
+def run(name: str, arch: str, work: Path, epochs: int, extra: list[str]) -> dict:
     model = work / f"{name}-{arch}"
     load = os.getloadavg()[0]
     started = time.perf_counter()
@@ -93,21 +94,21 @@ def run(name: str, arch: str, work: Path, epochs: int) -> dict:
         corpuskit(
             "label", "train", "--data", str(CORPORA / "chnsenticorp" / "ChnSentiCorp_htl_all.csv"),
             "--text-field", "review", "--label-field", "label", "--label-names", NAMES,
-            "--arch", arch, "--max-epochs", str(epochs), "--out", str(model), "--quiet",
+            "--arch", arch, "--max-epochs", str(epochs), "--out", str(model), "--quiet", *extra,
         )  # fmt: skip
     else:
         corpuskit(
             "label", "train", "--data", str(CORPORA / "sst2" / "train.tsv"),
             "--columns", "sentence,label", "--text-field", "sentence", "--label-field", "label",
             "--label-names", NAMES, "--dev-fraction", "0", "--arch", arch,
-            "--max-epochs", str(epochs), "--out", str(model), "--quiet",
+            "--max-epochs", str(epochs), "--out", str(model), "--quiet", *extra,
         )  # fmt: skip
     seconds = time.perf_counter() - started
     load = max(load, os.getloadavg()[0])
     info = json.loads((model / "corpuskit_label.json").read_text(encoding="utf-8"))
     result = {
         "data": name,
-        "arch": arch,
+        "arch": " ".join([arch, *extra]),
         "train_seconds": round(seconds, 1),
         "train_cpu_seconds": info.get("train_cpu_seconds"),
         "load": load,
@@ -154,6 +155,11 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", default=["chnsenticorp", "sst2"])
     parser.add_argument("--arch", nargs="+", default=["bow", "ensemble", "cnn"])
     parser.add_argument("--max-epochs", type=int, default=5)
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help='More `label train` arguments, e.g. --train-args="--tune-threshold --l2 0"',
+    )
     parser.add_argument("--keep", type=Path, help="Keep the models in this folder.")
     parser.add_argument("--out", type=Path, default=Path("sentiment_results.json"))
     args = parser.parse_args()
@@ -165,7 +171,8 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         for name in args.data:
             for arch in args.arch:
-                results.append(run(name, arch, work, args.max_epochs))
+                extra = shlex.split(args.train_args)
+                results.append(run(name, arch, work, args.max_epochs, extra))
                 args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     print(
         "\n| data | arch | train CPU s (wall s, load) | accuracy | macro P | macro R | macro F1 "

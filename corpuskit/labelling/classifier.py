@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from corpuskit.labelling.decision import Threshold
 from corpuskit.labelling.pipelines import load_base
 
 # Components a textcat may listen to (shared embedding layers); they run, nothing else.
@@ -75,6 +76,7 @@ class TextClassifier:
         self.labels: list[str] = list(self.textcat.labels)
         self.exclusive = nlp.get_pipe_meta(name).factory == "textcat"
         self.meta: dict[str, Any] = dict(nlp.meta.get("corpuskit") or {})
+        self.threshold = Threshold.from_meta(self.meta)
         self.nlp.max_length = max(self.nlp.max_length, self.options.max_chars + 1)
         self.fast = (
             None if self.upstream else BowFeatures.of(nlp, self.textcat.model, len(self.labels))
@@ -103,6 +105,13 @@ class TextClassifier:
         out /= np.maximum(total, 1)[:, None]
         out[total == 0] = np.nan
         return out
+
+    def top(self, scores: np.ndarray) -> np.ndarray:
+        """The decided class of each row of `predict`'s scores, as an index into `labels`:
+        the highest probability, or the model's saved decision threshold (two classes)."""
+        if self.threshold is not None and scores.size:
+            return self.threshold.top(self.labels, scores)
+        return scores.argmax(axis=1) if scores.size else np.zeros(len(scores), dtype=np.int64)
 
     def _scores(self, texts: list[str]) -> np.ndarray:
         size = self.options.batch_size

@@ -49,6 +49,40 @@ def _data_options(fn: Any) -> Any:
     return fn
 
 
+def _tuning_options(fn: Any) -> Any:
+    """`label train` options named like the TrainSettings fields they set."""
+    options: list[tuple[str, dict[str, Any]]] = [
+        (
+            "--tune-threshold",
+            {
+                "is_flag": True,
+                "help": "Two classes: decide by a cut on the smaller class's probability chosen "
+                "for the best macro-F1 on the validation slice of the training part (saved in "
+                "the model; label eval and classify use it), instead of the highest probability.",
+            },
+        ),
+        ("--learn-rate", {"type": click.FloatRange(min=0, min_open=True), "default": 0.001}),
+        ("--dropout", {"type": click.FloatRange(0.0, 1.0, max_open=True), "default": 0.1}),
+        (
+            "--l2",
+            {"type": click.FloatRange(min=0), "default": 0.01, "help": "Adam's weight decay."},
+        ),
+        ("--use-averages", {"is_flag": True, "help": "Keep Adam's moving average of the weights."}),
+        ("--width", {"type": click.IntRange(min=8), "default": 64, "help": "CNN width."}),
+        (
+            "--embed-rows",
+            {
+                "type": click.IntRange(min=100),
+                "default": 2000,
+                "help": "Hashed rows of the CNN's word embedding (prefix, suffix, shape scale).",
+            },
+        ),
+    ]
+    for name, kwargs in reversed(options):
+        fn = click.option(name, show_default=not kwargs.get("is_flag"), **kwargs)(fn)
+    return fn
+
+
 def _split_list(values: tuple[str, ...] | str | None) -> tuple[str, ...]:
     if not values:
         return ()
@@ -105,6 +139,7 @@ def label() -> None:
     is_flag=True,
     help="Oversample smaller classes of the training part to the size of the largest.",
 )
+@_tuning_options
 @click.option("--quiet", is_flag=True, help="No spaCy training table.")
 def train(
     data: str,
@@ -123,6 +158,7 @@ def train(
     segmenter: str,
     balance: bool,
     quiet: bool,
+    **tuning: Any,
 ) -> None:
     """Train a text classifier (spaCy textcat, exclusive classes) on labelled documents.
 
@@ -150,6 +186,7 @@ def train(
         ngram_size=ngrams,
         segmenter=segmenter,  # type: ignore[arg-type]
         balance=balance,
+        **tuning,
     )
     outcome = train_classifier(
         source, out, settings, log=click.echo, quiet=quiet, label_names=label_names

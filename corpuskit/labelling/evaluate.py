@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from corpuskit.labelling import data as labelled
+from corpuskit.labelling.decision import Threshold
 from corpuskit.labelling.train import META_FILE
 
 
@@ -91,10 +92,17 @@ def score(truth: list[str], predicted: list[str], labels: list[str] | None = Non
 
 
 def predict(nlp: Any, texts: list[str], batch_size: int = 256) -> list[str]:
-    """The top class of each text (textcat's highest score)."""
+    """The class of each text: textcat's highest score, or the decision threshold that
+    `label train --tune-threshold` saved in the model's meta."""
+    threshold = Threshold.from_meta(nlp.meta.get("corpuskit"))
     out = []
     for doc in nlp.pipe(texts, batch_size=batch_size):
-        out.append(max(doc.cats, key=doc.cats.get) if doc.cats else "")
+        if not doc.cats:
+            out.append("")
+        elif threshold is not None:
+            out.append(threshold.decide(doc.cats))
+        else:
+            out.append(max(doc.cats, key=doc.cats.get))
     return out
 
 
@@ -143,4 +151,7 @@ def evaluate_model(
         "unknown_labels": sorted(set(part["label"].to_list()) - set(labels)),
         "predict_seconds": round(seconds, 3),
     }
+    threshold = Threshold.from_meta(nlp.meta.get("corpuskit"))
+    if threshold is not None:
+        report.extra["threshold"] = threshold.to_dict()
     return report

@@ -24,9 +24,14 @@ Architectures (`--arch`):
 - `cnn`: spacy.TextCatReduce.v1, the same CNN tok2vec alone, mean- and max-pooled (spaCy's
   successor of TextCatCNN); no bag-of-words features.
 
+`--tune-threshold` (two classes): after training, the cut on the smaller class's
+probability with the best macro-F1 on the validation slice is chosen
+(corpuskit.labelling.decision) and saved; `label eval` and `classify` decide with it.
+
 The model folder's meta.json carries, under `corpuskit`, the class names (after
-`--label-names`), the architecture and the training data: its reading options and a
-SHA-256 fingerprint of the labelled documents (`data.fingerprint`). Saving and loading are
+`--label-names`), the architecture, the decision threshold if tuned, and the training
+data: its reading options and a SHA-256 fingerprint of the labelled documents
+(`data.fingerprint`). Saving and loading are
 spaCy's own `to_disk`/`from_disk`: weights and config, no pickled code.
 """
 
@@ -74,14 +79,14 @@ _TOK2VEC = """
 
 [components.textcat.model.tok2vec.embed]
 @architectures = "spacy.MultiHashEmbed.v2"
-width = 64
-rows = [2000, 2000, 500, 1000, 500]
+width = {width}
+rows = {rows}
 attrs = ["NORM", "LOWER", "PREFIX", "SUFFIX", "SHAPE"]
 include_static_vectors = false
 
 [components.textcat.model.tok2vec.encode]
 @architectures = "spacy.MaxoutWindowEncoder.v2"
-width = 64
+width = {width}
 window_size = 1
 maxout_pieces = 3
 depth = 2
@@ -204,9 +209,9 @@ output_file = null
 beta1 = 0.9
 beta2 = 0.999
 L2_is_weight_decay = true
-L2 = 0.01
+L2 = {l2}
 grad_clip = 1.0
-use_averages = false
+use_averages = {use_averages}
 eps = 0.00000001
 learn_rate = {learn_rate}
 
@@ -250,6 +255,13 @@ class TrainSettings:
     ngram_size: int = 2  # BOW features: n-grams of tokens up to this length
     segmenter: Literal["jieba", "char"] = "jieba"  # Chinese tokens: jieba words or characters
     balance: bool = False  # oversample smaller classes of the training part to the largest
+    l2: float = 0.01  # Adam's weight decay
+    width: int = 64  # CNN tok2vec width (ensemble, cnn)
+    embed_rows: int = 2000  # hashed rows of the NORM embedding (the others in proportion)
+    use_averages: bool = False  # save the moving average of the weights (Polyak averaging)
+    # two classes: decide by a cut on the smaller class's probability chosen on the
+    # validation slice (corpuskit.labelling.decision), instead of the highest probability
+    tune_threshold: bool = False
 
 
 def training_config(
@@ -269,16 +281,26 @@ def training_config(
         tokenizer=tokenizer,
         model=_MODELS[settings.arch]
         .replace("{bow_length}", str(settings.bow_length))
-        .replace("{ngram_size}", str(settings.ngram_size)),
+        .replace("{ngram_size}", str(settings.ngram_size))
+        .replace("{width}", str(settings.width))
+        .replace("{rows}", json.dumps(_embed_rows(settings.embed_rows))),
         dropout=settings.dropout,
         patience=settings.patience,
         max_epochs=settings.max_epochs,
         eval_frequency=eval_frequency,
         batch_words=batch_words,
         learn_rate=settings.learn_rate,
+        l2=settings.l2,
+        use_averages=str(settings.use_averages).lower(),
         # Given here, textcat's initialize does not read the whole corpus to find them.
         labels=json.dumps(labels, ensure_ascii=False),
     )
+
+
+def _embed_rows(norm: int) -> list[int]:
+    """Rows of the NORM, LOWER, PREFIX, SUFFIX and SHAPE tables: spaCy's default
+    [2000, 2000, 500, 1000, 500] for `norm` = 2000, scaled."""
+    return [norm, norm, max(1, norm // 4), max(1, norm // 2), max(1, norm // 4)]
 
 
 @dataclass
@@ -381,6 +403,15 @@ def train_classifier(
             "arch": settings.arch,
             "data": {**source.to_dict(), "fingerprint": data_fingerprint, "documents": docs.height},
         }
+        tuned = None
+        if settings.tune_threshold and len(labels) == 2:
+            tuned = _tune_threshold(best, validation, train_part)
+            meta["corpuskit"]["threshold"] = tuned["threshold"]
+            say(
+                f"decision threshold P({tuned['threshold']['label']}) >= "
+                f"{tuned['threshold']['value']:.4f}: validation macro-F1 "
+                f"{tuned['validation_macro_f1']:.4f} (argmax {tuned['argmax_macro_f1']:.4f})"
+            )
         meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)
@@ -406,6 +437,8 @@ def train_classifier(
         "train_cpu_seconds": round(time.process_time() - cpu_started, 1),
         "settings": asdict(settings),
     }
+    if tuned is not None:
+        info["threshold"] = tuned
     (out / META_FILE).write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
     return TrainOutcome(
         out,
@@ -417,6 +450,33 @@ def train_classifier(
         seconds,
         meta.get("performance", {}).get("cats_macro_f"),
     )
+
+
+def _tune_threshold(
+    model: Path, validation: pl.DataFrame, train_part: pl.DataFrame
+) -> dict[str, Any]:
+    """The cut on the smaller class's probability with the best macro-F1 on the validation
+    slice (the data spaCy picked the best epoch on; never the held-out split)."""
+    import numpy as np
+
+    from corpuskit.labelling.decision import choose_threshold
+    from corpuskit.labelling.pipelines import load_pipeline_dir
+
+    counts = labelled.class_counts(train_part)
+    label, other = sorted(counts, key=lambda c: (counts[c], c))
+    nlp = load_pipeline_dir(model)
+    probs = np.fromiter(
+        (doc.cats.get(label, 0.0) for doc in nlp.pipe(validation["text"].to_list())),
+        dtype=np.float64,
+        count=validation.height,
+    )
+    threshold, best, argmax = choose_threshold(validation["label"].to_list(), probs, label, other)
+    return {
+        "threshold": threshold.to_dict(),
+        "validation_macro_f1": round(best, 4),
+        "argmax_macro_f1": round(argmax, 4),
+        "validation_docs": validation.height,
+    }
 
 
 def _check_out(out: Path) -> None:

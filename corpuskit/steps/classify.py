@@ -13,6 +13,10 @@ Decisions (a document is rejected with reason `<step>:<class>`):
   that class's probability is at least `min_score` (e.g. spam at >= 0.9).
 - neither: a labeller, every document kept.
 
+A document's class is the model's highest probability, or for a two-class model trained
+with `label train --tune-threshold` the cut saved in its meta (`corpuskit.threshold`);
+`score` is that class's probability.
+
 Speed and the long-document rule: see corpuskit.labelling.classifier (batched prediction,
 only the classifier enabled; `max_chars`, `long_docs: truncate | chunk`).
 
@@ -97,9 +101,14 @@ def decide(
     keep: list[str] | None,
     reject: list[str] | None,
     min_score: float | None,
+    top: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-    """Top class index, its score, and per row the class that rejects it (None: kept)."""
-    top = scores.argmax(axis=1) if scores.size else np.zeros(len(scores), dtype=np.int64)
+    """Top class index, its score, and per row the class that rejects it (None: kept).
+
+    `top` is the decided class per row when the model has its own rule (a tuned
+    threshold); default: the highest score."""
+    if top is None:
+        top = scores.argmax(axis=1) if scores.size else np.zeros(len(scores), dtype=np.int64)
     top_score = scores[np.arange(len(scores)), top] if scores.size else np.zeros(len(scores))
     chosen = keep if keep is not None else reject
     verdicts: list[str | None] = [None] * len(scores)
@@ -214,7 +223,9 @@ class Classify(FilterStep):
             probs = model.predict(texts.gather(rows).to_list())
             found = ~np.isnan(probs).any(axis=1)  # blank texts stay unclassified
             rows, probs = rows[found], probs[found]
-            top, score, verdict = decide(model.labels, probs, c.keep, c.reject, c.min_score)
+            top, score, verdict = decide(
+                model.labels, probs, c.keep, c.reject, c.min_score, model.top(probs)
+            )
             classes[rows] = np.asarray(model.labels, dtype=object)[top]
             top_scores[rows] = score
             verdicts[rows] = np.asarray(verdict, dtype=object)
