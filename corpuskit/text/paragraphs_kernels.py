@@ -348,13 +348,12 @@ def _dated(cps, a, b, tab):
 
 
 @njit(**_OPTS)
-def _word_counts(cps, a, b, tab, small):
-    """(n, caps, small) of `_title_case`: `\\p{L}[\\p{L}'’\\-]*` matches, the same starting
-    with `\\p{Lu}`, and `\\b(?:a|an|...)\\b` matches (runs of word characters)."""
+def _words(cps, a, b, tab, bit):
+    r"""Matches of `[bit][\p{L}'’\-]*` in s[a:b] (leftmost, non-overlapping)."""
     n = 0
     i = a
     while i < b:
-        if _has(tab, cps[i], LETTER):
+        if _has(tab, cps[i], bit):
             n += 1
             i += 1
             while i < b and (
@@ -363,18 +362,15 @@ def _word_counts(cps, a, b, tab, small):
                 i += 1
         else:
             i += 1
-    caps = 0
-    i = a
-    while i < b:
-        if _has(tab, cps[i], UPPER):
-            caps += 1
-            i += 1
-            while i < b and (
-                _has(tab, cps[i], LETTER) or cps[i] == 0x27 or cps[i] == 0x2019 or cps[i] == 0x2D
-            ):
-                i += 1
-        else:
-            i += 1
+    return n
+
+
+@njit(**_OPTS)
+def _word_counts(cps, a, b, tab, small):
+    r"""(n, caps, small) of `_title_case`: `\p{L}[\p{L}'’\-]*` matches, the same starting
+    with `\p{Lu}`, and `\b(?:a|an|...)\b` matches (runs of word characters)."""
+    n = _words(cps, a, b, tab, LETTER)
+    caps = _words(cps, a, b, tab, UPPER)
     k = 0
     i = a
     while i < b:
