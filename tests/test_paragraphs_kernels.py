@@ -127,7 +127,7 @@ def documents(draw) -> str:
     return text + draw(st.sampled_from(["", "", *SPACES]))
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=60)
 @given(
     st.lists(st.tuples(documents(), st.booleans()), min_size=1, max_size=6),
     st.sampled_from(WRAPPINGS),
