@@ -57,6 +57,7 @@ KERNEL_MODULES = (
     "corpuskit.steps.normalize_punctuation_kernels",
     "corpuskit.steps.gopher_repetition_kernels",
     "corpuskit.text.segment_kernels",
+    "corpuskit.text.paragraphs_kernels",
     "corpuskit.dedup.minhash_kernels",
 )
 

@@ -12,6 +12,7 @@ from corpuskit import jit
 KERNEL_MODULES = [
     "corpuskit.dedup.minhash_kernels",
     "corpuskit.text.segment_kernels",
+    "corpuskit.text.paragraphs_kernels",
     "corpuskit.steps.gopher_repetition_kernels",
     "corpuskit.steps.normalize_punctuation_kernels",
 ]
@@ -24,14 +25,15 @@ def test_every_kernel_is_off_with_corpuskit_numba_0():
         "from corpuskit.text.segment import segment_kernels\n"
         "from corpuskit.steps.gopher_repetition import ngram_kernel\n"
         "from corpuskit.steps.normalize_punctuation import compiled_kernel\n"
+        "from corpuskit.text.paragraphs import paragraph_kernels\n"
         "print([f() is None for f in (numba_kernels, segment_kernels, ngram_kernel,"
-        " compiled_kernel)], 'numba' in sys.modules)\n"
+        " compiled_kernel, paragraph_kernels)], 'numba' in sys.modules)\n"
     )
     env = {"CORPUSKIT_NUMBA": "0", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "[True, True, True, True] False"
+    assert out.stdout.strip() == "[True, True, True, True, True] False"
 
 
 @pytest.mark.parametrize("module", KERNEL_MODULES)

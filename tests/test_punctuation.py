@@ -413,6 +413,22 @@ def test_list_markers_and_times_idempotent(lang):
         ]
 
 
+# A quote left unpaired before a pair opened by “ (the first " of カ"x“a" meets “, not a
+# closer): the pair does not turn straight, or its “ made " pairs with the lone quote on
+# the next pass (カ"x"a" -> カ“x”a"). It may still turn curly in CJK context.
+MIXED_QUOTES = ['カ"x“a"', '"“a"', '“x“y“a"', 'a "b“c d" e “f" g', '"a" "“b"', '中"x“中文"']
+
+
+@pytest.mark.parametrize("lang", [None, "zh", "en"])
+def test_mixed_straight_and_curly_quotes_idempotent(lang):
+    once = norm(MIXED_QUOTES, [lang] * len(MIXED_QUOTES))
+    assert norm(once, [lang] * len(once)) == once
+    assert all_paths(MIXED_QUOTES, lang) == (once, once, once)
+    assert once[0] == ('カ"x“a”' if lang == "zh" else 'カ"x“a"')
+    assert once[3] == ('a "b“c d” e “f” g' if lang == "zh" else 'a "b“c d" e "f" g')
+    assert once[5] == '中"x“中文”'
+
+
 # ---------------------------------------------------------------------------------------
 # A real corpus, when the shared corpora are present.
 

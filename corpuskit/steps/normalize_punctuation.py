@@ -404,10 +404,11 @@ def _prepass(df: pl.DataFrame, c: PunctuationConfig, exhaustive: bool = False) -
     other = ~zh_row & ~latin_row
 
     on(zh_row & has('"'), t.str.replace_all(_DQ_PAIR, "“${2}”"))
+    blocked = has(_DQ_BLOCKED_ROW)
     if c.latin_quotes == "straight":
-        on(latin_row & has("[“”]"), t.str.replace_all(_DQ_PAIR, '"${2}"'))
+        on(latin_row & ~blocked & has("[“”]"), t.str.replace_all(_DQ_PAIR, '"${2}"'))
     # ASCII pairs can only turn curly with CJK about; curly pairs only turn straight.
-    on(other & ((has('"') & cjk) | has("[“”]")), _double_quotes(c))
+    on((other | (latin_row & blocked)) & ((has('"') & cjk) | has("[“”]")), _double_quotes(c))
     on(has("['‘’]"), _single_quotes(c))
     on(zh_row & has("[(（]"), t.str.replace_all(_PAREN_PAIR, f"{_FO}${{1}}${{2}}{_FC}${{3}}"))
     on(latin_row & has("[(（]"), t.str.replace_all(_PAREN_PAIR, f"{_LO}${{1}}${{2}}{_LC}${{3}}"))
@@ -416,6 +417,14 @@ def _prepass(df: pl.DataFrame, c: PunctuationConfig, exhaustive: bool = False) -
 
 
 _DQ_PAIR = r"([\"“])([^\"“”\n]*)([\"”])"
+# A quote left unpaired before a pair opened by “ (カ"x“a": the first " finds “, no closer,
+# and stays alone): turned straight, that “ would pair with it on the next pass. Such a
+# pair may turn curly (CJK) but not straight; its opener gets the marker _MB instead of
+# _MO. _MB is the parenthesis tag _FO: no tag exists while quotes are decided.
+_MB = _FO
+_DQ_BLOCKED = rf"(^|[^{_MO}{_MC}])([\"“])([^\"“”\n{_MO}{_MC}]*){_MO}“"
+# Rows that may hold one (rows routed past the one-regex Latin pass).
+_DQ_BLOCKED_ROW = r"[\"“][^\"“”\n]*“"
 _PAREN_PAIR = r"([(（])([^()（）\n]*)([)）])"
 
 
@@ -427,17 +436,19 @@ def _double_quotes(c: PunctuationConfig) -> pl.Expr:
     zh_row = pl.col("lean") == _ZH
     lat_row = pl.col("lean") == _LAT
     t = t.str.replace_all(_DQ_PAIR, f"{_MO}${{1}}${{2}}{_MC}${{3}}")
+    t = t.str.replace_all(_DQ_BLOCKED, f"${{1}}${{2}}${{3}}{_MB}“")
     pair = f"{_MO}.([^{_MC}]*){_MC}."
-    t = t.str.replace_all(f"{_MO}.([^{_MC}]*?[{_CJK}][^{_MC}]*){_MC}.", "“${1}”")
-    t = t.str.replace_all(f"([{_CJK}])([{_SKIP}]*){pair}", "${1}${2}“${3}”")
-    t = t.str.replace_all(f"{pair}([{_SKIP}]*)([{_CJK}])", "“${1}”${2}${3}")
-    t = pl.when(zh_row).then(t.str.replace_all(pair, "“${1}”")).otherwise(t)
+    any_pair = f"[{_MO}{_MB}].([^{_MC}]*){_MC}."
+    t = t.str.replace_all(f"[{_MO}{_MB}].([^{_MC}]*?[{_CJK}][^{_MC}]*){_MC}.", "“${1}”")
+    t = t.str.replace_all(f"([{_CJK}])([{_SKIP}]*){any_pair}", "${1}${2}“${3}”")
+    t = t.str.replace_all(f"{any_pair}([{_SKIP}]*)([{_CJK}])", "“${1}”${2}${3}")
+    t = pl.when(zh_row).then(t.str.replace_all(any_pair, "“${1}”")).otherwise(t)
     if straight:
         t = pl.when(lat_row).then(t.str.replace_all(pair, '"${1}"')).otherwise(t)
         t = t.str.replace_all(f"{_MO}.([^{_MC}]*?[{_LATIN}][^{_MC}]*){_MC}.", '"${1}"')
         t = t.str.replace_all(f"([{_LATIN}])([{_SKIP}]*){pair}", '${1}${2}"${3}"')
         t = t.str.replace_all(f"{pair}([{_SKIP}]*)([{_LATIN}])", '"${1}"${2}${3}')
-    return t.str.replace_many({_MO: "", _MC: ""})
+    return t.str.replace_many({_MO: "", _MC: "", _MB: ""})
 
 
 def _single_quotes(c: PunctuationConfig) -> pl.Expr:

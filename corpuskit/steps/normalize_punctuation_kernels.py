@@ -292,6 +292,9 @@ def _copy(src, start, end, dst, pos):
 def _double_quotes(a, n, lean, straight, tab):
     changed = False
     k = 0
+    # the quote before a[k] on its line was left unpaired (a " or “ that met this “):
+    # the pair opened here may turn curly but not straight (`_DQ_BLOCKED`)
+    blocked = False
     while k < n:
         c = a[k]
         if c != DQ and c != LDQ:
@@ -306,6 +309,7 @@ def _double_quotes(a, n, lean, straight, tab):
             inner |= tab[d]
             m += 1
         if m >= n or not (a[m] == DQ or a[m] == RDQ):
+            blocked = m < n and a[m] == LDQ
             k = m
             continue
         p = k - 1
@@ -323,12 +327,14 @@ def _double_quotes(a, n, lean, straight, tab):
                 changed = True
         elif (
             straight
+            and not blocked
             and (lean == LATN or (inner | left | right) & LAT)
             and (a[k] != DQ or a[m] != DQ)
         ):
             a[k] = DQ
             a[m] = DQ
             changed = True
+        blocked = False
         k = m + 1
     return changed
 
