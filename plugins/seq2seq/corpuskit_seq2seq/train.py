@@ -90,7 +90,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
             last = micro == accum - 1
             with ddp.no_sync() if env.world > 1 and not last else contextlib.nullcontext():
                 with env.autocast():
-                    loss = pair_loss(ddp, batch, cfg.label_smoothing)[0] / accum
+                    loss = pair_loss(ddp, batch, cfg.label_smoothing, stats=False)[0] / accum
                 scaler.scale(loss).backward()
             loss_sum += loss.detach()
             tokens += int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())
