@@ -20,12 +20,13 @@ from corpuskit_gpt.checkpoint import (
     save_checkpoint,
 )
 from corpuskit_gpt.dist import DistEnv, setup, teardown
-from corpuskit_gpt.model import make_optimizer, make_scheduler
+from corpuskit_gpt.model import make_optimizer
 from corpuskit_gpt.monitor import plot_losses
 from corpuskit_gpt.train import save_model
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from corpuskit.training import CorpusData
+from corpuskit_seq2seq.average import average_weights, checkpoints_before
 from corpuskit_seq2seq.batches import PairBatches
 from corpuskit_seq2seq.config import Seq2SeqConfig
 from corpuskit_seq2seq.evaluate import bleu_tokenizer, distributed_translate, scores, split_metrics
@@ -33,6 +34,7 @@ from corpuskit_seq2seq.memory import TranslationMemory
 from corpuskit_seq2seq.model import build_model, pair_loss, parameter_count
 from corpuskit_seq2seq.monitor import Monitor
 from corpuskit_seq2seq.pairs import PairShards, held_out, model_inputs
+from corpuskit_seq2seq.schedule import make_scheduler
 from corpuskit_seq2seq.tokenizer import load_tokenizer
 
 PAIRS_FILE = "pairs.json"
@@ -115,6 +117,10 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
         if cfg.max_minutes is not None and time_is_up(started, cfg.max_minutes, env):
             out_of_time = stop = True
     seconds = time.perf_counter() - started
+    averaged = checkpoints_before(run_dir, step, cfg.average_checkpoints - 1)
+    if averaged:  # every rank: they all evaluate the final weights
+        average_weights(raw, averaged)
+        monitor.print(f"final weights: the mean of step {step} and {[p.name for p in averaged]}")
     final = {"val": evaluate("val", None, val_inputs), "test": evaluate("test", None, ([], []))}
     monitor.evaluation(step, final, final=True)
     monitor.close()
