@@ -82,6 +82,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
         return m
 
     started, step, stop, out_of_time = time.perf_counter(), state["step"], False, False
+    cpu_started = time.process_time()
     while step < cfg.max_iters and not stop:
         loss_sum = torch.zeros((), device=env.device)
         tokens = pairs = 0
@@ -116,7 +117,13 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
             save_checkpoint(run_dir, state, raw, optimizer, scheduler, scaler, env, cfg)
         if cfg.max_minutes is not None and time_is_up(started, cfg.max_minutes, env):
             out_of_time = stop = True
-    seconds = time.perf_counter() - started
+    # The loop's wall and CPU seconds (rank 0's process) and its torch threads: on a
+    # shared machine the wall clock alone does not say how much work a run got.
+    timing = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu_started, 2),
+        "threads": torch.get_num_threads(),
+    }
     averaged = checkpoints_before(run_dir, step, cfg.average_checkpoints - 1)
     if averaged:  # every rank: they all evaluate the final weights
         average_weights(raw, averaged)
@@ -126,7 +133,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
     monitor.close()
     track_best(state, final["val"], step, cfg, raw, run_dir, env)  # the end competes too
     stopped = "max_minutes" if out_of_time else stop
-    summary = finish(cfg, run_dir, env, raw, tok, state, final, seconds, stopped, val_pairs, memory)
+    summary = finish(cfg, run_dir, env, raw, tok, state, final, timing, stopped, val_pairs, memory)
     teardown(env)
     return summary
 
@@ -173,7 +180,7 @@ def finish(
     tok: Any,
     state: dict,
     final: dict,
-    seconds: float,
+    timing: dict[str, float],
     stopped: bool | str,
     val_pairs: tuple[list[str], list[str]],
     memory: TranslationMemory | None,
@@ -186,7 +193,7 @@ def finish(
         "best_metric": cfg.best_metric,
         "best_val": None if best is None else (best if cfg.best_metric == "loss" else -best),
         "best_step": state["best_step"],
-        "seconds": round(seconds, 2),
+        **timing,
         "model": str(run_dir / "model"),
     }
     for split, m in final.items():
