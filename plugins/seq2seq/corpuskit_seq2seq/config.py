@@ -82,6 +82,11 @@ class Seq2SeqConfig(PairedConfig):
         1000, ge=1, description="held-out pairs scored at the end, per split (null = all)"
     )
     num_beams: int = Field(4, ge=1, description="beam width of the beam-search scores and generate")
+    length_penalty: float = Field(
+        1.0,
+        description="beam search ranks finished outputs by log-probability / length ** "
+        "length_penalty (transformers' default 1.0); above 1 favours longer outputs",
+    )
     max_new_tokens: int | None = Field(
         None, ge=1, description="generated tokens at most (default: max_target_length)"
     )
