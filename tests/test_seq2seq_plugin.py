@@ -228,7 +228,7 @@ def test_learning_rate_schedules():
     longer = inv.model_copy(update={"max_iters": 10_000})
     assert learning_rate(500, longer) == rates[500]
     with pytest.raises(ValidationError, match="average_checkpoints 3 needs"):
-        Seq2SeqConfig(**{**TINY, "average_checkpoints": 3, "keep_checkpoints": 1})
+        Seq2SeqConfig(**{**TINY, "average_checkpoints": 3, "keep_checkpoints": 2})
 
 
 def test_checkpoint_averaging_takes_the_mean_of_the_newest_earlier_checkpoints(tmp_path):
@@ -378,9 +378,13 @@ def test_a_run_with_a_translation_memory_evaluates_and_generates_with_it(corpus,
             eval_interval=0,
             lr_schedule="inverse_sqrt",
             checkpoint_interval=1,
+            keep_checkpoints=3,
             average_checkpoints=3,
         )
     )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["averaged"] == ["step-0000002", "step-0000003"]  # with the end, step 4
+    assert summary["cpu_seconds"] > 0 and summary["threads"] == 1
     assert (run_dir / "memory.parquet").exists()
     meta = json.loads((run_dir / "pairs.json").read_text())
     assert meta["memory"]

@@ -115,7 +115,8 @@ class Seq2SeqConfig(PairedConfig):
         1,
         ge=1,
         description="final model = mean weights of the end and the newest "
-        "average_checkpoints - 1 checkpoints before it (1 = the end weights)",
+        "average_checkpoints - 1 checkpoints before it (1 = the end weights; needs "
+        "keep_checkpoints >= average_checkpoints)",
     )
     resume: Literal["auto", "true", "false"] = Field(
         "auto", description="auto: continue from the last checkpoint if any; false: start afresh"
@@ -156,11 +157,11 @@ class Seq2SeqConfig(PairedConfig):
         if self.min_lr > self.learning_rate:
             raise ValueError(f"min_lr ({self.min_lr}) exceeds learning_rate ({self.learning_rate})")
         if self.average_checkpoints > 1 and (
-            not self.checkpoint_interval or self.keep_checkpoints < self.average_checkpoints - 1
-        ):
+            not self.checkpoint_interval or self.keep_checkpoints < self.average_checkpoints
+        ):  # the end step's own checkpoint may take one of the kept places
             raise ValueError(
                 f"average_checkpoints {self.average_checkpoints} needs checkpoint_interval > 0 "
-                f"and keep_checkpoints >= {self.average_checkpoints - 1}"
+                f"and keep_checkpoints >= {self.average_checkpoints}"
             )
         if self.best_metric != "loss" and not self.eval_bleu_docs:
             raise ValueError(f"best_metric {self.best_metric} needs eval_bleu_docs > 0")

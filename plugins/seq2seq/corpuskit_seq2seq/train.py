@@ -119,7 +119,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
             out_of_time = stop = True
     # The loop's wall and CPU seconds (rank 0's process) and its torch threads: on a
     # shared machine the wall clock alone does not say how much work a run got.
-    timing = {
+    loop: dict[str, Any] = {
         "seconds": round(time.perf_counter() - started, 2),
         "cpu_seconds": round(time.process_time() - cpu_started, 2),
         "threads": torch.get_num_threads(),
@@ -127,13 +127,14 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
     averaged = checkpoints_before(run_dir, step, cfg.average_checkpoints - 1)
     if averaged:  # every rank: they all evaluate the final weights
         average_weights(raw, averaged)
-        monitor.print(f"final weights: the mean of step {step} and {[p.name for p in averaged]}")
+        loop["averaged"] = [f.name for f in averaged]
+        monitor.print(f"final weights: the mean of step {step} and {loop['averaged']}")
     final = {"val": evaluate("val", None, val_inputs), "test": evaluate("test", None, ([], []))}
     monitor.evaluation(step, final, final=True)
     monitor.close()
     track_best(state, final["val"], step, cfg, raw, run_dir, env)  # the end competes too
     stopped = "max_minutes" if out_of_time else stop
-    summary = finish(cfg, run_dir, env, raw, tok, state, final, timing, stopped, val_pairs, memory)
+    summary = finish(cfg, run_dir, env, raw, tok, state, final, loop, stopped, val_pairs, memory)
     teardown(env)
     return summary
 
@@ -180,7 +181,7 @@ def finish(
     tok: Any,
     state: dict,
     final: dict,
-    timing: dict[str, float],
+    loop: dict[str, Any],
     stopped: bool | str,
     val_pairs: tuple[list[str], list[str]],
     memory: TranslationMemory | None,
@@ -193,7 +194,7 @@ def finish(
         "best_metric": cfg.best_metric,
         "best_val": None if best is None else (best if cfg.best_metric == "loss" else -best),
         "best_step": state["best_step"],
-        **timing,
+        **loop,
         "model": str(run_dir / "model"),
     }
     for split, m in final.items():
