@@ -13,8 +13,8 @@ as recipes/cmn_eng-seq2seq.yaml says. On the held-out test split:
 - model: the trained encoder-decoder, greedy and beam search.
 
 Prints BLEU (sacrebleu, tokenize=zh) and chrF of each, the ratio model / retrieval, the
-training time (wall and CPU seconds of the process, and the load average while it ran)
-and the decoding speed.
+training time (wall and CPU seconds of the whole training call and of the training loop
+alone, torch threads, and the load average while it ran) and the decoding speed.
 """
 
 from __future__ import annotations
@@ -76,18 +76,26 @@ def main() -> None:
     train_time: dict = {}
     if not args.no_train:
         t0, c0, load0 = time.perf_counter(), time.process_time(), os.getloadavg()[0]
-        summary = run_training(cfg)
+        run_training(cfg)
         train_time = {
             "wall_s": round(time.perf_counter() - t0, 1),
             "cpu_s": round(time.process_time() - c0, 1),
             "load_start": load0,
             "load_end": round(os.getloadavg()[0], 2),
-            "steps": summary["steps"],
         }
     run_dir = Path(cfg.run_dir)
     summary_file = run_dir / "summary.json"
-    if not train_time and summary_file.exists():
-        train_time = {"loop_s": json.loads(summary_file.read_text())["seconds"]}
+    if summary_file.exists():  # the training loop alone: wall, CPU seconds, threads, steps
+        summary = json.loads(summary_file.read_text())
+        train_time.update(
+            {
+                "loop_s": summary["seconds"],
+                "loop_cpu_s": summary.get("cpu_seconds"),
+                "threads": summary.get("threads"),
+                "steps": summary["steps"],
+                "stopped": summary.get("stopped_early"),
+            }
+        )
 
     train, val, test = pairs(data, "train"), pairs(data, "val"), pairs(data, "test")
     print(f"pairs: train {len(train[0]):,}, val {len(val[0]):,}, test {len(test[0]):,}")

@@ -6,6 +6,7 @@ Skipped where torch or the plugin is not installed (`pip install -e plugins/seq2
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -17,12 +18,14 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("corpuskit_seq2seq")
 
 from corpuskit_gpt.monitor import read_metrics  # noqa: E402
+from corpuskit_seq2seq.average import average_weights, checkpoints_before  # noqa: E402
 from corpuskit_seq2seq.batches import IGNORE, PairBatches, collate  # noqa: E402
 from corpuskit_seq2seq.config import Seq2SeqConfig  # noqa: E402
 from corpuskit_seq2seq.evaluate import bleu_tokenizer, scores  # noqa: E402
 from corpuskit_seq2seq.memory import TranslationMemory  # noqa: E402
 from corpuskit_seq2seq.model import build_model, pair_loss  # noqa: E402
 from corpuskit_seq2seq.pairs import ensure_pairs, held_out, model_inputs  # noqa: E402
+from corpuskit_seq2seq.schedule import learning_rate  # noqa: E402
 from corpuskit_seq2seq.tokenizer import (  # noqa: E402
     decode,
     encode,
@@ -210,6 +213,49 @@ def test_config_is_validated():
         Seq2SeqConfig(trainer="seq2seq", target_field="text")
 
 
+def test_learning_rate_schedules():
+    from corpuskit_gpt.model import lr_at
+
+    cosine = Seq2SeqConfig(**TINY)
+    assert [learning_rate(s, cosine) for s in range(25)] == [lr_at(s, cosine) for s in range(25)]
+    inv = Seq2SeqConfig(**{**TINY, "lr_schedule": "inverse_sqrt", "warmup_iters": 4})
+    rates = [learning_rate(s, inv) for s in range(2000)]
+    assert rates[:4] == [lr_at(s, inv) for s in range(4)]  # the same warmup
+    assert rates[3] == pytest.approx(rates[4], rel=0.25)  # no jump at its end
+    assert rates[15] == pytest.approx(inv.learning_rate * (4 / 16) ** 0.5)
+    assert all(a >= b for a, b in itertools.pairwise(rates[4:]))
+    assert rates[-1] == inv.min_lr  # floored; and no end step: max_iters does not matter
+    longer = inv.model_copy(update={"max_iters": 10_000})
+    assert learning_rate(500, longer) == rates[500]
+    with pytest.raises(ValidationError, match="average_checkpoints 3 needs"):
+        Seq2SeqConfig(**{**TINY, "average_checkpoints": 3, "keep_checkpoints": 2})
+
+
+def test_checkpoint_averaging_takes_the_mean_of_the_newest_earlier_checkpoints(tmp_path):
+    cfg = Seq2SeqConfig(**TINY)
+    models = []
+    for i, step in enumerate((10, 20, 30, 40)):
+        model = build_model(cfg.model_copy(update={"seed": i}), 50)
+        folder = tmp_path / "checkpoints" / f"step-{step:07d}"
+        model.save_pretrained(folder)
+        (folder / "state.json").write_text(json.dumps({"step": step}))
+        models.append(model)
+    (tmp_path / "checkpoints" / ".step-0000050.tmp").mkdir()  # an unfinished one: ignored
+    picked = checkpoints_before(tmp_path, 40, 2)
+    assert [p.name for p in picked] == ["step-0000020", "step-0000030"]
+    assert checkpoints_before(tmp_path, 40, 0) == []
+    end = models[3]
+    expected = {
+        n: (p + dict(models[1].named_parameters())[n] + dict(models[2].named_parameters())[n]) / 3
+        for n, p in end.named_parameters()
+    }
+    average_weights(end, picked)
+    for name, p in end.named_parameters():
+        assert torch.allclose(p, expected[name], atol=1e-6), name
+    # tied embeddings stay tied
+    assert end.lm_head.weight.data_ptr() == end.shared.weight.data_ptr()
+
+
 def test_bleu_tokenizer_and_scores():
     assert bleu_tokenizer("auto", ["我有三个苹果。", "你好。"]) == "zh"
     assert bleu_tokenizer("auto", ["I have three apples."]) == "13a"
@@ -323,7 +369,22 @@ def test_a_run_with_a_translation_memory_evaluates_and_generates_with_it(corpus,
     from corpuskit.training.launch import load_run
 
     run_dir = tmp_path / "tm"
-    run_training(config(corpus, run_dir, translation_memory=True, max_iters=4, eval_interval=0))
+    run_training(
+        config(
+            corpus,
+            run_dir,
+            translation_memory=True,
+            max_iters=4,
+            eval_interval=0,
+            lr_schedule="inverse_sqrt",
+            checkpoint_interval=1,
+            keep_checkpoints=3,
+            average_checkpoints=3,
+        )
+    )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["averaged"] == ["step-0000002", "step-0000003"]  # with the end, step 4
+    assert summary["cpu_seconds"] > 0 and summary["threads"] == 1
     assert (run_dir / "memory.parquet").exists()
     meta = json.loads((run_dir / "pairs.json").read_text())
     assert meta["memory"]

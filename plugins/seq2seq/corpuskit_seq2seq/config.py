@@ -55,13 +55,22 @@ class Seq2SeqConfig(PairedConfig):
     min_lr: float = Field(1e-4, ge=0.0, description="cosine decay ends here")
     warmup_iters: int = Field(200, ge=0, description="linear warmup steps")
     lr_decay_iters: int | None = Field(None, ge=1, description="default: max_iters")
+    lr_schedule: Literal["cosine", "inverse_sqrt"] = Field(
+        "cosine",
+        description="after warmup: cosine to min_lr at lr_decay_iters, or inverse_sqrt "
+        "(learning_rate * sqrt(warmup_iters / step), at least min_lr; needs no end step, "
+        "so it suits max_minutes)",
+    )
     weight_decay: float = Field(0.01, ge=0.0, description="AdamW, on weight matrices only")
     beta1: float = Field(0.9, gt=0.0, lt=1.0)
     beta2: float = Field(0.98, gt=0.0, lt=1.0)
     grad_clip: float = Field(1.0, ge=0.0, description="max gradient norm; 0 = off")
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     length_pool: int = Field(
-        50, ge=1, description="global batches sorted by length together (less padding)"
+        50,
+        ge=1,
+        description="global batches sorted by source, then target length together (less "
+        "padding; at least steps per epoch: one sort of the whole epoch)",
     )
     # evaluation, early stopping, generation
     eval_interval: int = Field(500, ge=0, description="steps between validation; 0 = only at end")
@@ -73,6 +82,11 @@ class Seq2SeqConfig(PairedConfig):
         1000, ge=1, description="held-out pairs scored at the end, per split (null = all)"
     )
     num_beams: int = Field(4, ge=1, description="beam width of the beam-search scores and generate")
+    length_penalty: float = Field(
+        1.0,
+        description="beam search ranks finished outputs by log-probability / length ** "
+        "length_penalty (transformers' default 1.0); above 1 favours longer outputs",
+    )
     max_new_tokens: int | None = Field(
         None, ge=1, description="generated tokens at most (default: max_target_length)"
     )
@@ -97,6 +111,13 @@ class Seq2SeqConfig(PairedConfig):
     # checkpoints
     checkpoint_interval: int = Field(500, ge=0, description="steps between checkpoints; 0 = off")
     keep_checkpoints: int = Field(2, ge=1, description="newest checkpoints kept")
+    average_checkpoints: int = Field(
+        1,
+        ge=1,
+        description="final model = mean weights of the end and the newest "
+        "average_checkpoints - 1 checkpoints before it (1 = the end weights; needs "
+        "keep_checkpoints >= average_checkpoints)",
+    )
     resume: Literal["auto", "true", "false"] = Field(
         "auto", description="auto: continue from the last checkpoint if any; false: start afresh"
     )
@@ -135,6 +156,13 @@ class Seq2SeqConfig(PairedConfig):
             )
         if self.min_lr > self.learning_rate:
             raise ValueError(f"min_lr ({self.min_lr}) exceeds learning_rate ({self.learning_rate})")
+        if self.average_checkpoints > 1 and (
+            not self.checkpoint_interval or self.keep_checkpoints < self.average_checkpoints
+        ):  # the end step's own checkpoint may take one of the kept places
+            raise ValueError(
+                f"average_checkpoints {self.average_checkpoints} needs checkpoint_interval > 0 "
+                f"and keep_checkpoints >= {self.average_checkpoints}"
+            )
         if self.best_metric != "loss" and not self.eval_bleu_docs:
             raise ValueError(f"best_metric {self.best_metric} needs eval_bleu_docs > 0")
         return self

@@ -107,7 +107,7 @@ def translate(
         else:
             kwargs.update(do_sample=False, num_beams=max(num_beams, num_return))
             if kwargs["num_beams"] > 1:
-                kwargs["early_stopping"] = True
+                kwargs.update(early_stopping=True, length_penalty=cfg.length_penalty)
         generated = model.generate(
             input_ids=torch.from_numpy(x).to(device),
             attention_mask=torch.from_numpy(mask).to(device),

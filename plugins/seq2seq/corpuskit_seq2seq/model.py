@@ -80,12 +80,14 @@ def build_model(cfg: Seq2SeqConfig, vocab_size: int, source: Path | None = None)
 
 
 def pair_loss(
-    model: Any, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    model: Any, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0, stats: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """(mean loss, summed plain NLL, correct argmax tokens) over the batch's target tokens.
 
     The decoder reads the labels shifted right (the model's own rule); the loss is
     cross-entropy with label smoothing, the NLL beside it is what perplexity reports.
+    `stats=False` (training steps) skips the NLL and accuracy: two more passes over the
+    logits, which are the largest tensor of a small model's step.
     """
     labels = batch["labels"]
     raw = model.module if hasattr(model, "module") else model
@@ -97,6 +99,8 @@ def pair_loss(
     ).logits.float()
     flat, target = logits.flatten(0, 1), labels.flatten()
     loss = F.cross_entropy(flat, target, ignore_index=-100, label_smoothing=label_smoothing)
+    if not stats:
+        return loss, None, None
     with torch.no_grad():
         nll = F.cross_entropy(flat, target, ignore_index=-100, reduction="sum")
         correct = ((flat.argmax(-1) == target) & (target != -100)).sum()

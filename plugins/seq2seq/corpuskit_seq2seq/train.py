@@ -20,12 +20,13 @@ from corpuskit_gpt.checkpoint import (
     save_checkpoint,
 )
 from corpuskit_gpt.dist import DistEnv, setup, teardown
-from corpuskit_gpt.model import make_optimizer, make_scheduler
+from corpuskit_gpt.model import make_optimizer
 from corpuskit_gpt.monitor import plot_losses
 from corpuskit_gpt.train import save_model
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from corpuskit.training import CorpusData
+from corpuskit_seq2seq.average import average_weights, checkpoints_before
 from corpuskit_seq2seq.batches import PairBatches
 from corpuskit_seq2seq.config import Seq2SeqConfig
 from corpuskit_seq2seq.evaluate import bleu_tokenizer, distributed_translate, scores, split_metrics
@@ -33,6 +34,7 @@ from corpuskit_seq2seq.memory import TranslationMemory
 from corpuskit_seq2seq.model import build_model, pair_loss, parameter_count
 from corpuskit_seq2seq.monitor import Monitor
 from corpuskit_seq2seq.pairs import PairShards, held_out, model_inputs
+from corpuskit_seq2seq.schedule import make_scheduler
 from corpuskit_seq2seq.tokenizer import load_tokenizer
 
 PAIRS_FILE = "pairs.json"
@@ -80,6 +82,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
         return m
 
     started, step, stop, out_of_time = time.perf_counter(), state["step"], False, False
+    cpu_started = time.process_time()
     while step < cfg.max_iters and not stop:
         loss_sum = torch.zeros((), device=env.device)
         tokens = pairs = 0
@@ -90,7 +93,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
             last = micro == accum - 1
             with ddp.no_sync() if env.world > 1 and not last else contextlib.nullcontext():
                 with env.autocast():
-                    loss = pair_loss(ddp, batch, cfg.label_smoothing)[0] / accum
+                    loss = pair_loss(ddp, batch, cfg.label_smoothing, stats=False)[0] / accum
                 scaler.scale(loss).backward()
             loss_sum += loss.detach()
             tokens += int(batch["attention_mask"].sum()) + int((batch["labels"] != -100).sum())
@@ -114,13 +117,24 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
             save_checkpoint(run_dir, state, raw, optimizer, scheduler, scaler, env, cfg)
         if cfg.max_minutes is not None and time_is_up(started, cfg.max_minutes, env):
             out_of_time = stop = True
-    seconds = time.perf_counter() - started
+    # The loop's wall and CPU seconds (rank 0's process) and its torch threads: on a
+    # shared machine the wall clock alone does not say how much work a run got.
+    loop: dict[str, Any] = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu_started, 2),
+        "threads": torch.get_num_threads(),
+    }
+    averaged = checkpoints_before(run_dir, step, cfg.average_checkpoints - 1)
+    if averaged:  # every rank: they all evaluate the final weights
+        average_weights(raw, averaged)
+        loop["averaged"] = [f.name for f in averaged]
+        monitor.print(f"final weights: the mean of step {step} and {loop['averaged']}")
     final = {"val": evaluate("val", None, val_inputs), "test": evaluate("test", None, ([], []))}
     monitor.evaluation(step, final, final=True)
     monitor.close()
     track_best(state, final["val"], step, cfg, raw, run_dir, env)  # the end competes too
     stopped = "max_minutes" if out_of_time else stop
-    summary = finish(cfg, run_dir, env, raw, tok, state, final, seconds, stopped, val_pairs, memory)
+    summary = finish(cfg, run_dir, env, raw, tok, state, final, loop, stopped, val_pairs, memory)
     teardown(env)
     return summary
 
@@ -167,7 +181,7 @@ def finish(
     tok: Any,
     state: dict,
     final: dict,
-    seconds: float,
+    loop: dict[str, Any],
     stopped: bool | str,
     val_pairs: tuple[list[str], list[str]],
     memory: TranslationMemory | None,
@@ -180,7 +194,7 @@ def finish(
         "best_metric": cfg.best_metric,
         "best_val": None if best is None else (best if cfg.best_metric == "loss" else -best),
         "best_step": state["best_step"],
-        "seconds": round(seconds, 2),
+        **loop,
         "model": str(run_dir / "model"),
     }
     for split, m in final.items():
