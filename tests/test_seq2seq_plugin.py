@@ -203,6 +203,21 @@ def test_any_world_size_sees_the_same_global_batch_and_an_epoch_sees_every_pair(
     assert spread < 0.5 * np.ptp(lengths)
 
 
+def test_nproc_splits_a_micro_batch_when_the_accumulation_steps_do_not_divide():
+    """The shipped configs (gradient_accumulation_steps 1) run with --nproc 2: each rank
+    takes half of each micro-batch, so the global batch stays the same."""
+    src = Ragged.from_lists([[5] * (i % 17 + 1) for i in range(120)], np.uint16)
+    cfg = Seq2SeqConfig(trainer="seq2seq", source_field="en", target_field="text", batch_size=6)
+    one = PairBatches(src, src, cfg, 0, 1, torch.device("cpu"))
+    two = [PairBatches(src, src, cfg, r, 2, torch.device("cpu")) for r in range(2)]
+    assert [b.micro for b in two] == [3, 3]
+    for step in (0, 5, 25):
+        halves = np.concatenate([two[r].rows(step, 0) for r in range(2)])
+        assert halves.tolist() == one.rows(step, 0).tolist()
+    with pytest.raises(TrainConfigError, match="cannot be split evenly over 4 processes"):
+        PairBatches(src, src, cfg.model_copy(update={"batch_size": 5}), 0, 4, torch.device("cpu"))
+
+
 def test_config_is_validated():
     base = {"trainer": "seq2seq", "source_field": "en", "target_field": "text"}
     with pytest.raises(ValidationError, match="multiple of n_head"):

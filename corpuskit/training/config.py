@@ -65,6 +65,28 @@ class PairedConfig(TrainerConfig):
         return {"source": self.source_field, "target": self.target_field}
 
 
+def batch_layout(batch_size: int, accumulation: int, world: int) -> tuple[int, int]:
+    """(micro-batch, accumulation steps) of each of `world` processes.
+
+    The global batch `batch_size x accumulation` is kept whatever the world size, so
+    `--nproc N` trains the same run as one process: each rank takes global / world
+    examples per step, in the fewest micro-steps whose micro-batch is at most
+    `batch_size` and divides evenly.
+    """
+    total = batch_size * accumulation
+    share, rest = divmod(total, world)
+    if rest or share == 0:
+        raise TrainConfigError(
+            f"the global batch (batch_size {batch_size} x gradient_accumulation_steps "
+            f"{accumulation} = {total}) cannot be split evenly over {world} processes; "
+            f"make it a multiple of {world}"
+        )
+    accum = -(-share // batch_size)
+    while share % accum:
+        accum += 1
+    return share // accum, accum
+
+
 def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
     """`key=value` strings into a nested mapping; values are parsed as YAML scalars."""
     out: dict[str, Any] = {}

@@ -7,8 +7,10 @@ both sides: 3.5% padding on cmn_eng with a translation memory and a pool of the 
 epoch, against 19% when sorted by the longer side in pools of 50), cuts the pools into
 global batches of `batch_size x gradient_accumulation_steps` pairs and shuffles their
 order. Step s is batch `s mod steps_per_epoch` of epoch `s div steps_per_epoch`;
-micro-step m of rank r takes the slice `(m * world + r) * batch_size` of it. Any world
-size sees the same global batch, and the data position of a resumed run is its step number.
+micro-step m of rank r takes the slice `(m * world + r) * micro` of it, where `micro`
+comes from `batch_layout` (`batch_size` when the accumulation steps divide over the
+ranks). Any world size sees the same global batch, and the data position of a resumed run
+is its step number.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import torch
 
 from corpuskit.training.collate import Ragged
+from corpuskit.training.config import batch_layout
 from corpuskit_seq2seq.tokenizer import special_ids
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ class PairBatches:
             )
         self.sources, self.targets, self.cfg = sources, targets, cfg
         self.rank, self.world, self.device = rank, world, device
+        self.micro, _ = batch_layout(cfg.batch_size, cfg.gradient_accumulation_steps, world)
         self.source_lengths = np.minimum(sources.lengths, cfg.max_source_length)
         self.target_lengths = np.minimum(targets.lengths, cfg.max_target_length)
         self.steps_per_epoch = len(sources) // self.global_batch
@@ -80,8 +84,8 @@ class PairBatches:
     def rows(self, step: int, micro: int, stream: int = 0) -> np.ndarray:
         """The pair indices of this rank's micro-batch `micro` at optimizer step `step`."""
         epoch, i = divmod(step, self.steps_per_epoch)
-        first = (micro * self.world + self.rank) * self.cfg.batch_size
-        return self.epoch_order(epoch, stream)[i, first : first + self.cfg.batch_size]
+        first = (micro * self.world + self.rank) * self.micro
+        return self.epoch_order(epoch, stream)[i, first : first + self.micro]
 
     def get(self, step: int, micro: int, stream: int = 0) -> dict[str, torch.Tensor]:
         return collate(

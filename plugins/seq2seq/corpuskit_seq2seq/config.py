@@ -48,7 +48,9 @@ class Seq2SeqConfig(PairedConfig):
     # optimisation
     batch_size: int = Field(64, ge=1, description="pairs per micro-batch on each rank")
     gradient_accumulation_steps: int = Field(
-        1, ge=1, description="micro-batches per step over all ranks (divisible by the world size)"
+        1,
+        ge=1,
+        description="micro-batches per step; the global batch is kept for any --nproc",
     )
     max_iters: int = Field(3000, ge=0, description="optimizer steps")
     learning_rate: float = Field(1e-3, gt=0.0, description="peak, after warmup")

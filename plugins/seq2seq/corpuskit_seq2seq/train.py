@@ -26,6 +26,7 @@ from corpuskit_gpt.train import save_model
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from corpuskit.training import CorpusData
+from corpuskit.training.config import batch_layout
 from corpuskit_seq2seq.average import average_weights, checkpoints_before
 from corpuskit_seq2seq.batches import PairBatches
 from corpuskit_seq2seq.config import Seq2SeqConfig
@@ -62,7 +63,7 @@ def train(cfg: Seq2SeqConfig, run_dir: Path, data: CorpusData) -> dict[str, Any]
         env.barrier()
     model = torch.compile(raw, dynamic=True) if env.compile else raw  # checkpoints save `raw`
     ddp = DDP(model, device_ids=env.device_ids) if env.world > 1 else model
-    accum = cfg.gradient_accumulation_steps // env.world  # micro-steps on each rank
+    _, accum = batch_layout(cfg.batch_size, cfg.gradient_accumulation_steps, env.world)
     batches = PairBatches.for_rank(*shards.sides("train"), cfg, env)
     monitor = Monitor(run_dir, cfg, env, state["step"])
     monitor.print(

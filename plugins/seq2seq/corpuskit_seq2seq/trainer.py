@@ -13,6 +13,7 @@ from corpuskit_gpt.checkpoint import CHECKPOINTS, latest_checkpoint, resume_poin
 from rich.console import Console
 
 from corpuskit.training import CorpusData, TrainConfigError, Trainer
+from corpuskit.training.config import batch_layout
 from corpuskit_seq2seq.config import Seq2SeqConfig
 
 console = Console(stderr=True, soft_wrap=True)
@@ -60,11 +61,12 @@ class Seq2SeqTrainer(Trainer):
         from corpuskit_seq2seq.tokenizer import load_tokenizer, save_tokenizer
 
         cfg = self.config
-        if cfg.gradient_accumulation_steps % world_size:
-            raise TrainConfigError(
-                f"gradient_accumulation_steps ({cfg.gradient_accumulation_steps}) must be a "
-                f"multiple of the number of processes ({world_size})"
-            )
+        micro, accum = batch_layout(cfg.batch_size, cfg.gradient_accumulation_steps, world_size)
+        console.print(
+            f"[dim]global batch {cfg.batch_size * cfg.gradient_accumulation_steps} pairs = "
+            f"{world_size} process(es) x {accum} micro-step(s) x {micro} pairs "
+            f"(batch_size x gradient_accumulation_steps, kept for any --nproc)[/dim]"
+        )
         checkpoint = resume_point(
             run_dir, cfg.resume, world_size, cfg.drop_data_position, RUN_OUTPUTS
         )
