@@ -72,6 +72,24 @@ def test_search_block_is_validated(tmp_path, corpus):  # noqa: F811
     }
 
 
+def test_shipped_shakespeare_space_has_no_invalid_corner(tmp_path):
+    """Every corner of recipes/shakespeare-char-tune.yaml's space is a valid config: a
+    sampled invalid combination (e.g. n_embd not a multiple of n_head, min_lr above the
+    learning rate) would spend one of the search's trials on nothing."""
+    import itertools
+
+    from corpuskit.training.base import validate_config
+    from corpuskit.training.tune import trial_config
+
+    search = load_search(ROOT / "recipes" / "shakespeare-char-tune.yaml", {}, tmp_path / "t")
+    corners = {key: parse_spec(key, spec)[1] for key, spec in search.space.items()}
+    for combo in itertools.product(*corners.values()):
+        params = dict(zip(corners, combo, strict=True))
+        validate_config(trial_config(search, params, tmp_path / "run", threads=1))
+    assert search.base["max_iters"] == 2000 and search.base["batch_size"] == 12
+    assert search.base["block_size"] == 64 and search.base["gradient_accumulation_steps"] == 1
+
+
 def test_train_ignores_the_search_block(tmp_path, corpus):  # noqa: F811
     config = write_config(tmp_path / "t.yaml", corpus, max_iters=2, eval_interval=0)
     r = CliRunner().invoke(main, ["train", str(config), "checkpoint_interval=0"])
