@@ -90,6 +90,24 @@ def test_shipped_shakespeare_space_has_no_invalid_corner(tmp_path):
     assert search.base["block_size"] == 64 and search.base["gradient_accumulation_steps"] == 1
 
 
+def test_median_pruner_waits_for_the_second_validation():
+    """The first validation (after warm-up differences) is too early to stop a trial."""
+    from corpuskit.training.trial import make_pruner
+    from corpuskit.training.tune import pruner_spec
+
+    study = optuna.create_study(pruner=make_pruner(pruner_spec("median", {"eval_interval": 250})))
+    for value in (1.0, 1.1, 1.2, 1.3):  # the startup trials, complete
+        trial = study.ask()
+        trial.report(value, 250)
+        trial.report(value, 500)
+        study.tell(trial, value)
+    bad = study.ask()
+    bad.report(9.0, 250)
+    assert not bad.should_prune()
+    bad.report(9.0, 500)
+    assert bad.should_prune()
+
+
 def test_train_ignores_the_search_block(tmp_path, corpus):  # noqa: F811
     config = write_config(tmp_path / "t.yaml", corpus, max_iters=2, eval_interval=0)
     r = CliRunner().invoke(main, ["train", str(config), "checkpoint_interval=0"])

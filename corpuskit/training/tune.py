@@ -195,7 +195,7 @@ def pruner_spec(name: str, base: dict[str, Any]) -> dict[str, Any]:
         raise TrainConfigError(f"--pruner must be one of {', '.join(PRUNERS)}")
     interval = int(base.get("eval_interval") or 0)
     if name == "median":  # not before 4 complete trials, nor at the first validation
-        return {"kind": "median", "n_startup_trials": 4, "n_warmup_steps": interval}
+        return {"kind": "median", "n_startup_trials": 4, "n_warmup_steps": 2 * interval}
     if name == "halving":  # rungs at 1, 3, 9... validations; keep the best third
         return {"kind": "halving", "min_resource": max(1, interval), "reduction_factor": 3}
     return {"kind": "none"}
