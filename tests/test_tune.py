@@ -108,6 +108,22 @@ def test_median_pruner_waits_for_the_second_validation():
     assert bad.should_prune()
 
 
+def test_a_continued_search_does_not_replay_its_first_draws(tmp_path):
+    """Restarted (e.g. after kill -9), the sampler's start-up draws are new points: seeded
+    as before, they repeated the earlier trials' values and spent the budget twice."""
+    from corpuskit.training.trial import open_storage
+    from corpuskit.training.tune import distributions, open_study
+
+    dists = distributions({"learning_rate": {"log_uniform": [1e-4, 1e-2]}})
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    opts = TuneOptions(jobs=2)
+    first = open_study(open_storage(url), opts)
+    drawn = [first.ask(dists).params["learning_rate"] for _ in range(2)]
+    again = open_study(open_storage(url), opts)
+    redrawn = [again.ask(dists).params["learning_rate"] for _ in range(2)]
+    assert not set(drawn) & set(redrawn)
+
+
 def test_train_ignores_the_search_block(tmp_path, corpus):  # noqa: F811
     config = write_config(tmp_path / "t.yaml", corpus, max_iters=2, eval_interval=0)
     r = CliRunner().invoke(main, ["train", str(config), "checkpoint_interval=0"])

@@ -251,13 +251,7 @@ def run_tune(config: Path, overrides: dict[str, Any], opts: TuneOptions, log: An
         storage_url = f"sqlite:///{(tune_dir / 'study.db').resolve()}"
         storage = open_storage(storage_url)
         pruning = pruner_spec(opts.pruner, search.base)
-        study = optuna.create_study(
-            study_name=STUDY,
-            storage=storage,
-            load_if_exists=True,
-            direction="minimize",
-            sampler=make_sampler(opts.sampler, opts.seed, opts.jobs),
-        )
+        study = open_study(storage, opts)
         made_for = study.user_attrs.get("fingerprint")
         if made_for is None:
             study.set_user_attr("fingerprint", search.fingerprint)
@@ -274,6 +268,21 @@ def run_tune(config: Path, overrides: dict[str, Any], opts: TuneOptions, log: An
         spent = study.user_attrs.get("seconds", 0.0) + (time.monotonic() - started)
         study.set_user_attr("seconds", round(spent, 1))
         return report(study, search, opts, log)
+
+
+def open_study(storage: Any, opts: TuneOptions) -> Any:
+    """The search's study, new or continued, with its sampler.
+
+    A continued search must not replay the draws of the first: seeded alike, the sampler's
+    random start-up trials would repeat the earlier trials' values, so the seed moves on
+    by the number of trials the study holds."""
+    optuna = require_optuna()
+    study = optuna.create_study(
+        study_name=STUDY, storage=storage, load_if_exists=True, direction="minimize"
+    )
+    done = len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(opts.sampler, opts.seed + done, opts.jobs)
+    return study
 
 
 def prepare_data(search: Search, tune_dir: Path, opts: TuneOptions, log: Any) -> None:
