@@ -263,10 +263,7 @@ def run_tune(config: Path, overrides: dict[str, Any], opts: TuneOptions, log: An
                 "pass --run-dir for a new search"
             )
         prepare_data(search, tune_dir, opts, log)
-        started = time.monotonic()
         run_trials(study, search, storage_url, pruning, opts, log)
-        spent = study.user_attrs.get("seconds", 0.0) + (time.monotonic() - started)
-        study.set_user_attr("seconds", round(spent, 1))
         return report(study, search, opts, log)
 
 
@@ -327,7 +324,13 @@ def run_trials(
     dists = distributions(search.space)
     threads = threads_per_rank(opts.jobs * opts.nproc, opts.cores or cpu_cores())
     full = int(search.base.get("max_iters") or 0) or 1
-    deadline = None if opts.timeout is None else time.monotonic() + opts.timeout
+    started = time.monotonic()
+    deadline = None if opts.timeout is None else started + opts.timeout
+    spent_before = float(study.user_attrs.get("seconds", 0.0))
+
+    def record_time() -> None:  # at every settled trial, so a killed search keeps most of it
+        study.set_user_attr("seconds", round(spent_before + time.monotonic() - started, 1))
+
     running: list[Running] = []
     # Trials left RUNNING by a killed search: resume them (their runs resume too).
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -346,6 +349,7 @@ def run_trials(
         for r in [r for r in running if r.proc.poll() is not None]:
             running.remove(r)
             settle(study, r, opts.metric, log)
+            record_time()
         if len(running) >= opts.jobs:
             time.sleep(0.5)
             continue
@@ -372,6 +376,7 @@ def run_trials(
         if not running:
             break
         time.sleep(0.5)
+    record_time()
 
 
 def launch(
