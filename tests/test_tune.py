@@ -72,6 +72,58 @@ def test_search_block_is_validated(tmp_path, corpus):  # noqa: F811
     }
 
 
+def test_shipped_shakespeare_space_has_no_invalid_corner(tmp_path):
+    """Every corner of recipes/shakespeare-char-tune.yaml's space is a valid config: a
+    sampled invalid combination (e.g. n_embd not a multiple of n_head, min_lr above the
+    learning rate) would spend one of the search's trials on nothing."""
+    import itertools
+
+    from corpuskit.training.base import validate_config
+    from corpuskit.training.tune import trial_config
+
+    search = load_search(ROOT / "recipes" / "shakespeare-char-tune.yaml", {}, tmp_path / "t")
+    corners = {key: parse_spec(key, spec)[1] for key, spec in search.space.items()}
+    for combo in itertools.product(*corners.values()):
+        params = dict(zip(corners, combo, strict=True))
+        validate_config(trial_config(search, params, tmp_path / "run", threads=1))
+    assert search.base["max_iters"] == 2000 and search.base["batch_size"] == 12
+    assert search.base["block_size"] == 64 and search.base["gradient_accumulation_steps"] == 1
+
+
+def test_median_pruner_waits_for_the_second_validation():
+    """The first validation (after warm-up differences) is too early to stop a trial."""
+    from corpuskit.training.trial import make_pruner
+    from corpuskit.training.tune import pruner_spec
+
+    study = optuna.create_study(pruner=make_pruner(pruner_spec("median", {"eval_interval": 250})))
+    for value in (1.0, 1.1, 1.2, 1.3):  # the startup trials, complete
+        trial = study.ask()
+        trial.report(value, 250)
+        trial.report(value, 500)
+        study.tell(trial, value)
+    bad = study.ask()
+    bad.report(9.0, 250)
+    assert not bad.should_prune()
+    bad.report(9.0, 500)
+    assert bad.should_prune()
+
+
+def test_a_continued_search_does_not_replay_its_first_draws(tmp_path):
+    """Restarted (e.g. after kill -9), the sampler's start-up draws are new points: seeded
+    as before, they repeated the earlier trials' values and spent the budget twice."""
+    from corpuskit.training.trial import open_storage
+    from corpuskit.training.tune import distributions, open_study
+
+    dists = distributions({"learning_rate": {"log_uniform": [1e-4, 1e-2]}})
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    opts = TuneOptions(jobs=2)
+    first = open_study(open_storage(url), opts)
+    drawn = [first.ask(dists).params["learning_rate"] for _ in range(2)]
+    again = open_study(open_storage(url), opts)
+    redrawn = [again.ask(dists).params["learning_rate"] for _ in range(2)]
+    assert not set(drawn) & set(redrawn)
+
+
 def test_train_ignores_the_search_block(tmp_path, corpus):  # noqa: F811
     config = write_config(tmp_path / "t.yaml", corpus, max_iters=2, eval_interval=0)
     r = CliRunner().invoke(main, ["train", str(config), "checkpoint_interval=0"])

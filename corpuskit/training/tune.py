@@ -195,7 +195,7 @@ def pruner_spec(name: str, base: dict[str, Any]) -> dict[str, Any]:
         raise TrainConfigError(f"--pruner must be one of {', '.join(PRUNERS)}")
     interval = int(base.get("eval_interval") or 0)
     if name == "median":  # not before 4 complete trials, nor at the first validation
-        return {"kind": "median", "n_startup_trials": 4, "n_warmup_steps": interval}
+        return {"kind": "median", "n_startup_trials": 4, "n_warmup_steps": 2 * interval}
     if name == "halving":  # rungs at 1, 3, 9... validations; keep the best third
         return {"kind": "halving", "min_resource": max(1, interval), "reduction_factor": 3}
     return {"kind": "none"}
@@ -251,13 +251,7 @@ def run_tune(config: Path, overrides: dict[str, Any], opts: TuneOptions, log: An
         storage_url = f"sqlite:///{(tune_dir / 'study.db').resolve()}"
         storage = open_storage(storage_url)
         pruning = pruner_spec(opts.pruner, search.base)
-        study = optuna.create_study(
-            study_name=STUDY,
-            storage=storage,
-            load_if_exists=True,
-            direction="minimize",
-            sampler=make_sampler(opts.sampler, opts.seed, opts.jobs),
-        )
+        study = open_study(storage, opts)
         made_for = study.user_attrs.get("fingerprint")
         if made_for is None:
             study.set_user_attr("fingerprint", search.fingerprint)
@@ -269,11 +263,23 @@ def run_tune(config: Path, overrides: dict[str, Any], opts: TuneOptions, log: An
                 "pass --run-dir for a new search"
             )
         prepare_data(search, tune_dir, opts, log)
-        started = time.monotonic()
         run_trials(study, search, storage_url, pruning, opts, log)
-        spent = study.user_attrs.get("seconds", 0.0) + (time.monotonic() - started)
-        study.set_user_attr("seconds", round(spent, 1))
         return report(study, search, opts, log)
+
+
+def open_study(storage: Any, opts: TuneOptions) -> Any:
+    """The search's study, new or continued, with its sampler.
+
+    A continued search must not replay the draws of the first: seeded alike, the sampler's
+    random start-up trials would repeat the earlier trials' values, so the seed moves on
+    by the number of trials the study holds."""
+    optuna = require_optuna()
+    study = optuna.create_study(
+        study_name=STUDY, storage=storage, load_if_exists=True, direction="minimize"
+    )
+    done = len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(opts.sampler, opts.seed + done, opts.jobs)
+    return study
 
 
 def prepare_data(search: Search, tune_dir: Path, opts: TuneOptions, log: Any) -> None:
@@ -318,7 +324,13 @@ def run_trials(
     dists = distributions(search.space)
     threads = threads_per_rank(opts.jobs * opts.nproc, opts.cores or cpu_cores())
     full = int(search.base.get("max_iters") or 0) or 1
-    deadline = None if opts.timeout is None else time.monotonic() + opts.timeout
+    started = time.monotonic()
+    deadline = None if opts.timeout is None else started + opts.timeout
+    spent_before = float(study.user_attrs.get("seconds", 0.0))
+
+    def record_time() -> None:  # at every settled trial, so a killed search keeps most of it
+        study.set_user_attr("seconds", round(spent_before + time.monotonic() - started, 1))
+
     running: list[Running] = []
     # Trials left RUNNING by a killed search: resume them (their runs resume too).
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -337,6 +349,7 @@ def run_trials(
         for r in [r for r in running if r.proc.poll() is not None]:
             running.remove(r)
             settle(study, r, opts.metric, log)
+            record_time()
         if len(running) >= opts.jobs:
             time.sleep(0.5)
             continue
@@ -363,6 +376,7 @@ def run_trials(
         if not running:
             break
         time.sleep(0.5)
+    record_time()
 
 
 def launch(
