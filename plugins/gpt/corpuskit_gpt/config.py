@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from corpuskit.training import TrainerConfig
+from corpuskit.training.config import batch_layout
 
 
 class GPTConfig(TrainerConfig):
@@ -188,23 +189,8 @@ class GPTConfig(TrainerConfig):
         return self.batch_size * self.gradient_accumulation_steps
 
     def batch_layout(self, world: int) -> tuple[int, int]:
-        """(micro-batch, accumulation steps) of each of `world` processes.
-
-        The global batch `batch_size x gradient_accumulation_steps` is kept whatever the
-        world size: each rank takes global / world sequences per step, in the fewest
-        micro-steps whose micro-batch is at most `batch_size` and divides evenly.
-        """
-        share, rest = divmod(self.global_batch, world)
-        if rest or share == 0:
-            raise ValueError(
-                f"the global batch (batch_size {self.batch_size} x gradient_accumulation_steps "
-                f"{self.gradient_accumulation_steps} = {self.global_batch} sequences) cannot be "
-                f"split evenly over {world} processes; make it a multiple of {world}"
-            )
-        accum = -(-share // self.batch_size)
-        while share % accum:
-            accum += 1
-        return share // accum, accum
+        """(micro-batch, accumulation steps) of each of `world` processes (global batch kept)."""
+        return batch_layout(self.batch_size, self.gradient_accumulation_steps, world)
 
     def describe_layout(self, world: int) -> str:
         """The batch rule, printed at the start of a run."""
