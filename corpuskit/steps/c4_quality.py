@@ -297,7 +297,9 @@ class C4Quality(FilterStep):
                 & e.str.contains(f"{INFORMAL_END}|；$")
             )
             cjk_end = cjk_end | informal
-        terminal = pl.when(uns).then(cjk_end).otherwise(ascii_end) | pl.col("head") | lenient
+        # when/then evaluates both branches: a batch without unspaced units skips the CJK one
+        ends = pl.when(uns).then(cjk_end).otherwise(ascii_end) if units["uns"].any() else ascii_end
+        terminal = ends | pl.col("head") | lenient
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
@@ -452,6 +454,7 @@ def _lenient_ends(units: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
         s=pl.when(cut).then(trimmed).otherwise(s),
         out=pl.when(cut).then(pl.col("out").str.replace(UNFINISHED, "$1")).otherwise(pl.col("out")),
     ).with_columns(_e=e)
+    e = pl.col("_e")  # computed once (from the trimmed unit, as the expression would be)
     lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
     # a sentence trailing off after an earlier sentence end or a clause ("No problem, no
     # offence taken ...", "... important to me, mainly for financial reasons...")

@@ -144,7 +144,7 @@ class FineWebQuality(FilterStep):
             & (s.str.len_chars() >= INFORMAL_MIN_CHARS)
             & s.str.contains(INFORMAL_END)
             & ~s.str.contains(ends)
-            if c.lenient_ends
+            if c.lenient_ends and unspaced.any()
             else pl.lit(False),
         )
         unit_n, unit_punct = unit_counts(text, unspaced, ends)

@@ -273,8 +273,11 @@ class GopherQuality(FilterStep):
         script, whose count is that of the list it has most words of)."""
         c: GopherQualityConfig = self.config
         names, short_li, table = self._stop_table()
-        zh = tokens.filter(pl.col("uns") & pl.col("h").is_in(stop_zh.implode()))
-        zh = zh.select("row", "h").unique().group_by("row").agg(zh=pl.len())
+        if unspaced.any():
+            zh = tokens.filter(pl.col("uns") & pl.col("h").is_in(stop_zh.implode()))
+            zh = zh.select("row", "h").unique().group_by("row").agg(zh=pl.len())
+        else:  # no unspaced document: skip a pass over every token
+            zh = pl.DataFrame(schema={"row": pl.UInt32, "zh": pl.UInt32})
         hits = (
             tokens.filter(~pl.col("uns") & pl.col("h").is_in(table["h"].implode()))
             .select("row", "h")
