@@ -32,6 +32,8 @@ import polars as pl
 import pyarrow as pa
 from numba import njit
 
+from corpuskit.text.chars import regex_members
+
 # --- classes (bits of the per-code-point table) ---------------------------------------
 CJK, LAT, BODY, END, RUN, SKIP, OTHER = 1, 2, 4, 8, 16, 32, 64
 
@@ -71,11 +73,8 @@ def _members(pattern: str) -> np.ndarray:
     """Boolean per code point: matched by the one-character regex `pattern` (Polars)."""
     cps = np.arange(0x110000, dtype=np.uint32)
     cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]
-    every = pl.Series([cps.tobytes().decode("utf-32-le")])
-    rest = every.str.replace_all(pattern, "").item()
     member = np.zeros(0x110000, dtype=bool)
-    member[cps] = True
-    member[np.frombuffer(rest.encode("utf-32-le"), dtype=np.uint32)] = False
+    member[cps] = regex_members(pattern, cps)
     return member
 
 

@@ -11,6 +11,7 @@ from functools import lru_cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
+import numpy as np
 import polars as pl
 
 DATA: Traversable = files("corpuskit") / "data" / "quality"
@@ -99,3 +100,15 @@ def unspaced_mask(batch: pl.DataFrame, min_cjk_ratio: float = 0.3) -> pl.Series:
         ratio = pl.select(cjk_ratio(pl.lit(sub.gather(idx)))).to_series()
         out = out.scatter(idx if need is None else need.gather(idx), ratio >= min_cjk_ratio)
     return out.alias("unspaced")
+
+
+def regex_members(pattern: str, cps: np.ndarray) -> np.ndarray:
+    """Boolean per entry of `cps` (uint32 code points, no surrogates): matched by the
+    one-character regex `pattern` in Polars' own engine, so that a kernel's code-point
+    table and its Polars reference share one Unicode version."""
+    text = pl.Series([cps.tobytes().decode("utf-32-le")])
+    rest = text.str.replace_all(pattern, "").item().encode("utf-32-le")
+    member = np.zeros(0x110000, dtype=bool)
+    member[cps] = True
+    member[np.frombuffer(rest, dtype=np.uint32)] = False
+    return member[cps]

@@ -25,10 +25,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import polars as pl
 from numba import njit
 
-from corpuskit.text.chars import char_class
+from corpuskit.text.chars import char_class, regex_members
 
 _OPTS = {"cache": True, "nogil": True}
 
@@ -38,12 +37,6 @@ WS, WIDE, LETTER, UPPER, DIGIT, WORD, END, CLOSER = 1, 2, 4, 8, 16, 32, 64, 128
 # plane 14 (variation selectors: word characters). Planes 4-13 are unassigned and 15-16
 # private use: no property the kernel asks about (a test checks the whole range).
 _RANGES = ((0, 0x40000), (0xE0000, 0xE1000))
-
-
-def _members(pattern: str, cps: np.ndarray) -> np.ndarray:
-    """Boolean per entry of `cps`: matched by the one-character regex `pattern` (Polars)."""
-    chars = pl.Series([cps.tobytes().decode("utf-32-le")]).str.split("").explode()
-    return chars.str.contains(f"^(?:{pattern})$").to_numpy()
 
 
 def build_table(ranges: tuple[tuple[int, int], ...] = _RANGES) -> np.ndarray:
@@ -65,7 +58,7 @@ def build_table(ranges: tuple[tuple[int, int], ...] = _RANGES) -> np.ndarray:
         (END, char_class(ends)),
         (CLOSER, char_class(closers)),
     ):
-        table[cps[_members(pattern, cps)]] |= bit
+        table[cps[regex_members(pattern, cps)]] |= bit
     return table
 
 
