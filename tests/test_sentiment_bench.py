@@ -6,18 +6,11 @@ pieces); `other_reviews` drops those and other hotel reviews before the cross-do
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "bench_sentiment.py"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_sentiment", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+other_reviews = runpy.run_path(str(SCRIPT))["other_reviews"]
 
 
 def test_other_reviews_drops_copies_pieces_and_hotel_reviews() -> None:
@@ -33,12 +26,12 @@ def test_other_reviews_drops_copies_pieces_and_hotel_reviews() -> None:
         "这本书的纸张很差，印刷模糊",  # a book review: kept
         "不错",
     ]
-    kept, dropped = _bench().other_reviews(lines, hotel)
+    kept, dropped = other_reviews(lines, hotel)
     assert kept == ["很好", "这本书的纸张很差，印刷模糊", "不错"]
     assert dropped == {"copies": 1, "pieces": 1, "hotel": 1}
 
 
 def test_short_lines_inside_a_review_are_kept() -> None:
     # "不错" occurs in many reviews but is too short to be a copied piece
-    kept, dropped = _bench().other_reviews(["不错"], ["服务不错，位置好"])
+    kept, dropped = other_reviews(["不错"], ["服务不错，位置好"])
     assert kept == ["不错"] and dropped["pieces"] == 0
