@@ -507,6 +507,7 @@ DATATROVE_MODE = {
         "dup_ignore_symbol_lines": False,
         "dup_ignore_quoted_lines": False,
         "char_dup_min_lines": 1,
+        "judge_own_text": False,
     },
 }
 

@@ -33,6 +33,7 @@ from corpuskit.text.paragraphs import (
     QUOTED,
     UNFINISHED_MIN_CHARS,
     Wrapping,
+    letter_frame,
     paragraphs,
 )
 from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
@@ -66,6 +67,11 @@ class FineWebQualityConfig(UnspacedConfig):
     # particle or an emoticon (informal text breaks lines instead of writing "。"); the lead
     # under a headline (15 words or more) may be cut off
     lenient_ends: bool = True
+    # the line shares (punctuation, short lines, duplicates) judge the author's own text:
+    # quoted lines of an earlier message, the signature (after "-- ") and a letter's closing
+    # ("Thanks in advance," and the name under it) are left out when the document has other
+    # lines (corpuskit.text.paragraphs.letter_frame); trailing whitespace ends no line
+    judge_own_text: bool = True
 
 
 class FineWebQuality(FilterStep):
@@ -98,12 +104,29 @@ class FineWebQuality(FilterStep):
             if c.keep_headlines:
                 headline = para.headline
         docs = pl.DataFrame({"text": text, "uns": unspaced, "hl": headline}).with_row_index("row")
-        lines = (
-            docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n"))
-            .explode("s")
-            .with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
-            .with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False))
-            .filter(pl.col("s").str.contains(NON_WS))
+        lines = docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n")).explode("s")
+        lines = lines.with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+        if c.judge_own_text:
+            f = letter_frame(lines.select("row", "s"))
+            blank = ~f["s"].str.contains(NON_WS)
+            frame = f["quoted"] | f["signature"] | f["closing"] | f["attribution"]
+            lines = lines.with_columns(
+                own=~frame & ~blank,
+                # spaced text: a quoted paragraph (hard-wrapped by its poster, never
+                # rejoined) counts once; BBS quotes of unspaced text keep the quoted post's
+                # lines (a clause a line) and count line by line
+                weight=(~frame | f["quote_end"] | (f["quoted"] & pl.col("uns"))).cast(pl.UInt32),
+                plen=pl.when(f["quote_end"] & ~pl.col("uns"))
+                .then(f["quote_chars"])
+                .otherwise(pl.col("s").str.strip_chars().str.len_chars()),
+                frame=f["signature"] | f["closing"],
+            ).with_columns(
+                # a document of nothing but frame is judged line by line
+                weight=pl.when(pl.col("own").any().over("row")).then("weight").otherwise(1),
+                frame=pl.col("frame") & pl.col("own").any().over("row"),
+            )
+        lines = lines.with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False)).filter(
+            pl.col("s").str.contains(NON_WS)
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
         short_len = short_len.otherwise(c.short_line_length)
@@ -114,18 +137,27 @@ class FineWebQuality(FilterStep):
             counted = counted & pl.col("s").str.contains(r"[\p{L}\p{N}]")
         if c.dup_ignore_quoted_lines:
             counted = counted & ~pl.col("s").str.contains(QUOTED)
+        if c.judge_own_text:
+            counted = counted & ~pl.col("frame")
         s = pl.col("s")
+        if c.judge_own_text:
+            s = s.str.strip_chars_end()
         punct = s.str.contains(char_class(stop) + "$")
         if c.lenient_ends:
             long_prose = (s.str.len_chars() >= UNFINISHED_MIN_CHARS) & s.str.contains(INNER_END)
-            punct = s.str.replace(LENIENT_TAIL, "").str.contains(char_class(stop) + "$") | (
-                ~pl.col("uns") & long_prose
-            )
+            # closing brackets, emoticons, a parenthetical or straight quotes after the end
+            tail = s.str.replace(LENIENT_TAIL, "").str.replace(r"[\"']+$", "")
+            punct = tail.str.contains(char_class(stop) + "$") | (~pl.col("uns") & long_prose)
         if c.lenient_ends:
             # the lead under a headline, cut off mid-sentence by its feed (as c4_quality)
             lead = (pl.col("i") == pl.col("hl") + 1).fill_null(False)
             punct = punct | (lead & (s.str.count_matches(NON_WS + "+") >= LEAD_MIN_WORDS))
         body = ~pl.col("head")
+        short = s.str.len_chars() <= short_len
+        if c.judge_own_text:
+            # quoted paragraphs count once (on their last line), the frame not at all
+            body = body & (pl.col("weight") > 0)
+            short = pl.col("plen") <= short_len
         # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
         ends = char_class(stop | p.cjk_terminal) + char_class(p.cjk_closers) + "*$"
         stats = row_sums(
@@ -133,7 +165,7 @@ class FineWebQuality(FilterStep):
             batch.height,
             n=body,
             punct=punct & body,
-            short=(s.str.len_chars() <= short_len) & body,
+            short=short & body,
             dup_chars=pl.col("dup_chars"),
             dup_lines=pl.col("dup_chars") > 0,
             lines=pl.lit(1),

@@ -369,3 +369,104 @@ def _paragraphs_compiled(
         )
         text = pl.Series(text.name, arr, dtype=pl.String)
     return Paragraphs(text, headline)
+
+
+# A letter's frame (e-mail, Usenet and BBS posts, letters to the editor): what the line
+# rules judge apart from the author's own paragraphs.
+# The signature separator ("-- ", RFC 3676); the block after it is the signature when it
+# has at most SIGNATURE_MAX_LINES non-blank lines (a longer one is text after a dash line).
+SIGNATURE_MARK = r"^--[ \t]*$"
+SIGNATURE_MAX_LINES = 10
+# A valediction: a line of at most CLOSING_MAX_WORDS words that ends in a comma ("Regards,",
+# "Thanks in advance,", "God be with you,"), among the last CLOSING_MAX_LINES lines above
+# the signature, followed only by lines of at most CLOSING_MAX_WORDS words (the name).
+CLOSING_MAX_WORDS = 4
+CLOSING_MAX_LINES = 4
+# "In article <...> X writes:", "X wrote:": the line that introduces a quote
+ATTRIBUTION = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
+# the quote markers of a quoted line (nested: "> >", "|> ", ": : ")
+QUOTE_PREFIX = r"^((?:[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：](?:[ \t　]|$)))+)"
+
+
+def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
+    """Flag the frame of a letter in a line table (`row`, `col`, in document order, blank
+    lines included): `quoted` (a line of an earlier message), `quote_end` (the last line
+    of a quoted paragraph: the quoted lines up to a quoted blank line, a change of quote
+    level or an unquoted line), `quote_chars` (that paragraph's characters, on its last
+    line), `signature` (the separator and the block after it), `closing` (valediction and
+    name above the signature) and `attribution` ("X writes:"). Polars window expressions
+    over `row`; no per-document Python."""
+    s = pl.col(col)
+    blank = ~s.str.contains(r"\S")
+    nb = ~pl.col("_blank")
+    t = lines.with_columns(
+        _blank=blank,
+        _k=pl.int_range(pl.len(), dtype=pl.Int64).over("row"),
+        _mark=s.str.contains(SIGNATURE_MARK),
+        _words=s.str.count_matches(r"\S+"),
+        _prefix=s.str.extract(QUOTE_PREFIX, 1).str.replace_all(r"[ \t　]", ""),
+    )
+    last_mark = pl.when("_mark").then(pl.col("_k")).max().over("row")
+    after = ((pl.col("_k") > last_mark) & nb).sum().over("row")
+    content = s.str.replace(QUOTE_PREFIX, "").str.strip_chars()
+    t = t.with_columns(
+        quoted=pl.col("_prefix").is_not_null(),
+        _qtext=pl.when(pl.col("_prefix").is_not_null()).then(content),
+        signature=((pl.col("_k") >= last_mark) & (after <= SIGNATURE_MAX_LINES)).fill_null(False),
+        attribution=s.str.contains(ATTRIBUTION) & (s.str.len_chars() <= 200),
+    )
+    # quoted paragraphs: a quoted line with text continues the quoted line above it when
+    # that one has text at the same quote level
+    has_text = pl.col("_qtext").fill_null("") != ""
+    same_prev = (
+        pl.col("quoted").shift(1).over("row").fill_null(False)
+        & has_text.shift(1).over("row").fill_null(False)
+        & (pl.col("_prefix").shift(1).over("row") == pl.col("_prefix")).fill_null(False)
+    )
+    starts = pl.col("quoted") & has_text & ~same_prev
+    t = t.with_columns(_qp=starts.cast(pl.Int64).cum_sum().over("row"), _has=has_text)
+    continues = pl.col("_qp").shift(-1).over("row") == pl.col("_qp")
+    continued = (
+        pl.col("quoted").shift(-1).over("row").fill_null(False)
+        & pl.col("_has").shift(-1).over("row").fill_null(False)
+        & (pl.col("_prefix").shift(-1).over("row") == pl.col("_prefix")).fill_null(False)
+        & continues.fill_null(False)
+    )
+    t = t.with_columns(
+        quote_end=pl.col("quoted") & pl.col("_has") & ~continued,
+        quote_chars=pl.when(pl.col("quoted") & pl.col("_has"))
+        .then(pl.col("_qtext").str.len_chars().sum().over("row", "_qp"))
+        .otherwise(0),
+    )
+    # position from the end among the non-blank lines above the signature; all lines from
+    # here to the end short
+    body = ~pl.col("signature") & nb
+    t = t.with_columns(
+        _from_end=pl.when(body).then(body.cast(pl.Int64).cum_sum(reverse=True).over("row") - 1),
+        _short=((pl.col("_words") <= CLOSING_MAX_WORDS) | ~body).cast(pl.Int8),
+    ).with_columns(_tail_short=pl.col("_short").cum_min(reverse=True).over("row"))
+    valediction = (
+        body
+        & ~pl.col("quoted")
+        & s.str.contains(r"[,，][ \t]*$")
+        & (pl.col("_words") <= CLOSING_MAX_WORDS)
+        & (pl.col("_from_end") < CLOSING_MAX_LINES)
+        & (pl.col("_tail_short") == 1)
+    )
+    start = pl.when(valediction).then(pl.col("_from_end")).max().over("row")
+    # a letter has a body above its closing
+    has_body = (body & (pl.col("_from_end") > start)).any().over("row")
+    closing = (body & (pl.col("_from_end") <= start) & has_body).fill_null(False)
+    return t.with_columns(closing=closing).drop(
+        "_blank",
+        "_k",
+        "_mark",
+        "_words",
+        "_prefix",
+        "_qtext",
+        "_qp",
+        "_has",
+        "_from_end",
+        "_short",
+        "_tail_short",
+    )
