@@ -53,6 +53,7 @@ from corpuskit.text.paragraphs import (
     QUOTED,
     UNFINISHED_MIN_CHARS,
     Wrapping,
+    letter_frame,
     paragraphs,
 )
 from corpuskit.text.rows import row_sums
@@ -109,6 +110,10 @@ class C4QualityConfig(UnspacedConfig):
     # sentence; a lead of 15 words or more under a headline may be cut off (datatrove drops
     # all of these)
     lenient_ends: bool = True
+    # a letter's salutation ("Hi all,") and closing ("Thanks in advance," and the name under
+    # it, above the signature) are the author's text: kept without terminal punctuation, and
+    # counted as no sentence (corpuskit.text.paragraphs.letter_frame; datatrove drops them)
+    keep_letter_frame: bool = True
 
 
 class C4Quality(FilterStep):
@@ -153,6 +158,11 @@ class C4Quality(FilterStep):
             )
             .drop("hl", "i")
         )
+        greet = pl.lit(False)
+        if c.keep_letter_frame:
+            f = letter_frame(lines.select("row", "s"))
+            greet = f["opening"] | f["closing"]
+        lines = lines.with_columns(greet=greet)
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
             lines.filter(pl.col("uns"))
@@ -173,7 +183,9 @@ class C4Quality(FilterStep):
         # sentences of the kept spaced lines (spaCy sentencizer over spaCy tokens)
         kept = units.filter(pl.col("cause").is_null())
         # a kept headline is no sentence: a headline and a byline are still a stub
-        sentences = self._sentences(kept.filter(~pl.col("uns") & ~pl.col("head")), text, unspaced)
+        sentences = self._sentences(
+            kept.filter(~pl.col("uns") & ~pl.col("head") & ~pl.col("greet")), text, unspaced
+        )
         # per document: first doc-level event in line order, sentences, the kept text
         doc_event = (
             units.filter(pl.col("doc_drop").is_not_null())
@@ -194,7 +206,7 @@ class C4Quality(FilterStep):
             batch.height,
             **{r: (pl.col("cause") == r).fill_null(False) for r in LINE_RULES},
             removed=pl.col("cause").is_not_null() & pl.col("s").str.contains(NON_WS),
-            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head"),
+            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head") & ~pl.col("greet"),
         )
         frame = (
             pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
@@ -299,14 +311,13 @@ class C4Quality(FilterStep):
             cjk_end = cjk_end | informal
         # when/then evaluates both branches: a batch without unspaced units skips the CJK one
         ends = pl.when(uns).then(cjk_end).otherwise(ascii_end) if units["uns"].any() else ascii_end
-        terminal = ends | pl.col("head") | lenient
+        terminal = ends | pl.col("head") | pl.col("greet") | lenient
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
             cause = cause.when(~terminal).then(pl.lit("no_terminal_punct"))
-        cause = cause.when((pl.col("words") < c.min_words_per_line) & ~pl.col("head")).then(
-            pl.lit("too_few_words")
-        )
+        short = (pl.col("words") < c.min_words_per_line) & ~pl.col("head") & ~pl.col("greet")
+        cause = cause.when(short).then(pl.lit("too_few_words"))
         if c.filter_lorem_ipsum:
             cause = cause.when(found["lorem_ipsum"]).then(pl.lit("lorem_ipsum"))
         if c.filter_javascript:

@@ -109,7 +109,7 @@ class FineWebQuality(FilterStep):
         if c.judge_own_text:
             f = letter_frame(lines.select("row", "s"))
             blank = ~f["s"].str.contains(NON_WS)
-            frame = f["quoted"] | f["signature"] | f["closing"] | f["attribution"]
+            frame = f["quoted"] | f["signature"] | f["closing"] | f["opening"] | f["attribution"]
             lines = lines.with_columns(
                 own=~frame & ~blank,
                 # spaced text: a quoted paragraph (hard-wrapped by its poster, never
@@ -119,7 +119,7 @@ class FineWebQuality(FilterStep):
                 plen=pl.when(f["quote_end"] & ~pl.col("uns"))
                 .then(f["quote_chars"])
                 .otherwise(pl.col("s").str.strip_chars().str.len_chars()),
-                frame=f["signature"] | f["closing"],
+                frame=f["signature"] | f["closing"] | f["opening"],
             ).with_columns(
                 # a document of nothing but frame is judged line by line
                 weight=pl.when(pl.col("own").any().over("row")).then("weight").otherwise(1),

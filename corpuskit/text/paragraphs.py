@@ -382,6 +382,7 @@ SIGNATURE_MAX_LINES = 10
 # the signature, followed only by lines of at most CLOSING_MAX_WORDS words (the name).
 CLOSING_MAX_WORDS = 4
 CLOSING_MAX_LINES = 4
+OPENING_MAX_WORDS = 3
 # "In article <...> X writes:", "X wrote:": the line that introduces a quote
 ATTRIBUTION = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
 # the quote markers of a quoted line (nested: "> >", "|> ", ": : ")
@@ -394,8 +395,8 @@ def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
     of a quoted paragraph: the quoted lines up to a quoted blank line, a change of quote
     level or an unquoted line), `quote_chars` (that paragraph's characters, on its last
     line), `signature` (the separator and the block after it), `closing` (valediction and
-    name above the signature) and `attribution` ("X writes:"). Polars window expressions
-    over `row`; no per-document Python."""
+    name above the signature), `opening` (the salutation) and `attribution` ("X writes:").
+    Polars window expressions over `row`; no per-document Python."""
     s = pl.col(col)
     blank = ~s.str.contains(r"\S")
     nb = ~pl.col("_blank")
@@ -457,7 +458,18 @@ def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
     # a letter has a body above its closing
     has_body = (body & (pl.col("_from_end") > start)).any().over("row")
     closing = (body & (pl.col("_from_end") <= start) & has_body).fill_null(False)
-    return t.with_columns(closing=closing).drop(
+    # the salutation: the first line of the author's own, of at most OPENING_MAX_WORDS
+    # words, ending in a comma or colon ("Hi all,", "greetings:"), with more text below
+    own = body & ~pl.col("quoted") & ~pl.col("attribution")
+    first_own = pl.when(own).then(pl.col("_k")).min().over("row")
+    opening = (
+        own
+        & (pl.col("_k") == first_own)
+        & (pl.col("_words") <= OPENING_MAX_WORDS)
+        & s.str.contains(r"[,，:：][ \t]*$")
+        & (own & (pl.col("_k") > first_own) & ~closing).any().over("row")
+    ).fill_null(False)
+    return t.with_columns(closing=closing, opening=opening).drop(
         "_blank",
         "_k",
         "_mark",
