@@ -407,13 +407,17 @@ def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
         _words=s.str.count_matches(r"\S+"),
         _prefix=s.str.extract(QUOTE_PREFIX, 1).str.replace_all(r"[ \t　]", ""),
     )
-    last_mark = pl.when("_mark").then(pl.col("_k")).max().over("row")
-    after = ((pl.col("_k") > last_mark) & nb).sum().over("row")
+    # the signature starts at the first separator with at most SIGNATURE_MAX_LINES non-blank
+    # lines after it (a signature pasted twice is one)
+    after = nb.cast(pl.Int64).cum_sum(reverse=True).over("row") - nb.cast(pl.Int64)
+    sig_start = (
+        pl.when(pl.col("_mark") & (after <= SIGNATURE_MAX_LINES)).then(pl.col("_k")).min()
+    ).over("row")
     content = s.str.replace(QUOTE_PREFIX, "").str.strip_chars()
     t = t.with_columns(
         quoted=pl.col("_prefix").is_not_null(),
         _qtext=pl.when(pl.col("_prefix").is_not_null()).then(content),
-        signature=((pl.col("_k") >= last_mark) & (after <= SIGNATURE_MAX_LINES)).fill_null(False),
+        signature=(pl.col("_k") >= sig_start).fill_null(False),
         attribution=s.str.contains(ATTRIBUTION) & (s.str.len_chars() <= 200),
     )
     # quoted paragraphs: a quoted line with text continues the quoted line above it when
@@ -459,7 +463,7 @@ def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
     has_body = (body & (pl.col("_from_end") > start)).any().over("row")
     closing = (body & (pl.col("_from_end") <= start) & has_body).fill_null(False)
     # the salutation: the first line of the author's own, of at most OPENING_MAX_WORDS
-    # words, ending in a comma or colon ("Hi all,", "greetings:"), with more text below
+    # words, ending in a comma or colon ("Hi all,", "greetings:"), above a line of text
     own = body & ~pl.col("quoted") & ~pl.col("attribution")
     first_own = pl.when(own).then(pl.col("_k")).min().over("row")
     opening = (
@@ -467,7 +471,9 @@ def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
         & (pl.col("_k") == first_own)
         & (pl.col("_words") <= OPENING_MAX_WORDS)
         & s.str.contains(r"[,，:：][ \t]*$")
-        & (own & (pl.col("_k") > first_own) & ~closing).any().over("row")
+        & (own & (pl.col("_k") > first_own) & (pl.col("_words") > CLOSING_MAX_WORDS))
+        .any()
+        .over("row")
     ).fill_null(False)
     return t.with_columns(closing=closing, opening=opening).drop(
         "_blank",
