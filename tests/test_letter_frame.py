@@ -96,8 +96,8 @@ def test_fineweb_repeated_signature_is_no_duplicated_text():
         "To fix this, you should copy each cross-linked file to a new name. This will fix "
         "the cross-link by giving the files unique data spaces. Now delete the cross-linked "
         "files, examine the copies and try to assemble them properly.\n\n"
-    ) * 1
-    sig = "-- \n-----------------\nGordon S. Hlavenka\ncgordon@vpnet.example.us\nVote Procrastination!\n"
+    )
+    sig = "-- \n-----------\nGordon S. Hlavenka\ncgordon@vpnet.example.us\nVote Procrastination!\n"
     doc = body + "In any case, something trashed your FAT.\n\n" + sig + sig
     new = run("fineweb_quality", [doc])
     assert new[REASON_COLUMN][0] is None
