@@ -53,7 +53,7 @@ from corpuskit.text.paragraphs import (
     QUOTED,
     UNFINISHED_MIN_CHARS,
     Wrapping,
-    letter_frame,
+    frame_flags,
     paragraphs,
 )
 from corpuskit.text.rows import row_sums
@@ -158,11 +158,14 @@ class C4Quality(FilterStep):
             )
             .drop("hl", "i")
         )
-        greet = pl.lit(False)
-        if c.keep_letter_frame:
-            f = letter_frame(lines.select("row", "s"))
-            greet = f["opening"] | f["closing"]
-        lines = lines.with_columns(greet=greet)
+        f = (
+            frame_flags(lines.select("row", "s"), text=norm["text"])
+            if c.keep_letter_frame
+            else None
+        )
+        lines = lines.with_columns(
+            greet=pl.lit(False) if f is None else f["opening"] | f["closing"]
+        )
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
             lines.filter(pl.col("uns"))

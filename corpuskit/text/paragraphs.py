@@ -389,6 +389,50 @@ ATTRIBUTION = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
 QUOTE_PREFIX = r"^((?:[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：](?:[ \t　]|$)))+)"
 
 
+# a line that may belong to a letter's frame: quoted, a signature separator, a short line
+# ending in a comma (salutation, valediction), an attribution
+_FRAME_HINT = (
+    r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：](?:[ \t　]|$))|^--[ \t]*$"
+    r"|^[ \t]*\S+(?:[ \t]+\S+){0,3}[,，][ \t]*$"
+    r"|(?i:writes|wrote|says|said|schrieb|a écrit)[ \t]*:[ \t]*$"
+)
+FRAME_FLAGS = ("quoted", "quote_end", "signature", "closing", "opening", "attribution")
+
+
+# what a document with a frame line holds somewhere (a literal scan, cheaper than a regex)
+_FRAME_LITERALS = (",\n", ", \n", "，\n", ">", "--", ":\n", "：\n", "\n:", "\n：")
+
+
+def frame_flags(
+    lines: pl.DataFrame, col: str = "s", text: pl.Series | None = None
+) -> pl.DataFrame | None:
+    """`letter_frame`'s flags (and `quote_chars`) for every line of a line table (`row`,
+    `col`, in document order), computed only for the documents with a line that may be
+    frame: False and 0 elsewhere. None when no document has one (most web text). `text`
+    (the documents, by `row`) lets a literal scan skip most documents first."""
+    if text is not None:
+        maybe = pl.repeat(False, len(text), dtype=pl.Boolean, eager=True)
+        for lit in _FRAME_LITERALS:
+            maybe = maybe | text.str.contains(lit, literal=True)
+        if not maybe.any():
+            return None
+        sub = maybe.gather(lines["row"]).arg_true()
+        hint = pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True)
+        hint = hint.scatter(sub, lines[col].gather(sub).str.contains(_FRAME_HINT))
+    else:
+        hint = lines[col].str.contains(_FRAME_HINT)
+    if not hint.any():
+        return None
+    out = {k: pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True) for k in FRAME_FLAGS}
+    out["quote_chars"] = pl.repeat(0, lines.height, dtype=pl.UInt32, eager=True)
+    docs = lines["row"].filter(hint).unique()
+    idx = lines["row"].is_in(docs.implode()).arg_true()
+    got = letter_frame(lines[idx].select("row", col), col)
+    for k in out:
+        out[k] = out[k].scatter(idx, got[k].cast(out[k].dtype))
+    return pl.DataFrame({k: v.alias(k) for k, v in out.items()})
+
+
 def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
     """Flag the frame of a letter in a line table (`row`, `col`, in document order, blank
     lines included): `quoted` (a line of an earlier message), `quote_end` (the last line
@@ -463,14 +507,14 @@ def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
     has_body = (body & (pl.col("_from_end") > start)).any().over("row")
     closing = (body & (pl.col("_from_end") <= start) & has_body).fill_null(False)
     # the salutation: the first line of the author's own, of at most OPENING_MAX_WORDS
-    # words, ending in a comma or colon ("Hi all,", "greetings:"), above a line of text
+    # words, ending in a comma ("Hi all,", "Dear Sir,"), above a line of text
     own = body & ~pl.col("quoted") & ~pl.col("attribution")
     first_own = pl.when(own).then(pl.col("_k")).min().over("row")
     opening = (
         own
         & (pl.col("_k") == first_own)
         & (pl.col("_words") <= OPENING_MAX_WORDS)
-        & s.str.contains(r"[,，:：][ \t]*$")
+        & s.str.contains(r"[,，][ \t]*$")
         & (own & (pl.col("_k") > first_own) & (pl.col("_words") > CLOSING_MAX_WORDS))
         .any()
         .over("row")
