@@ -124,3 +124,36 @@ def test_c4_keeps_salutation_and_sign_off():
     assert out["c4_sentences"][0] == 2
     old = run("c4_quality", [doc], min_num_sentences=1, keep_letter_frame=False)
     assert "Kevin" not in old["text"][0] and "Howdy" not in old["text"][0]
+
+
+def test_bbs_quote_marker_survives_normalize_punctuation():
+    """normalize_punctuation turns newsmth's ": " quote marker into "：" (no space, nesting
+    folded); the quoted lines are still quoted for the line steps and letter_frame."""
+    import re
+
+    from corpuskit import registry
+    from corpuskit.text.paragraphs import QUOTED, Wrapping, paragraphs
+
+    post = (
+        "我觉得不是这样的，你们说呢？\n"
+        ": 标  题: Re: 姐姐快要生孩子了，很感慨\n"
+        ": 发信站: 水木社区 (Mon Jul  4 05:08:11 2005), 站内\n"
+        ": \n"
+        ": 啊，我也以为是酱紫呢\n"
+        ": : 这个是胡说。\n"
+    )
+    cls = registry.steps()["normalize_punctuation"]
+    step = cls(cls.Config(), name="normalize_punctuation")
+    step.validate()
+    step.ensure_ready()
+    out = step.process(pl.DataFrame({"id": ["1"], "text": [post]})).batch["text"][0]
+    lines = out.split("\n")
+    assert lines[1].startswith("：标")  # the marker as normalize_punctuation leaves it
+    assert [bool(re.search(QUOTED, line)) for line in lines[:6]] == [False] + [True] * 5
+    f = frame_of(out)
+    assert f["quoted"].to_list()[:6] == [False] + [True] * 5
+    # the compiled twin agrees: quoted lines are never joined
+    uns = pl.Series([True])
+    for kernels in (True, False):
+        got = paragraphs(pl.Series([out]), uns, Wrapping(), kernels=kernels).text[0]
+        assert got == out

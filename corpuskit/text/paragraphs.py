@@ -55,8 +55,9 @@ WIDE = (
     r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u3000-\u303f\uff01-\uff60\uffe0-\uffe6"
     r"\u2e80-\u2fdf\u3190-\u31ff\ufe30-\ufe4f]"
 )
-# Quoted lines of e-mail and Usenet ("> ", "|> ", "JD> ") and of BBS posts (": ").
-QUOTED = r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：][ \t　])"
+# Quoted lines of e-mail and Usenet ("> ", "|> ", "JD> ") and of BBS posts (": ", which
+# normalize_punctuation makes "：", no space: no sentence starts with a full-width colon).
+QUOTED = r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:[ \t　]|：)"
 # List items: bullets, "1." / "1)" / "(1)" / "１．" / "一、" / "a)".
 LIST_ITEM = (
     r"^[ \t　]*(?:[-*+•·▪◦○●◆◇■□►▶※]\s|[(（]?\d{1,3}[.)、．）](?:\s|$)|[(（]\d{1,3}[)）]"
@@ -386,13 +387,13 @@ OPENING_MAX_WORDS = 3
 # "In article <...> X writes:", "X wrote:": the line that introduces a quote
 ATTRIBUTION = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
 # the quote markers of a quoted line (nested: "> >", "|> ", ": : ")
-QUOTE_PREFIX = r"^((?:[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：](?:[ \t　]|$)))+)"
+QUOTE_PREFIX = r"^((?:[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:(?:[ \t　]|$)|：))+)"
 
 
 # a line that may belong to a letter's frame: quoted, a signature separator, a short line
 # ending in a comma (salutation, valediction), an attribution
 _FRAME_HINT = (
-    r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：](?:[ \t　]|$))|^--[ \t]*$"
+    r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:(?:[ \t　]|$)|：)|^--[ \t]*$"
     r"|^[ \t]*\S+(?:[ \t]+\S+){0,3}[,，][ \t]*$"
     r"|(?i:writes|wrote|says|said|schrieb|a écrit)[ \t]*:[ \t]*$"
 )

@@ -209,16 +209,16 @@ def _terminal(cps, a, b, tab):
 
 @njit(**_OPTS)
 def _quoted(cps, a, b):
-    """line[a:b] matches `^[ \\t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：][ \\t　])`."""
+    """line[a:b] matches `^[ \\t]*(?:[>|}]|[A-Za-z]{1,4}>|:[ \\t　]|：)`."""
     i = a
     while i < b and (cps[i] == SP or cps[i] == TAB):
         i += 1
     if i >= b:
         return False
     c = cps[i]
-    if c == 0x3E or c == 0x7C or c == 0x7D:
+    if c == 0x3E or c == 0x7C or c == 0x7D or c == 0xFF1A:
         return True
-    if c == 0x3A or c == 0xFF1A:
+    if c == 0x3A:
         return i + 1 < b and (cps[i + 1] == SP or cps[i + 1] == TAB or cps[i + 1] == IDEO_SP)
     k = 0
     while i + k < b and k < 5 and _ascii_letter(cps[i + k]):
