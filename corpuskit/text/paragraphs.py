@@ -183,7 +183,9 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
     rest = rest.select(pl.col(c).cast(feats.schema[c]) for c in feats.columns)
     t = pl.concat([feats, rest]).sort("_k").drop("_k", "chars", "_pair")
     fits = ~pl.col("blank") & ~pl.col("quoted") & (pl.col("width") <= w.max_width)
-    doc_width = pl.col("width").filter(fits).max().over("row").fill_null(0)
+    doc_width = wrap_width(t.filter(fits).select("row", "width"), w)
+    t = t.join(doc_width, on="row", how="left", maintain_order="left")
+    doc_width = pl.col("_wrap").fill_null(0)
     threshold = pl.max_horizontal(pl.lit(w.min_width * w.fill), doc_width * w.fill)
     slack = pl.when("uns").then(pl.lit(w.slack_unspaced)).otherwise(pl.col("doc_width") * w.slack)
     t = t.with_columns(
@@ -252,6 +254,22 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
     if w.keep_headlines:
         join = join & ~headline
     return t.with_columns(join=join.fill_null(False), headline=headline.fill_null(False))
+
+
+def wrap_width(widths: pl.DataFrame, w: Wrapping) -> pl.DataFrame:
+    """A document's wrap width (`row`, `_wrap`) from its fitting lines' widths (`row`,
+    `width`): the widest width that another line comes within `slack` of (a wrapper fills
+    many lines to about its width; a single wider line is a header, an attribution or a
+    URL), else the widest."""
+    ranked = widths.sort(["row", "width"], descending=[False, True]).with_columns(
+        _next=pl.col("width").shift(-1).over("row")
+    )
+    shared = ranked.filter(pl.col("_next") >= pl.col("width") * (1 - w.slack))
+    widest = ranked.group_by("row").agg(_wrap=pl.col("width").max())
+    first = shared.group_by("row").agg(_shared=pl.col("width").first())
+    return widest.join(first, on="row", how="left").select(
+        "row", _wrap=pl.coalesce("_shared", "_wrap")
+    )
 
 
 _WORD = r"\p{L}[\p{L}'’\-]*"

@@ -499,6 +499,7 @@ def paragraph_buffers(
     blank = np.empty(cap, dtype=np.bool_)
     short = np.empty(cap, dtype=np.bool_)
     width = np.empty(cap, dtype=np.int64)
+    fit_w = np.empty(cap, dtype=np.int64)
     indent = np.empty(cap, dtype=np.int64)
     terminal = np.empty(cap, dtype=np.bool_)
     quoted = np.empty(cap, dtype=np.bool_)
@@ -582,10 +583,21 @@ def paragraph_buffers(
                     f += 1
             first[k] = f - s0 + _count_wide(cps, s0, f, tab)
             gap[k] = 0 if u and _has(tab, cps[s0], WIDE) else 1
-        doc_width = 0
+        # the wrap width: the widest fitting width another line comes within the slack of
+        # (paragraphs.wrap_width), else the widest
+        nf = 0
         for k in range(m):
             if not blank[k] and not quoted[k] and width[k] <= max_width:
-                doc_width = max(doc_width, width[k])
+                fit_w[nf] = width[k]
+                nf += 1
+        doc_width = 0
+        if nf:
+            ws = np.sort(fit_w[:nf])[::-1]
+            doc_width = ws[0]
+            for x in range(nf - 1):
+                if ws[x + 1] >= ws[x] * (1.0 - slack_share):
+                    doc_width = ws[x]
+                    break
         threshold = max(min_width * fill, doc_width * fill)
         for k in range(m):
             full[k] = (
