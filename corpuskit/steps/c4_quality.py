@@ -163,9 +163,11 @@ class C4Quality(FilterStep):
             if c.keep_letter_frame
             else None
         )
-        lines = lines.with_columns(
-            greet=pl.lit(False) if f is None else f["opening"] | f["closing"]
-        )
+        # the letter's salutation and closing (a column only in batches that have one)
+        greet = pl.lit(False)
+        if f is not None:
+            lines = lines.with_columns(greet=f["opening"] | f["closing"])
+            greet = pl.col("greet")
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
             lines.filter(pl.col("uns"))
@@ -182,12 +184,12 @@ class C4Quality(FilterStep):
             out=pl.when("uns").then(pl.col("s")).otherwise(py_strip(pl.col("s"))),
             s=py_strip(pl.col("s")),
         )
-        units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers)
+        units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers, greet)
         # sentences of the kept spaced lines (spaCy sentencizer over spaCy tokens)
         kept = units.filter(pl.col("cause").is_null())
         # a kept headline is no sentence: a headline and a byline are still a stub
         sentences = self._sentences(
-            kept.filter(~pl.col("uns") & ~pl.col("head") & ~pl.col("greet")), text, unspaced
+            kept.filter(~pl.col("uns") & ~pl.col("head") & ~greet), text, unspaced
         )
         # per document: first doc-level event in line order, sentences, the kept text
         doc_event = (
@@ -209,7 +211,7 @@ class C4Quality(FilterStep):
             batch.height,
             **{r: (pl.col("cause") == r).fill_null(False) for r in LINE_RULES},
             removed=pl.col("cause").is_not_null() & pl.col("s").str.contains(NON_WS),
-            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head") & ~pl.col("greet"),
+            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head") & ~greet,
         )
         frame = (
             pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
@@ -259,9 +261,11 @@ class C4Quality(FilterStep):
         c: C4QualityConfig,
         cjk_terminal: frozenset[str],
         cjk_closers: frozenset[str],
+        greet: pl.Expr,
     ) -> pl.DataFrame:
         """Per unit: `cause` (the line rule that drops it, "doc_rule" for a unit that rejects
-        its document) and `doc_drop` (lorem_ipsum / curly_bracket), in datatrove's order."""
+        its document) and `doc_drop` (lorem_ipsum / curly_bracket), in datatrove's order.
+        `greet`: the unit is a letter's salutation or closing (kept, no sentence)."""
         s = pl.col("s")
         uns = pl.col("uns")
         units = units.with_columns(jieba_words=_jieba_counts(units))
@@ -314,12 +318,12 @@ class C4Quality(FilterStep):
             cjk_end = cjk_end | informal
         # when/then evaluates both branches: a batch without unspaced units skips the CJK one
         ends = pl.when(uns).then(cjk_end).otherwise(ascii_end) if units["uns"].any() else ascii_end
-        terminal = ends | pl.col("head") | pl.col("greet") | lenient
+        terminal = ends | pl.col("head") | greet | lenient
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
             cause = cause.when(~terminal).then(pl.lit("no_terminal_punct"))
-        short = (pl.col("words") < c.min_words_per_line) & ~pl.col("head") & ~pl.col("greet")
+        short = (pl.col("words") < c.min_words_per_line) & ~pl.col("head") & ~greet
         cause = cause.when(short).then(pl.lit("too_few_words"))
         if c.filter_lorem_ipsum:
             cause = cause.when(found["lorem_ipsum"]).then(pl.lit("lorem_ipsum"))

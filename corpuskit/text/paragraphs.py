@@ -418,8 +418,9 @@ _FRAME_HINT = (
 FRAME_FLAGS = ("quoted", "quote_end", "signature", "closing", "opening", "attribution")
 
 
-# what a document with a frame line holds somewhere (a literal scan, cheaper than a regex)
-_FRAME_LITERALS = (",\n", ", \n", "，\n", ">", "--", ":\n", "：\n", "\n:", "\n：")
+# what a document with a frame line holds somewhere: literals, which the regex engine scans
+# for at once (several times faster than _FRAME_HINT line by line)
+_FRAME_LITERALS = r",\n|, \n|，\n|>|--|:\n|：\n|\n:|\n："
 
 
 def frame_flags(
@@ -430,9 +431,7 @@ def frame_flags(
     frame: False and 0 elsewhere. None when no document has one (most web text). `text`
     (the documents, by `row`) lets a literal scan skip most documents first."""
     if text is not None:
-        maybe = pl.repeat(False, len(text), dtype=pl.Boolean, eager=True)
-        for lit in _FRAME_LITERALS:
-            maybe = maybe | text.str.contains(lit, literal=True)
+        maybe = text.str.contains(_FRAME_LITERALS)
         if not maybe.any():
             return None
         sub = maybe.gather(lines["row"]).arg_true()

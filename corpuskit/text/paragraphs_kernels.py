@@ -592,10 +592,11 @@ def paragraph_buffers(
                 nf += 1
         doc_width = 0
         if nf:
-            ws = np.sort(fit_w[:nf])[::-1]
-            doc_width = ws[0]
-            for x in range(nf - 1):
-                if ws[x + 1] >= ws[x] * (1.0 - slack_share):
+            ws = fit_w[:nf]
+            ws.sort()  # in place, ascending: the widest is last
+            doc_width = ws[nf - 1]
+            for x in range(nf - 1, 0, -1):
+                if ws[x - 1] >= ws[x] * (1.0 - slack_share):
                     doc_width = ws[x]
                     break
         threshold = max(min_width * fill, doc_width * fill)
