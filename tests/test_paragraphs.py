@@ -252,3 +252,26 @@ def test_gold_hard_wrapped_keep_their_text():
     lost = [removed_share(a, b) for a, b in zip(docs, out["text"], strict=True)]
     assert max(lost[:2]) <= 0.03, lost  # the chapters
     assert lost[2] <= 0.40, lost  # the post: its signature and a jumper list go
+
+
+def test_one_wide_line_does_not_set_the_wrap_width():
+    """A post wrapped at 70 columns under one 95-column attribution line: the wrap width is
+    the width the body's lines share, not the widest line's, so the body joins (with the
+    widest line, 70-column lines fell short of the 'next word would not have fitted' test)."""
+    attribution = (
+        "In article <1993Apr20.164517.20876@news.example.edu> someone@cs.example.edu "
+        "(A. Poster) writes:"
+    )
+    body = (
+        "I have determined that the first two jumpers tell it to address the\n"
+        "first serial port as COM1 or COM2, and the next pair tells it to use the\n"
+        "printer port as LPT1 or LPT2. What I cannot find out is which of the\n"
+        "remaining jumpers sets the interrupt of the second port, and the manual\n"
+        "does not say a word about it.\n"
+    )
+    assert max(len(line) for line in body.split("\n")) <= 72 < len(attribution)
+    doc = attribution + "\n\n" + body
+    for kernels in (True, False):
+        got = paragraphs(*texts(doc), kernels=kernels).text[0].split("\n")
+        assert got[0] == attribution
+        assert got[2].startswith("I have determined") and got[2].endswith("a word about it.")

@@ -499,7 +499,12 @@ def peer_filter(name: str):
 # hard-wrapped text and reject briefs); datatrove judges physical lines. Parity is checked
 # with those options off; the default mode is compared in test_default_mode_stays_close.
 DATATROVE_MODE = {
-    "c4_quality": {"rejoin_lines": False, "keep_headlines": False, "lenient_ends": False},
+    "c4_quality": {
+        "rejoin_lines": False,
+        "keep_headlines": False,
+        "lenient_ends": False,
+        "keep_letter_frame": False,
+    },
     "fineweb_quality": {
         "rejoin_lines": False,
         "keep_headlines": False,
@@ -507,6 +512,7 @@ DATATROVE_MODE = {
         "dup_ignore_symbol_lines": False,
         "dup_ignore_quoted_lines": False,
         "char_dup_min_lines": 1,
+        "judge_own_text": False,
     },
 }
 

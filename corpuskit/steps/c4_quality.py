@@ -53,6 +53,7 @@ from corpuskit.text.paragraphs import (
     QUOTED,
     UNFINISHED_MIN_CHARS,
     Wrapping,
+    frame_flags,
     paragraphs,
 )
 from corpuskit.text.rows import row_sums
@@ -109,6 +110,10 @@ class C4QualityConfig(UnspacedConfig):
     # sentence; a lead of 15 words or more under a headline may be cut off (datatrove drops
     # all of these)
     lenient_ends: bool = True
+    # a letter's salutation ("Hi all,") and closing ("Thanks in advance," and the name under
+    # it, above the signature) are the author's text: kept without terminal punctuation, and
+    # counted as no sentence (corpuskit.text.paragraphs.letter_frame; datatrove drops them)
+    keep_letter_frame: bool = True
 
 
 class C4Quality(FilterStep):
@@ -153,6 +158,16 @@ class C4Quality(FilterStep):
             )
             .drop("hl", "i")
         )
+        f = (
+            frame_flags(lines.select("row", "s"), text=norm["text"])
+            if c.keep_letter_frame
+            else None
+        )
+        # the letter's salutation and closing (a column only in batches that have one)
+        greet = pl.lit(False)
+        if f is not None:
+            lines = lines.with_columns(greet=f["opening"] | f["closing"])
+            greet = pl.col("greet")
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
             lines.filter(pl.col("uns"))
@@ -169,11 +184,13 @@ class C4Quality(FilterStep):
             out=pl.when("uns").then(pl.col("s")).otherwise(py_strip(pl.col("s"))),
             s=py_strip(pl.col("s")),
         )
-        units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers)
+        units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers, greet)
         # sentences of the kept spaced lines (spaCy sentencizer over spaCy tokens)
         kept = units.filter(pl.col("cause").is_null())
         # a kept headline is no sentence: a headline and a byline are still a stub
-        sentences = self._sentences(kept.filter(~pl.col("uns") & ~pl.col("head")), text, unspaced)
+        sentences = self._sentences(
+            kept.filter(~pl.col("uns") & ~pl.col("head") & ~greet), text, unspaced
+        )
         # per document: first doc-level event in line order, sentences, the kept text
         doc_event = (
             units.filter(pl.col("doc_drop").is_not_null())
@@ -194,7 +211,7 @@ class C4Quality(FilterStep):
             batch.height,
             **{r: (pl.col("cause") == r).fill_null(False) for r in LINE_RULES},
             removed=pl.col("cause").is_not_null() & pl.col("s").str.contains(NON_WS),
-            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head"),
+            uns_sent=pl.col("cause").is_null() & pl.col("uns") & ~pl.col("head") & ~greet,
         )
         frame = (
             pl.DataFrame({"row": pl.int_range(batch.height, dtype=pl.UInt32, eager=True)})
@@ -244,9 +261,11 @@ class C4Quality(FilterStep):
         c: C4QualityConfig,
         cjk_terminal: frozenset[str],
         cjk_closers: frozenset[str],
+        greet: pl.Expr,
     ) -> pl.DataFrame:
         """Per unit: `cause` (the line rule that drops it, "doc_rule" for a unit that rejects
-        its document) and `doc_drop` (lorem_ipsum / curly_bracket), in datatrove's order."""
+        its document) and `doc_drop` (lorem_ipsum / curly_bracket), in datatrove's order.
+        `greet`: the unit is a letter's salutation or closing (kept, no sentence)."""
         s = pl.col("s")
         uns = pl.col("uns")
         units = units.with_columns(jieba_words=_jieba_counts(units))
@@ -299,14 +318,13 @@ class C4Quality(FilterStep):
             cjk_end = cjk_end | informal
         # when/then evaluates both branches: a batch without unspaced units skips the CJK one
         ends = pl.when(uns).then(cjk_end).otherwise(ascii_end) if units["uns"].any() else ascii_end
-        terminal = ends | pl.col("head") | lenient
+        terminal = ends | pl.col("head") | greet | lenient
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
             cause = cause.when(~terminal).then(pl.lit("no_terminal_punct"))
-        cause = cause.when((pl.col("words") < c.min_words_per_line) & ~pl.col("head")).then(
-            pl.lit("too_few_words")
-        )
+        short = (pl.col("words") < c.min_words_per_line) & ~pl.col("head") & ~greet
+        cause = cause.when(short).then(pl.lit("too_few_words"))
         if c.filter_lorem_ipsum:
             cause = cause.when(found["lorem_ipsum"]).then(pl.lit("lorem_ipsum"))
         if c.filter_javascript:

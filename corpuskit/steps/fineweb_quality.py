@@ -33,10 +33,14 @@ from corpuskit.text.paragraphs import (
     QUOTED,
     UNFINISHED_MIN_CHARS,
     Wrapping,
+    frame_flags,
     paragraphs,
 )
 from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
 from corpuskit.text.segment import segmenter
+
+# LENIENT_TAIL with straight quotes ('He said "no."') and trailing whitespace
+LENIENT_TAIL_QUOTES = LENIENT_TAIL.removesuffix(")+$").replace("]|", "\"']|", 1) + r")+[ \t]*$"
 
 
 class FineWebQualityConfig(UnspacedConfig):
@@ -66,6 +70,11 @@ class FineWebQualityConfig(UnspacedConfig):
     # particle or an emoticon (informal text breaks lines instead of writing "。"); the lead
     # under a headline (15 words or more) may be cut off
     lenient_ends: bool = True
+    # the line shares (punctuation, short lines, duplicates) judge the author's own text:
+    # quoted lines of an earlier message, the signature (after "-- ") and a letter's closing
+    # ("Thanks in advance," and the name under it) are left out when the document has other
+    # lines (corpuskit.text.paragraphs.letter_frame); trailing whitespace ends no line
+    judge_own_text: bool = True
 
 
 class FineWebQuality(FilterStep):
@@ -98,12 +107,29 @@ class FineWebQuality(FilterStep):
             if c.keep_headlines:
                 headline = para.headline
         docs = pl.DataFrame({"text": text, "uns": unspaced, "hl": headline}).with_row_index("row")
-        lines = (
-            docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n"))
-            .explode("s")
-            .with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
-            .with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False))
-            .filter(pl.col("s").str.contains(NON_WS))
+        lines = docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n")).explode("s")
+        lines = lines.with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+        f = frame_flags(lines.select("row", "s"), text=docs["text"]) if c.judge_own_text else None
+        framed = f is not None
+        if f is not None:
+            blank = ~lines["s"].str.contains(NON_WS)
+            frame = f["quoted"] | f["signature"] | f["closing"] | f["opening"] | f["attribution"]
+            own = ~frame & ~blank
+            # a document of nothing but frame is judged line by line
+            has_own = row_sums(pl.DataFrame({"row": lines["row"], "o": own}), docs.height, o="o")
+            has_own = (has_own["o"] > 0).gather(lines["row"])
+            # spaced text: a quoted paragraph (hard-wrapped by its poster, never rejoined)
+            # counts once; BBS quotes of unspaced text keep the quoted post's lines (a clause
+            # a line) and count line by line
+            uns = lines["uns"]
+            weight = ~frame | f["quote_end"] | (f["quoted"] & uns)
+            lines = lines.with_columns(
+                weight=(weight | ~has_own).cast(pl.UInt32),
+                qlen=pl.when(f["quote_end"] & ~uns).then(f["quote_chars"]),
+                frame=(f["signature"] | f["closing"] | f["opening"]) & has_own,
+            )
+        lines = lines.with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False)).filter(
+            pl.col("s").str.contains(NON_WS)
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
         short_len = short_len.otherwise(c.short_line_length)
@@ -114,18 +140,27 @@ class FineWebQuality(FilterStep):
             counted = counted & pl.col("s").str.contains(r"[\p{L}\p{N}]")
         if c.dup_ignore_quoted_lines:
             counted = counted & ~pl.col("s").str.contains(QUOTED)
+        if framed:
+            counted = counted & ~pl.col("frame")
         s = pl.col("s")
-        punct = s.str.contains(char_class(stop) + "$")
+        # trailing whitespace ends no line (datatrove's endswith counts it)
+        end = r"[ \t]*$" if c.judge_own_text else "$"
+        punct = s.str.contains(char_class(stop) + end)
         if c.lenient_ends:
             long_prose = (s.str.len_chars() >= UNFINISHED_MIN_CHARS) & s.str.contains(INNER_END)
-            punct = s.str.replace(LENIENT_TAIL, "").str.contains(char_class(stop) + "$") | (
-                ~pl.col("uns") & long_prose
-            )
+            # closing brackets and quotes, an emoticon, a parenthetical after the end
+            tail = s.str.replace(LENIENT_TAIL_QUOTES, "")
+            punct = tail.str.contains(char_class(stop) + end) | (~pl.col("uns") & long_prose)
         if c.lenient_ends:
             # the lead under a headline, cut off mid-sentence by its feed (as c4_quality)
             lead = (pl.col("i") == pl.col("hl") + 1).fill_null(False)
             punct = punct | (lead & (s.str.count_matches(NON_WS + "+") >= LEAD_MIN_WORDS))
         body = ~pl.col("head")
+        short = s.str.len_chars() <= short_len
+        if framed:
+            # quoted paragraphs count once (on their last line), the frame not at all
+            body = body & (pl.col("weight") > 0)
+            short = pl.coalesce("qlen", s.str.len_chars()) <= short_len
         # unspaced: share of sentence units ending in terminal punctuation (closers allowed)
         ends = char_class(stop | p.cjk_terminal) + char_class(p.cjk_closers) + "*$"
         stats = row_sums(
@@ -133,7 +168,7 @@ class FineWebQuality(FilterStep):
             batch.height,
             n=body,
             punct=punct & body,
-            short=(s.str.len_chars() <= short_len) & body,
+            short=short & body,
             dup_chars=pl.col("dup_chars"),
             dup_lines=pl.col("dup_chars") > 0,
             lines=pl.lit(1),

@@ -34,6 +34,7 @@ import polars as pl
 from pydantic import Field
 
 from corpuskit.steps.base import MapStep, StepConfig
+from corpuskit.text.paragraphs import ATTRIBUTION, SIGNATURE_MARK
 
 _HEADER_NAMES = (
     "from|to|cc|bcc|subject|date|sent|message-id|newsgroups|path|organi[sz]ation|lines"
@@ -64,9 +65,8 @@ ELISION = (
 # then "out-" on a line of its own, then "> accelerate an Integra.")
 QUOTE_TAIL_WORDS = 3
 ATTRIBUTION_START = r"^\s*(?i:in (?:article )?<[^>\s]+>)"
-ATTRIBUTION_END = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
+ATTRIBUTION_END = ATTRIBUTION  # "... writes:" (corpuskit.text.paragraphs, letter_frame's)
 BBS_ATTRIBUTION = r"^\s*【\s*在.{0,80}的(?:大作|来信)中提到\s*[:：]\s*】\s*$"
-SIGNATURE_MARK = r"^--[ \t]*$"
 # a line of symbols only (ASCII art, rules of = - _ * ~ + / \ | .), 8 characters or more,
 # or a short rule of dashes (`---`, `-----`: also what separates a reply from its quote)
 SEPARATOR = r"^[ \t]*[=\-_*~+/\\|.^#<>:-]{8,}[ \t=\-_*~+/\\|.^#<>:-]*$|^-{3,7}[ \t]*$"

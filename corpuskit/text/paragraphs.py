@@ -55,8 +55,9 @@ WIDE = (
     r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Hangul}\u3000-\u303f\uff01-\uff60\uffe0-\uffe6"
     r"\u2e80-\u2fdf\u3190-\u31ff\ufe30-\ufe4f]"
 )
-# Quoted lines of e-mail and Usenet ("> ", "|> ", "JD> ") and of BBS posts (": ").
-QUOTED = r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：][ \t　])"
+# Quoted lines of e-mail and Usenet ("> ", "|> ", "JD> ") and of BBS posts (": ", which
+# normalize_punctuation makes "：", no space: no sentence starts with a full-width colon).
+QUOTED = r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:[ \t　]|：)"
 # List items: bullets, "1." / "1)" / "(1)" / "１．" / "一、" / "a)".
 LIST_ITEM = (
     r"^[ \t　]*(?:[-*+•·▪◦○●◆◇■□►▶※]\s|[(（]?\d{1,3}[.)、．）](?:\s|$)|[(（]\d{1,3}[)）]"
@@ -182,7 +183,9 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
     rest = rest.select(pl.col(c).cast(feats.schema[c]) for c in feats.columns)
     t = pl.concat([feats, rest]).sort("_k").drop("_k", "chars", "_pair")
     fits = ~pl.col("blank") & ~pl.col("quoted") & (pl.col("width") <= w.max_width)
-    doc_width = pl.col("width").filter(fits).max().over("row").fill_null(0)
+    doc_width = wrap_width(t.filter(fits).select("row", "width"), w)
+    t = t.join(doc_width, on="row", how="left", maintain_order="left")
+    doc_width = pl.col("_wrap").fill_null(0)
     threshold = pl.max_horizontal(pl.lit(w.min_width * w.fill), doc_width * w.fill)
     slack = pl.when("uns").then(pl.lit(w.slack_unspaced)).otherwise(pl.col("doc_width") * w.slack)
     t = t.with_columns(
@@ -251,6 +254,22 @@ def mark_lines(lines: pl.DataFrame, w: Wrapping = Wrapping()) -> pl.DataFrame:
     if w.keep_headlines:
         join = join & ~headline
     return t.with_columns(join=join.fill_null(False), headline=headline.fill_null(False))
+
+
+def wrap_width(widths: pl.DataFrame, w: Wrapping) -> pl.DataFrame:
+    """A document's wrap width (`row`, `_wrap`) from its fitting lines' widths (`row`,
+    `width`): the widest width that another line comes within `slack` of (a wrapper fills
+    many lines to about its width; a single wider line is a header, an attribution or a
+    URL), else the widest."""
+    ranked = widths.sort(["row", "width"], descending=[False, True]).with_columns(
+        _next=pl.col("width").shift(-1).over("row")
+    )
+    shared = ranked.filter(pl.col("_next") >= pl.col("width") * (1 - w.slack))
+    widest = ranked.group_by("row").agg(_wrap=pl.col("width").max())
+    first = shared.group_by("row").agg(_shared=pl.col("width").first())
+    return widest.join(first, on="row", how="left").select(
+        "row", _wrap=pl.coalesce("_shared", "_wrap")
+    )
 
 
 _WORD = r"\p{L}[\p{L}'’\-]*"
@@ -369,3 +388,165 @@ def _paragraphs_compiled(
         )
         text = pl.Series(text.name, arr, dtype=pl.String)
     return Paragraphs(text, headline)
+
+
+# A letter's frame (e-mail, Usenet and BBS posts, letters to the editor): what the line
+# rules judge apart from the author's own paragraphs.
+# The signature separator ("-- ", RFC 3676); the block after it is the signature when it
+# has at most SIGNATURE_MAX_LINES non-blank lines (a longer one is text after a dash line).
+SIGNATURE_MARK = r"^--[ \t]*$"
+SIGNATURE_MAX_LINES = 10
+# A valediction: a line of at most CLOSING_MAX_WORDS words that ends in a comma ("Regards,",
+# "Thanks in advance,", "God be with you,"), among the last CLOSING_MAX_LINES lines above
+# the signature, followed only by lines of at most CLOSING_MAX_WORDS words (the name).
+CLOSING_MAX_WORDS = 4
+CLOSING_MAX_LINES = 4
+OPENING_MAX_WORDS = 3
+# "In article <...> X writes:", "X wrote:": the line that introduces a quote
+ATTRIBUTION = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
+# the quote markers of a quoted line (nested: "> >", "|> ", ": : ")
+QUOTE_PREFIX = r"^((?:[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:(?:[ \t　]|$)|：))+)"
+
+
+# a line that may belong to a letter's frame: quoted, a signature separator, a short line
+# ending in a comma (salutation, valediction), an attribution
+_FRAME_HINT = (
+    r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:(?:[ \t　]|$)|：)|^--[ \t]*$"
+    r"|^[ \t]*\S+(?:[ \t]+\S+){0,3}[,，][ \t]*$"
+    r"|(?i:writes|wrote|says|said|schrieb|a écrit)[ \t]*:[ \t]*$"
+)
+FRAME_FLAGS = ("quoted", "quote_end", "signature", "closing", "opening", "attribution")
+
+
+# what a document with a frame line holds somewhere: literals, which the regex engine scans
+# for at once (several times faster than _FRAME_HINT line by line)
+_FRAME_LITERALS = r",\n|, \n|，\n|>|--|:\n|：\n|\n:|\n："
+
+
+def frame_flags(
+    lines: pl.DataFrame, col: str = "s", text: pl.Series | None = None
+) -> pl.DataFrame | None:
+    """`letter_frame`'s flags (and `quote_chars`) for every line of a line table (`row`,
+    `col`, in document order), computed only for the documents with a line that may be
+    frame: False and 0 elsewhere. None when no document has one (most web text). `text`
+    (the documents, by `row`) lets a literal scan skip most documents first."""
+    if text is not None:
+        maybe = text.str.contains(_FRAME_LITERALS)
+        if not maybe.any():
+            return None
+        sub = maybe.gather(lines["row"]).arg_true()
+        hint = pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True)
+        hint = hint.scatter(sub, lines[col].gather(sub).str.contains(_FRAME_HINT))
+    else:
+        hint = lines[col].str.contains(_FRAME_HINT)
+    if not hint.any():
+        return None
+    out = {k: pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True) for k in FRAME_FLAGS}
+    out["quote_chars"] = pl.repeat(0, lines.height, dtype=pl.UInt32, eager=True)
+    docs = lines["row"].filter(hint).unique()
+    idx = lines["row"].is_in(docs.implode()).arg_true()
+    got = letter_frame(lines[idx].select("row", col), col)
+    for k in out:
+        out[k] = out[k].scatter(idx, got[k].cast(out[k].dtype))
+    return pl.DataFrame({k: v.alias(k) for k, v in out.items()})
+
+
+def letter_frame(lines: pl.DataFrame, col: str = "s") -> pl.DataFrame:
+    """Flag the frame of a letter in a line table (`row`, `col`, in document order, blank
+    lines included): `quoted` (a line of an earlier message), `quote_end` (the last line
+    of a quoted paragraph: the quoted lines up to a quoted blank line, a change of quote
+    level or an unquoted line), `quote_chars` (that paragraph's characters, on its last
+    line), `signature` (the separator and the block after it), `closing` (valediction and
+    name above the signature), `opening` (the salutation) and `attribution` ("X writes:").
+    Polars window expressions over `row`; no per-document Python."""
+    s = pl.col(col)
+    blank = ~s.str.contains(r"\S")
+    nb = ~pl.col("_blank")
+    t = lines.with_columns(
+        _blank=blank,
+        _k=pl.int_range(pl.len(), dtype=pl.Int64).over("row"),
+        _mark=s.str.contains(SIGNATURE_MARK),
+        _words=s.str.count_matches(r"\S+"),
+        _prefix=s.str.extract(QUOTE_PREFIX, 1).str.replace_all(r"[ \t　]", ""),
+    )
+    # the signature starts at the first separator with at most SIGNATURE_MAX_LINES non-blank
+    # lines after it (a signature pasted twice is one)
+    after = nb.cast(pl.Int64).cum_sum(reverse=True).over("row") - nb.cast(pl.Int64)
+    sig_start = (
+        pl.when(pl.col("_mark") & (after <= SIGNATURE_MAX_LINES)).then(pl.col("_k")).min()
+    ).over("row")
+    content = s.str.replace(QUOTE_PREFIX, "").str.strip_chars()
+    t = t.with_columns(
+        quoted=pl.col("_prefix").is_not_null(),
+        _qtext=pl.when(pl.col("_prefix").is_not_null()).then(content),
+        signature=(pl.col("_k") >= sig_start).fill_null(False),
+        attribution=s.str.contains(ATTRIBUTION) & (s.str.len_chars() <= 200),
+    )
+    # quoted paragraphs: a quoted line with text continues the quoted line above it when
+    # that one has text at the same quote level
+    has_text = pl.col("_qtext").fill_null("") != ""
+    same_prev = (
+        pl.col("quoted").shift(1).over("row").fill_null(False)
+        & has_text.shift(1).over("row").fill_null(False)
+        & (pl.col("_prefix").shift(1).over("row") == pl.col("_prefix")).fill_null(False)
+    )
+    starts = pl.col("quoted") & has_text & ~same_prev
+    t = t.with_columns(_qp=starts.cast(pl.Int64).cum_sum().over("row"), _has=has_text)
+    continues = pl.col("_qp").shift(-1).over("row") == pl.col("_qp")
+    continued = (
+        pl.col("quoted").shift(-1).over("row").fill_null(False)
+        & pl.col("_has").shift(-1).over("row").fill_null(False)
+        & (pl.col("_prefix").shift(-1).over("row") == pl.col("_prefix")).fill_null(False)
+        & continues.fill_null(False)
+    )
+    t = t.with_columns(
+        quote_end=pl.col("quoted") & pl.col("_has") & ~continued,
+        quote_chars=pl.when(pl.col("quoted") & pl.col("_has"))
+        .then(pl.col("_qtext").str.len_chars().sum().over("row", "_qp"))
+        .otherwise(0),
+    )
+    # position from the end among the non-blank lines above the signature; all lines from
+    # here to the end short
+    body = ~pl.col("signature") & nb
+    t = t.with_columns(
+        _from_end=pl.when(body).then(body.cast(pl.Int64).cum_sum(reverse=True).over("row") - 1),
+        _short=((pl.col("_words") <= CLOSING_MAX_WORDS) | ~body).cast(pl.Int8),
+    ).with_columns(_tail_short=pl.col("_short").cum_min(reverse=True).over("row"))
+    valediction = (
+        body
+        & ~pl.col("quoted")
+        & s.str.contains(r"[,，][ \t]*$")
+        & (pl.col("_words") <= CLOSING_MAX_WORDS)
+        & (pl.col("_from_end") < CLOSING_MAX_LINES)
+        & (pl.col("_tail_short") == 1)
+    )
+    start = pl.when(valediction).then(pl.col("_from_end")).max().over("row")
+    # a letter has a body above its closing
+    has_body = (body & (pl.col("_from_end") > start)).any().over("row")
+    closing = (body & (pl.col("_from_end") <= start) & has_body).fill_null(False)
+    # the salutation: the first line of the author's own, of at most OPENING_MAX_WORDS
+    # words, ending in a comma ("Hi all,", "Dear Sir,"), above a line of text
+    own = body & ~pl.col("quoted") & ~pl.col("attribution")
+    first_own = pl.when(own).then(pl.col("_k")).min().over("row")
+    opening = (
+        own
+        & (pl.col("_k") == first_own)
+        & (pl.col("_words") <= OPENING_MAX_WORDS)
+        & s.str.contains(r"[,，][ \t]*$")
+        & (own & (pl.col("_k") > first_own) & (pl.col("_words") > CLOSING_MAX_WORDS))
+        .any()
+        .over("row")
+    ).fill_null(False)
+    return t.with_columns(closing=closing, opening=opening).drop(
+        "_blank",
+        "_k",
+        "_mark",
+        "_words",
+        "_prefix",
+        "_qtext",
+        "_qp",
+        "_has",
+        "_from_end",
+        "_short",
+        "_tail_short",
+    )

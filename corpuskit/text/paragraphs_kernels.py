@@ -209,16 +209,16 @@ def _terminal(cps, a, b, tab):
 
 @njit(**_OPTS)
 def _quoted(cps, a, b):
-    """line[a:b] matches `^[ \\t]*(?:[>|}]|[A-Za-z]{1,4}>|[:：][ \\t　])`."""
+    """line[a:b] matches `^[ \\t]*(?:[>|}]|[A-Za-z]{1,4}>|:[ \\t　]|：)`."""
     i = a
     while i < b and (cps[i] == SP or cps[i] == TAB):
         i += 1
     if i >= b:
         return False
     c = cps[i]
-    if c == 0x3E or c == 0x7C or c == 0x7D:
+    if c == 0x3E or c == 0x7C or c == 0x7D or c == 0xFF1A:
         return True
-    if c == 0x3A or c == 0xFF1A:
+    if c == 0x3A:
         return i + 1 < b and (cps[i + 1] == SP or cps[i + 1] == TAB or cps[i + 1] == IDEO_SP)
     k = 0
     while i + k < b and k < 5 and _ascii_letter(cps[i + k]):
@@ -499,6 +499,7 @@ def paragraph_buffers(
     blank = np.empty(cap, dtype=np.bool_)
     short = np.empty(cap, dtype=np.bool_)
     width = np.empty(cap, dtype=np.int64)
+    fit_w = np.empty(cap, dtype=np.int64)
     indent = np.empty(cap, dtype=np.int64)
     terminal = np.empty(cap, dtype=np.bool_)
     quoted = np.empty(cap, dtype=np.bool_)
@@ -582,10 +583,22 @@ def paragraph_buffers(
                     f += 1
             first[k] = f - s0 + _count_wide(cps, s0, f, tab)
             gap[k] = 0 if u and _has(tab, cps[s0], WIDE) else 1
-        doc_width = 0
+        # the wrap width: the widest fitting width another line comes within the slack of
+        # (paragraphs.wrap_width), else the widest
+        nf = 0
         for k in range(m):
             if not blank[k] and not quoted[k] and width[k] <= max_width:
-                doc_width = max(doc_width, width[k])
+                fit_w[nf] = width[k]
+                nf += 1
+        doc_width = 0
+        if nf:
+            ws = fit_w[:nf]
+            ws.sort()  # in place, ascending: the widest is last
+            doc_width = ws[nf - 1]
+            for x in range(nf - 1, 0, -1):
+                if ws[x - 1] >= ws[x] * (1.0 - slack_share):
+                    doc_width = ws[x]
+                    break
         threshold = max(min_width * fill, doc_width * fill)
         for k in range(m):
             full[k] = (
