@@ -249,6 +249,16 @@ def recipe_name(arg: str) -> str:
     return arg if arg in RECIPES else Path(arg).name.removesuffix(".yaml").removesuffix(".yml")
 
 
+def runs_unconfigured(step: str) -> bool:
+    """Whether `step: {}` builds (a plugin such as `blocklist` needs its word lists)."""
+    cls = registry.steps()[step]
+    try:
+        cls(cls.Config.model_validate(step_config(step)), name=step).validate()
+    except (ValueError, OSError):  # pydantic's ValidationError is a ValueError
+        return False
+    return True
+
+
 def step_config(step: str) -> dict[str, Any]:
     """The step's config in recipes/news.yaml (else web.yaml), else its defaults."""
     for name in ("news", "web"):
@@ -589,7 +599,13 @@ def main() -> None:
     corpus_names = sorted({d["corpus"] for d in docs})
     steps = [] if args.no_steps else args.steps.split(",")
     if steps == ["all-filters"]:
-        steps = sorted(n for n, c in registry.steps().items() if getattr(c, "kind", "") == "filter")
+        steps = [
+            n for n, c in sorted(registry.steps().items()) if getattr(c, "kind", "") == "filter"
+        ]
+        unconfigured = [n for n in steps if not runs_unconfigured(n)]
+        if unconfigured:
+            print(f"skipped (they need a config to run): {', '.join(unconfigured)}", flush=True)
+        steps = [n for n in steps if n not in unconfigured]
     unknown = [s for s in steps if s not in registry.steps()]
     if unknown:
         sys.exit(f"unknown steps: {', '.join(unknown)} (see `corpuskit steps`)")
