@@ -212,3 +212,35 @@ def test_chunk_index_grows_and_clears():
     assert seg.tokens(words).equals(table)  # found again after the table grew
     seg._chunks.clear()
     assert len(seg._chunks) == 0 and seg.tokens(words).equals(table)
+
+
+def test_word_stats_equal_sums_over_the_token_table():
+    texts, unspaced = real_and_odd_texts()
+    series = pl.Series(texts)
+    words = segment.word_hashes(["the", "of", "a", "的", "是", "U.S.", ",", "don't", "n't"])
+    ref = segment.Segmenter(kernels=False)
+    fast = segment.Segmenter(kernels=True)
+    for i in range(0, len(texts), 1500):
+        x, u = series.slice(i, 1500), unspaced.slice(i, 1500)
+        table = ref.tokens(x, u)
+        nonsym = (table["flags"] & segment.NONSYM) > 0
+        want = (
+            table.with_columns(
+                n=pl.lit(1, pl.Int64),
+                ns=nonsym.cast(pl.Int64),
+                ns_len=pl.when(nonsym).then(table["len"]).otherwise(0).cast(pl.Int64),
+                alpha=((table["flags"] & segment.ALPHA) > 0).cast(pl.Int64),
+            )
+            .group_by("row")
+            .agg(pl.col("n", "ns", "ns_len", "alpha").sum())
+        )
+        hits = table.filter(pl.col("h").is_in(words.implode())).select("row", "h", "len", "flags")
+        for seg in (fast, ref):
+            stats, found = seg.word_stats(x, u, words)
+            assert stats.height == len(x) and stats.dtypes == [pl.Int64] * 4
+            got = stats.with_row_index("row").join(want.cast({"row": pl.UInt32}), on="row")
+            for k in ("n", "ns", "ns_len", "alpha"):
+                assert got[k].to_list() == got[f"{k}_right"].to_list(), (k, i)
+            assert stats["n"].sum() == table.height
+            assert found.equals(hits), i
+    assert hits.height > 100 and hits["row"].n_unique() > 50

@@ -214,7 +214,7 @@ class Segmenter:
         spaced = (~unspaced).arg_true()
         if spaced.len():
             no_lines = pl.repeat(0, n, dtype=pl.Int64, eager=True)
-            row, _, slot = self._chunk_slots(texts, spaced, no_lines)
+            row, _, slot, _ = self._chunk_slots(texts, spaced, no_lines)
             counts = self._chunks.store.count[slot]
             out += np.bincount(row, weights=counts, minlength=n).astype(np.int64)
         uns = unspaced.arg_true()
@@ -236,12 +236,65 @@ class Segmenter:
             return _sentence_boundaries(self.tokens(texts), n).alias(texts.name)
         rows = pl.int_range(n, dtype=pl.UInt32, eager=True)
         no_lines = pl.repeat(0, n, dtype=pl.Int64, eager=True)
-        row, line, slot = self._chunk_slots(texts, rows, no_lines)
+        row, line, slot, _ = self._chunk_slots(texts, rows, no_lines)
         store = self._chunks.store
         out = np.zeros(n, dtype=np.int64)
         self.kernels.sentence_boundaries(slot, row, line, store.start, store.count,
                                          store.flags, SENT_END, PUNCT, out)  # fmt: skip
         return pl.Series(texts.name, out, dtype=pl.Int64)
+
+    def word_stats(
+        self, texts: pl.Series, unspaced: pl.Series | None, words: pl.Series
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Per text, sums over its words in `tokens` (Int64: n words, ns non-symbol words
+        (NONSYM), ns_len their characters, alpha words with a letter (ALPHA)), and the rows
+        (row, h, len, flags) of the words whose hash is in `words` (e.g. stop words' hashes,
+        `word_hashes`), by row. With the kernels the spaced texts' sums and words come from
+        the chunk memo's store, without the whole table."""
+        n = len(texts)
+        texts = texts.fill_null("")
+        unspaced = _mask(unspaced, n)
+        if self.kernels is None:
+            return _word_stats(self._build(texts, unspaced), n, words)
+        sums = {k: np.zeros(n, dtype=np.int64) for k in ("n", "ns", "ns_len", "alpha")}
+        found: list[pl.DataFrame] = []
+        spaced = (~unspaced).arg_true()
+        if spaced.len():
+            no_lines = pl.repeat(0, n, dtype=pl.Int64, eager=True)
+            row, _, slot, distinct = self._chunk_slots(texts, spaced, no_lines)
+            store = self._chunks.store
+            member = np.zeros(store.tokens, dtype=np.bool_)
+            counts = store.count[distinct]
+            # the store's tokens of this batch's distinct chunks
+            idx = np.repeat(store.start[distinct] - (np.cumsum(counts) - counts), counts)
+            idx += np.arange(idx.size, dtype=np.int64)
+            member[idx] = np.isin(store.h[idx], words.to_numpy())
+            k = self.kernels
+            m = k.word_sums(slot, row, store.start, store.count, store.len, store.flags,
+                            NONSYM, ALPHA, member, *sums.values())  # fmt: skip
+            out = {
+                "row": np.empty(m, dtype=np.uint32),
+                "h": np.empty(m, dtype=np.uint64),
+                "len": np.empty(m, dtype=np.uint32),
+                "flags": np.empty(m, dtype=np.uint8),
+            }
+            k.expand_members(slot, row, store.start, store.count, store.h, store.len,
+                             store.flags, member, *out.values())  # fmt: skip
+            found.append(pl.DataFrame(out))
+        uns = unspaced.arg_true()
+        if uns.len():
+            sub = self._build(texts.gather(uns), unspaced.gather(uns))
+            sub_sums, sub_found = _word_stats(sub, uns.len(), words)
+            at = uns.to_numpy()
+            for key, values in sums.items():
+                values[at] += sub_sums[key].to_numpy()
+            found.append(sub_found.with_columns(row=uns.gather(sub_found["row"])))
+        hits = pl.concat(found) if len(found) > 1 else found[0] if found else None
+        if hits is None:
+            hits = pl.DataFrame(schema={k: TOKEN_SCHEMA[k] for k in ("row", "h", "len", "flags")})
+        elif len(found) > 1:
+            hits = hits.sort("row", maintain_order=True)
+        return pl.DataFrame(sums), hits
 
     def _build(
         self, texts: pl.Series, unspaced: pl.Series, nl: pl.Series | None = None
@@ -283,7 +336,7 @@ class Segmenter:
     ) -> pl.DataFrame:
         """`_spaced` with the numba kernels (same table): see `_chunk_slots`; each chunk's
         tokens are copied out of the memo's store."""
-        row, line, chunk_slot = self._chunk_slots(texts, rows, first_line)
+        row, line, chunk_slot, _ = self._chunk_slots(texts, rows, first_line)
         store = self._chunks.store
         total = int(store.count[chunk_slot].sum())
         out = {
@@ -299,10 +352,11 @@ class Segmenter:
 
     def _chunk_slots(
         self, texts: pl.Series, rows: pl.Series, first_line: pl.Series
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The chunks of the texts `rows` (row, line, slot of its tokens in the memo's store),
-        in text order: chunks and their distinct keys from the UTF-8 bytes, slots from the
-        chunk index; only chunks not in the memo become strings (and are added to it)."""
+        in text order, and the distinct slots among them: chunks and their distinct keys from
+        the UTF-8 bytes, slots from the chunk index; only chunks not in the memo become
+        strings (and are added to it)."""
         k = self.kernels
         data, offsets = utf8_buffer(texts)
         row, line, start, stop, key = k.chunks(
@@ -325,7 +379,7 @@ class Segmenter:
             new = pl.DataFrame({"c": pl.Series(arr), "ch": np.arange(miss.size, dtype=np.uint64)})
             got = self._chunk_map(new, {}).sort("ch", maintain_order=True)
             slots[miss] = index.add(ukeys[miss], got)
-        return row, line, slots[inverse]
+        return row, line, slots[inverse], slots
 
     def _spaced(self, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
         ch = (
@@ -562,6 +616,27 @@ def whitespace_words(texts: pl.Series) -> pl.Series:
 def segment_kernels() -> Any:
     """corpuskit.text.segment_kernels (kernels compiled or loaded), or None (`corpuskit.jit`)."""
     return jit.kernels("corpuskit.text.segment_kernels")
+
+
+def _word_stats(
+    tokens: pl.DataFrame, n: int, words: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`Segmenter.word_stats` from a token table (the Polars reference)."""
+    flags = pl.col("flags")
+    nonsym = (flags & NONSYM) > 0
+    t = tokens.select(
+        "row",
+        ns=nonsym.cast(pl.Int64),
+        ns_len=pl.when(nonsym).then(pl.col("len")).otherwise(0).cast(pl.Int64),
+        alpha=((flags & ALPHA) > 0).cast(pl.Int64),
+    )
+    rows = t["row"].to_numpy()
+    sums = {"n": np.bincount(rows, minlength=n)}
+    for key in ("ns", "ns_len", "alpha"):
+        sums[key] = np.bincount(rows, weights=t[key].to_numpy(), minlength=n)
+    stats = pl.DataFrame({k: v.astype(np.int64) for k, v in sums.items()})
+    hits = tokens.filter(pl.col("h").is_in(words.implode())).select("row", "h", "len", "flags")
+    return stats, hits
 
 
 def _sentence_boundaries(tokens: pl.DataFrame, n: int) -> pl.Series:

@@ -257,6 +257,48 @@ def sentence_boundaries(slot, row, line, chunk_start, chunk_count, tok_flags, se
 
 
 @njit(**_OPTS)
+def word_sums(slot, row, chunk_start, chunk_count, tok_len, tok_flags, nonsym, alpha, member,
+              out_n, out_ns, out_ns_len, out_alpha):  # fmt: skip
+    """Per row (out_*[row]): tokens, tokens with `nonsym` and their length, tokens with
+    `alpha`, over each chunk's tokens in the store (chunk j is store slot slot[j]).
+    Returns the number of tokens with member[token] set."""
+    m = 0
+    for j in range(slot.shape[0]):
+        s = slot[j]
+        r = row[j]
+        a = chunk_start[s]
+        for k in range(a, a + chunk_count[s]):
+            f = tok_flags[k]
+            out_n[r] += 1
+            if f & nonsym:
+                out_ns[r] += 1
+                out_ns_len[r] += tok_len[k]
+            if f & alpha:
+                out_alpha[r] += 1
+            if member[k]:
+                m += 1
+    return m
+
+
+@njit(**_OPTS)
+def expand_members(slot, row, chunk_start, chunk_count, tok_h, tok_len, tok_flags, member,
+                   out_row, out_h, out_len, out_flags):  # fmt: skip
+    """`expand` of the tokens with member[token] set only (row, h, len, flags)."""
+    t = 0
+    for j in range(slot.shape[0]):
+        s = slot[j]
+        a = chunk_start[s]
+        for k in range(a, a + chunk_count[s]):
+            if member[k]:
+                out_row[t] = row[j]
+                out_h[t] = tok_h[k]
+                out_len[t] = tok_len[k]
+                out_flags[t] = tok_flags[k]
+                t += 1
+    return t
+
+
+@njit(**_OPTS)
 def word_counts(data, offsets, cls, out):
     """out[d]: the whitespace-separated words of text d (Python's `len(text.split())`)."""
     for d in range(offsets.shape[0] - 1):
@@ -305,6 +347,15 @@ def warm() -> None:
     index_find(table_key, table_slot, key, np.empty(key.size, dtype=np.int64))
     n = row.size
     ones = np.ones(n, dtype=np.int64)
+    z = np.zeros(1, dtype=np.int64)
+    member = np.ones(n, dtype=np.bool_)
+    word_sums(inverse, row, np.arange(n, dtype=np.int64), ones, np.zeros(n, dtype=np.uint32),
+              np.zeros(n, dtype=np.uint8), 1, 2, member, z, z.copy(), z.copy(),
+              z.copy())  # fmt: skip
+    expand_members(inverse, row, np.arange(n, dtype=np.int64), ones, np.zeros(n, dtype=np.uint64),
+                   np.zeros(n, dtype=np.uint32), np.zeros(n, dtype=np.uint8), member,
+                   np.empty(n, dtype=np.uint32), np.empty(n, dtype=np.uint64),
+                   np.empty(n, dtype=np.uint32), np.empty(n, dtype=np.uint8))  # fmt: skip
     sentence_boundaries(inverse, row, line, np.arange(n, dtype=np.int64), ones,
                         np.zeros(n, dtype=np.uint8), 8, 4, np.zeros(1, dtype=np.int64))  # fmt: skip
     expand(inverse, row, line, np.arange(n, dtype=np.int64), ones,
