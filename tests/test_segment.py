@@ -87,7 +87,9 @@ def test_chunk_map_equals_the_rules_on_every_real_chunk():
 
 
 @pytest.mark.parametrize("kernels", [True, False])
-def test_tokens_reuse_documents_and_lines_like_a_fresh_segmenter(kernels):
+def test_tokens_of_a_later_batch_like_a_fresh_segmenter(kernels):
+    """Only the memos carry over from call to call: a batch that changes, drops or repeats
+    documents of an earlier one segments as a fresh segmenter segments it."""
     base = [
         'The cat sat.\n  On the mat, it said: "hello!"  \nA third line (with e.g. U.S. words).',
         "新华社北京3月5日电 国务院总理今天作报告。\n代表们认为，报告实事求是。",
@@ -113,9 +115,9 @@ def test_tokens_reuse_documents_and_lines_like_a_fresh_segmenter(kernels):
     got = seg.tokens(pl.Series(changed), unspaced)
     want = segment.Segmenter(kernels=False).tokens(pl.Series(changed), unspaced)
     assert got.equals(want)
-    # a batch that repeats a remembered document, in another order
     again = pl.Series([base[5], base[0], base[4], base[5]])
     assert seg.tokens(again).equals(segment.Segmenter(kernels=False).tokens(again))
+    assert not hasattr(seg, "_last")  # no table is kept for the next call
 
 
 def odd_texts(n: int, seed: int = 0) -> list[str]:
@@ -143,12 +145,12 @@ def test_kernel_token_table_equals_the_polars_reference():
     series = pl.Series(texts)
     for i in range(0, len(texts), 1000):  # the memo carries over from batch to batch
         x, u = series.slice(i, 1000), unspaced.slice(i, 1000)
-        got = fast.tokens(x, u, remember=False)
-        assert got.equals(ref.tokens(x, u, remember=False)), i
+        got = fast.tokens(x, u)
+        assert got.equals(ref.tokens(x, u)), i
     assert unspaced.sum() > 250 and got.height > 1000
     fast._chunks.clear()  # clearing the memo forgets the stored tokens too
     x = series.slice(0, 1000)
-    assert fast.tokens(x, remember=False).equals(ref.tokens(x, remember=False))
+    assert fast.tokens(x).equals(ref.tokens(x))
 
 
 def test_whitespace_words_count_like_python_split():
@@ -157,3 +159,88 @@ def test_whitespace_words_count_like_python_split():
     assert got == [len(t.split()) for t in texts]
     regex = pl.Series(texts).str.count_matches(chars.NON_WS + "+").to_list()
     assert got == regex
+
+
+def real_and_odd_texts() -> tuple[list[str], pl.Series]:
+    ag = needs_shared("ag_news/test.csv")
+    cn = needs_shared("cnews_subset/cnews.val.txt")
+    rows = pl.read_csv(ag, has_header=False, new_columns=["label", "title", "description"])
+    texts = (rows["title"] + "\n" + rows["description"]).to_list()[:2000]
+    texts += [line.split("\t", 1)[1] for line in cn.open(encoding="utf-8")][:200]
+    texts += [*odd_texts(2000, seed=2), None]
+    return texts, chars.unspaced_mask(pl.DataFrame({"text": texts}))
+
+
+def test_word_counts_are_the_token_table_rows():
+    texts, unspaced = real_and_odd_texts()
+    series = pl.Series(texts)
+    ref = segment.Segmenter(kernels=False)
+    for kernels in (True, False):
+        seg = segment.Segmenter(kernels=kernels)
+        for i in range(0, len(texts), 1500):
+            x, u = series.slice(i, 1500), unspaced.slice(i, 1500)
+            table = ref.tokens(x, u)
+            want = table.group_by("row").len().sort("row")
+            got = seg.word_counts(x, u)
+            assert got.dtype == pl.Int64 and len(got) == len(x)
+            assert got.gather(want["row"]).to_list() == want["len"].to_list(), (kernels, i)
+            assert got.sum() == table.height
+    assert unspaced.sum() > 150
+    # without the mask every text is spaced
+    x = series.slice(0, 500)
+    assert seg.word_counts(x).to_list() == ref.word_counts(x).to_list()
+
+
+def test_sentence_boundaries_kernel_equals_the_polars_reference():
+    texts, unspaced = real_and_odd_texts()
+    spaced = pl.Series(texts).filter(~unspaced)
+    lines = spaced.fill_null("").str.split("\n").explode()
+    fast, ref = segment.Segmenter(kernels=True), segment.Segmenter(kernels=False)
+    for x in (spaced, lines, pl.Series(["", "Hi. Bye! ok", "! Hello", "A.\nB. c", "... x ?? y"])):
+        got = fast.sentence_boundaries(x)
+        assert got.to_list() == ref.sentence_boundaries(x).to_list()
+    # spaCy's sentencizer: [Hi.][Bye!][ok], [!][Hello], [A.] [B. c] ("B." one token), [... x ??][y]
+    assert got.to_list() == [0, 2, 1, 0, 1]
+    assert fast.sentence_boundaries(spaced).sum() > 1000
+
+
+def test_chunk_index_grows_and_clears():
+    seg = segment.Segmenter(kernels=True)
+    words = pl.Series([" ".join(f"w{i}x{j}" for j in range(50)) for i in range(400)])
+    table = seg.tokens(words)
+    assert len(seg._chunks) == 20_000 and seg._chunks.key.size >= 40_000
+    assert seg.tokens(words).equals(table)  # found again after the table grew
+    seg._chunks.clear()
+    assert len(seg._chunks) == 0 and seg.tokens(words).equals(table)
+
+
+def test_word_stats_equal_sums_over_the_token_table():
+    texts, unspaced = real_and_odd_texts()
+    series = pl.Series(texts)
+    words = segment.word_hashes(["the", "of", "a", "的", "是", "U.S.", ",", "don't", "n't"])
+    ref = segment.Segmenter(kernels=False)
+    fast = segment.Segmenter(kernels=True)
+    for i in range(0, len(texts), 1500):
+        x, u = series.slice(i, 1500), unspaced.slice(i, 1500)
+        table = ref.tokens(x, u)
+        nonsym = (table["flags"] & segment.NONSYM) > 0
+        want = (
+            table.with_columns(
+                n=pl.lit(1, pl.Int64),
+                ns=nonsym.cast(pl.Int64),
+                ns_len=pl.when(nonsym).then(table["len"]).otherwise(0).cast(pl.Int64),
+                alpha=((table["flags"] & segment.ALPHA) > 0).cast(pl.Int64),
+            )
+            .group_by("row")
+            .agg(pl.col("n", "ns", "ns_len", "alpha").sum())
+        )
+        hits = table.filter(pl.col("h").is_in(words.implode())).select("row", "h", "len", "flags")
+        for seg in (fast, ref):
+            stats, found = seg.word_stats(x, u, words)
+            assert stats.height == len(x) and stats.dtypes == [pl.Int64] * 4
+            got = stats.with_row_index("row").join(want.cast({"row": pl.UInt32}), on="row")
+            for k in ("n", "ns", "ns_len", "alpha"):
+                assert got[k].to_list() == got[f"{k}_right"].to_list(), (k, i)
+            assert stats["n"].sum() == table.height
+            assert found.equals(hits), i
+    assert hits.height > 100 and hits["row"].n_unique() > 50

@@ -26,7 +26,10 @@ QQ, e-mail and site) is not an ad for that alone, while the offer and spam vocab
 around such a block is what makes one.
 
 Each signal is one `str.count_matches` over the batch (Rust regex); the promo and spam
-terms are one combined regex each.
+terms are one combined regex each. Documents without a CJK character are counted with the
+terms that can match without one (the English lists and the like): the patterns left out
+have no match in such a document, so the counts are the same, and a long alternation of
+Chinese terms no longer runs over English text.
 
 Calibration (tests/test_ads.py, bench/quality): with the default weights, cap 4 and
 threshold 10, ag_news (7,600 English news, title + description) loses nothing; cnews_subset
@@ -39,13 +42,18 @@ before remove_boilerplate_lines: that step removes the contact blocks this one s
 
 from __future__ import annotations
 
-from typing import ClassVar
+import re
+from re import _constants as sre
+from re import _parser as sre_parse
+from typing import Any, ClassVar
 
+import numpy as np
 import polars as pl
 from pydantic import Field, field_validator
 
 from corpuskit.steps.base import FilterStep, StepConfig
 from corpuskit.steps.patterns import Pattern, check_pattern, collect_patterns, combine
+from corpuskit.text.utf8 import utf8_buffer
 
 _B = "(?-u:\\b)"  # ASCII word boundary: keeps Rust regex on its fast DFA for Chinese text
 
@@ -94,6 +102,74 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 
 
+# CJK blocks and full-width forms: no character outside them has a case variant inside.
+WIDE_RANGES = ((0x2E80, 0x9FFF), (0xF900, 0xFAFF), (0xFE30, 0xFE4F), (0xFF00, 0xFFEF),
+               (0x20000, 0x3FFFF))  # fmt: skip
+
+
+def _wide(lo: int, hi: int) -> bool:
+    return any(a <= lo and hi <= b for a, b in WIDE_RANGES)
+
+
+def needs_wide(regex: str) -> bool:
+    """Whether every match of `regex` holds a character of WIDE_RANGES (a literal or a class
+    of them that is not optional), as Python's parser reads it; False where it cannot tell
+    (syntax only Rust's regex knows): such a pattern has no match in a text without one."""
+    try:
+        return _seq_needs_wide(sre_parse.parse(regex))
+    except (re.error, ValueError, TypeError, OverflowError, RecursionError):
+        return False
+
+
+def _seq_needs_wide(items: Any) -> bool:
+    return any(_item_needs_wide(op, av) for op, av in items)
+
+
+def _item_needs_wide(op: Any, av: Any) -> bool:
+    if op is sre.LITERAL:
+        return _wide(av, av)
+    if op is sre.IN:
+        members = [_wide(a, a) if o is sre.LITERAL else o is sre.RANGE and _wide(*a) for o, a in av]
+        return bool(members) and all(members)
+    if op is sre.BRANCH:
+        return all(_seq_needs_wide(branch) for branch in av[1])
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        return av[0] >= 1 and _seq_needs_wide(av[2])
+    if op is sre.SUBPATTERN:
+        return _seq_needs_wide(av[-1])
+    if op is sre.ATOMIC_GROUP:
+        return _seq_needs_wide(av)
+    return False
+
+
+def maybe_wide(texts: pl.Series) -> np.ndarray:
+    """Per text, whether it may hold a WIDE_RANGES character: a UTF-8 byte E3-FF, or E2
+    followed by BA-BF (U+2E80-U+2FFF). A byte scan: far cheaper than a regex pass."""
+    data, offsets = utf8_buffer(texts)
+    out = np.zeros(len(texts), dtype=bool)
+    idx = np.flatnonzero(data >= 0xE2)
+    if idx.size:
+        after = data[np.minimum(idx + 1, data.size - 1)]
+        idx = idx[(data[idx] >= 0xE3) | (after >= 0xBA)]
+        out[np.searchsorted(offsets, idx, side="right") - 1] = True
+    return out
+
+
+def count_terms(texts: pl.Series, regex: str, narrow: str | None, wide: np.ndarray) -> pl.Series:
+    """`texts.str.count_matches(regex)` (Int32), with `narrow` (the same alternation without
+    the patterns that need a wide character; None: none is left) on the texts not `wide`."""
+    if narrow == regex or wide.all():
+        return texts.str.count_matches(regex).cast(pl.Int32)
+    out = np.zeros(len(texts), dtype=np.int32)
+    rest = np.flatnonzero(~wide)
+    if narrow is not None:
+        out[rest] = texts.gather(rest).str.count_matches(narrow).to_numpy()
+    idx = np.flatnonzero(wide)
+    if idx.size:
+        out[idx] = texts.gather(idx).str.count_matches(regex).to_numpy()
+    return pl.Series(texts.name, out, dtype=pl.Int32)
+
+
 class AdFilterConfig(StepConfig):
     # documents whose ad_score (weighted signals per 1000 characters) is above this are dropped
     threshold: float = Field(10.0, ge=0)
@@ -137,6 +213,8 @@ class AdFilter(FilterStep):
         super().__init__(config, name)
         self._promo_regex: str | None = None
         self._spam_regex: str | None = None
+        self._promo_narrow: str | None = None
+        self._spam_narrow: str | None = None
 
     def spam_terms(self) -> list[Pattern]:
         return collect_patterns("spam", self.config.languages, (), (), (), allow_cut=False)
@@ -159,8 +237,12 @@ class AdFilter(FilterStep):
 
     def setup(self) -> None:
         self.validate()
-        self._promo_regex = combine(self.terms(), self.config.ignore_case)
-        self._spam_regex = combine(self.spam_terms(), ignore_case=True)
+        terms, spam, ignore_case = self.terms(), self.spam_terms(), self.config.ignore_case
+        self._promo_regex = combine(terms, ignore_case)
+        self._spam_regex = combine(spam, ignore_case=True)
+        # the same alternations for texts without a CJK character (see count_terms)
+        self._promo_narrow = combine([p for p in terms if not needs_wide(p.regex)], ignore_case)
+        self._spam_narrow = combine([p for p in spam if not needs_wide(p.regex)], True)
 
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         self.ensure_ready()
@@ -170,10 +252,18 @@ class AdFilter(FilterStep):
         counts = {
             f"ad_{k}": text.str.count_matches(regex).cast(pl.Int32) for k, regex in SIGNALS.items()
         }
-        for k, regex in (("promo", self._promo_regex), ("spam", self._spam_regex)):
-            counts[f"ad_{k}"] = (
-                text.str.count_matches(regex).cast(pl.Int32) if regex else pl.lit(0, dtype=pl.Int32)
-            )
+        texts = batch["text"].fill_null("")
+        wide: np.ndarray | None = None
+        for k, regex, narrow in (
+            ("promo", self._promo_regex, self._promo_narrow),
+            ("spam", self._spam_regex, self._spam_narrow),
+        ):
+            if not regex:
+                counts[f"ad_{k}"] = pl.lit(0, dtype=pl.Int32)
+                continue
+            if wide is None:
+                wide = maybe_wide(texts)
+            counts[f"ad_{k}"] = pl.lit(count_terms(texts, regex, narrow, wide))
         out = batch.with_columns(**counts)
 
         def points(keys: list[str]) -> pl.Expr:

@@ -57,7 +57,7 @@ from corpuskit.text.paragraphs import (
     paragraphs,
 )
 from corpuskit.text.rows import row_sums
-from corpuskit.text.segment import PUNCT, SENT_END, segmenter, unit_pattern, whitespace_words
+from corpuskit.text.segment import segmenter, unit_pattern, whitespace_words
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -189,7 +189,7 @@ class C4Quality(FilterStep):
         kept = units.filter(pl.col("cause").is_null())
         # a kept headline is no sentence: a headline and a byline are still a stub
         sentences = self._sentences(
-            kept.filter(~pl.col("uns") & ~pl.col("head") & ~greet), text, unspaced
+            kept.filter(~pl.col("uns") & ~pl.col("head") & ~greet), len(text)
         )
         # per document: first doc-level event in line order, sentences, the kept text
         doc_event = (
@@ -340,46 +340,15 @@ class C4Quality(FilterStep):
             cause=pl.when(doc_rule).then(pl.lit("doc_rule")).otherwise("cause"),
         )
 
-    def _sentences(self, kept: pl.DataFrame, text: pl.Series, unspaced: pl.Series) -> pl.Series:
-        """spaCy-sentencizer sentence count of the kept spaced lines, per document."""
-        height = len(text)
+    def _sentences(self, kept: pl.DataFrame, height: int) -> pl.Series:
+        """spaCy-sentencizer sentence count of the kept spaced lines, per document: one per
+        line and one per sentence boundary in it. A spaced line's words depend only on its
+        own text: the kept lines (stripped, their citations removed) are segmented as they are."""
         if kept.height == 0:
             return pl.Series([0] * height, dtype=pl.Int64)
-        seg = segmenter()
-        # lines unchanged by strip + citation removal reuse the document's tokens
-        changed = kept.filter(pl.col("s") != py_strip(pl.col("raw")))
-        kept_ids = kept.select("line")
-        tokens = seg.tokens(text, unspaced).select("row", "line", "flags")
-        tokens = tokens.join(
-            kept_ids.join(changed.select("line"), on="line", how="anti"),
-            on="line",
-            how="semi",
-            maintain_order="left",
-        )
-        if changed.height:
-            redo = seg.tokens(changed["s"], remember=False).select("row", "flags")
-            redo = redo.with_columns(
-                line=changed["line"].gather(redo["row"]), row=changed["row"].gather(redo["row"])
-            )
-            tokens = pl.concat([tokens, redo.select(tokens.columns)]).sort(
-                "line", maintain_order=True
-            )
-        flags = pl.col("flags")
-        pc = (flags & SENT_END) > 0
-        nonp = (flags & (PUNCT | SENT_END)) == 0
-        first = pl.col("line") != pl.col("line").shift(1)
-        t = tokens.with_columns(pc=pc, nonp=nonp, first=first.fill_null(True)).with_columns(
-            cpc=pl.col("pc").cast(pl.UInt32).cum_sum()
-        )
-        t = t.with_columns(
-            start=pl.when("first").then(pl.col("cpc") - pl.col("pc").cast(pl.UInt32)).forward_fill()
-        ).filter("nonp")
-        same_line = pl.col("line") == pl.col("line").shift(1)
-        prev = pl.when(same_line.fill_null(False)).then(pl.col("cpc").shift(1)).otherwise("start")
-        t = t.with_columns(boundary=(pl.col("cpc") > prev).cast(pl.Int64))
-        lines_per_doc = row_sums(kept, height, n=pl.lit(1))["n"]
-        bounds = row_sums(t, height, b=pl.col("boundary"))["b"]
-        return lines_per_doc + bounds
+        bounds = segmenter().sentence_boundaries(kept["s"])
+        counts = row_sums(kept.select("row", b=bounds), height, n=pl.lit(1), b="b")
+        return counts["n"] + counts["b"]
 
 
 # Characters whose lowercase (str.lower) holds an ASCII letter: "İ" -> "i̇", KELVIN SIGN -> "k".

@@ -183,8 +183,7 @@ class FineWebQuality(FilterStep):
             else pl.lit(False),
         )
         unit_n, unit_punct = unit_counts(text, unspaced, ends)
-        tokens = segmenter().tokens(text, unspaced)
-        words = row_sums(tokens, batch.height, w=pl.lit(1))["w"]
+        words = segmenter().word_counts(text, unspaced)
         n = stats["n"]
         frame = pl.DataFrame(
             {

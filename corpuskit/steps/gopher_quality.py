@@ -41,8 +41,8 @@ from pydantic import Field
 from corpuskit.steps.base import FilterStep
 from corpuskit.steps.quality import UnspacedConfig, rule_on
 from corpuskit.text.chars import normalize_line_breaks, unspaced_mask
-from corpuskit.text.rows import row_sums, unit_counts
-from corpuskit.text.segment import ALPHA, NONSYM, segmenter, word_hashes, zh_stop_words
+from corpuskit.text.rows import unit_counts
+from corpuskit.text.segment import segmenter, word_hashes, zh_stop_words
 
 # datatrove's default Gopher stop words (gopher_quality_filter.STOP_WORDS)
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -149,20 +149,13 @@ class GopherQuality(FilterStep):
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         c: GopherQualityConfig = self.config
         unspaced = unspaced_mask(batch, c.unspaced_cjk_ratio)
-        tokens = segmenter().tokens(batch["text"], unspaced)
         stop_zh = word_hashes(
             zh_stop_words() if c.unspaced_stop_words is None else c.unspaced_stop_words
         )
+        # the word sums, and only the words of a stop-word list (all _stop_words looks at)
+        wanted = pl.concat([self._stop_table()[2]["h"], stop_zh]).unique()
+        stats, tokens = segmenter().word_stats(batch["text"], unspaced, wanted)
         tokens = tokens.with_columns(uns=unspaced.gather(tokens["row"]))
-        nonsym = (pl.col("flags") & NONSYM) > 0
-        stats = row_sums(
-            tokens,
-            batch.height,
-            n=pl.lit(1),
-            ns=nonsym,
-            ns_len=pl.when(nonsym).then(pl.col("len")).otherwise(0),
-            alpha=(pl.col("flags") & ALPHA) > 0,
-        )
         stop, judged = self._stop_words(batch, tokens, unspaced, stop_zh, stats["ns"])
         stats = stats.with_columns(stop=stop)
         text = pl.col("text").fill_null("")

@@ -23,7 +23,11 @@ language, else when CJK characters make up at least `min_cjk_ratio` of its non-s
 `Segmenter.tokens` returns one row per word (whitespace-only tokens dropped, like datatrove's
 `strip_strings`) with the document row, the line it is on (`str.splitlines` semantics, numbered
 across the batch), a 64-bit hash of its text, its length and feature flags; the steps compute
-their statistics from that table with Polars expressions.
+their statistics from that table with Polars expressions. Each call segments the texts it is given
+(a step passes the text it judges, as it is then): no table is kept from one call for the
+next, only the memos of what chunks and sentence units segment to. Where a step needs less
+than the table, `word_counts` (words per text) and `sentence_boundaries` (spaCy's
+sentencizer) count straight from the memo's stored tokens with the kernels.
 """
 
 from __future__ import annotations
@@ -48,7 +52,6 @@ from corpuskit.text.chars import (
     char_class,
     normalize_line_breaks,
     punctuation,
-    py_strip,
 )
 from corpuskit.text.english import EnglishRules
 from corpuskit.text.utf8 import utf8_buffer
@@ -143,14 +146,12 @@ class Segmenter:
         # the numba kernels (corpuskit.text.segment_kernels) where numba imports and `kernels`;
         # None: the Polars reference path
         self.kernels: Any = segment_kernels() if kernels else None
-        # the chunk memo: with the kernels, chunk key -> slot of its tokens in `_store`;
-        # without, chunk -> its tokens (None: the chunk itself). Clearing it forgets all.
-        self._chunks: dict[Any, Any] = {}
-        self._store = _TokenStore()
+        # the chunk memo: with the kernels, a _ChunkIndex (chunk key -> its tokens in a
+        # store); without, chunk -> its tokens (None: the chunk itself). Clearing it forgets all.
+        self._chunks: Any = {} if self.kernels is None else _ChunkIndex(self.kernels)
         self._jieba: Any = None
         self._jieba_memo: OrderedDict[str, list[str]] = OrderedDict()
         self._memo_chars = 0
-        self._last: _Remembered | None = None
 
     # -- unspaced -------------------------------------------------------------------------
     def jieba(self) -> Any:
@@ -191,158 +192,109 @@ class Segmenter:
         return [[w for w in (t.strip() for t in self.cut(x)) if w] for x in texts]
 
     # -- tokens table ---------------------------------------------------------------------
-    def tokens(
-        self, texts: pl.Series, unspaced: pl.Series | None = None, remember: bool = True
-    ) -> pl.DataFrame:
+    def tokens(self, texts: pl.Series, unspaced: pl.Series | None = None) -> pl.DataFrame:
         """One row per word of every text: row, line, h, len, flags (see TOKEN_SCHEMA).
 
-        The last table (of a call with `remember`) is kept: documents of that call (same text,
-        same script) are taken from it, so the next step on the same batch does not segment
-        again. Where some documents are found there and others are not (an earlier step
-        changed them: c4_quality drops lines), the Polars path (without the kernels, which
-        segment faster than this) looks the lines of the changed spaced documents up in it
-        too: a spaced line's words depend only on its own text.
-        """
+        Each call segments its own texts (a step passes the text it judges): only the chunk
+        and jieba memos carry over from call to call, and they hold what a text segments
+        to, not what an earlier call saw."""
+        return self._build(texts, _mask(unspaced, len(texts)))
+
+    def word_counts(self, texts: pl.Series, unspaced: pl.Series | None = None) -> pl.Series:
+        """Per text, its words in `tokens` (that table's rows of it), Int64, without making
+        the table: with the kernels, the spaced texts' counts are summed from the chunk
+        memo's token counts (no per-word rows)."""
         n = len(texts)
-        if unspaced is None:
-            unspaced = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
-        cols = pl.DataFrame({"t": texts, "u": unspaced}).select(
-            text=pl.col("t").fill_null(""),
-            uns=pl.col("u").fill_null(False).cast(pl.Boolean),
-            key=pl.col("t").fill_null("").hash(HASH_SEED)
-            ^ pl.col("u").fill_null(False).cast(pl.UInt64),
-            breaks=pl.col("t").fill_null("").str.count_matches(LINE_BREAKS + "|\n").cast(pl.UInt32),
-        )
-        text, unspaced, keys, breaks = cols.get_columns()
-        first = (breaks + 1).cum_sum() - (breaks + 1)
-        parts: list[pl.DataFrame] = []
-        missing = pl.int_range(n, dtype=pl.UInt32, eager=True)
-        last = self._last
-        if last is not None and n:
-            reused, missing = self._reuse_documents(last, keys, first)
-            if reused is not None:
-                parts.append(reused)
-            else:
-                last = None  # a new batch: its lines will not be found either
-        if missing.len() == n and last is None:
-            parts.append(self._build(text, unspaced, breaks))
-        elif missing.len():
-            sub_text, sub_uns = text.gather(missing), unspaced.gather(missing)
-            if last is not None and self.kernels is None:
-                sub = self._build_reusing_lines(sub_text, sub_uns, last)
-            else:
-                sub = self._build(sub_text, sub_uns)
-            sub_breaks = breaks.gather(missing)
-            sub_first = (sub_breaks + 1).cum_sum() - (sub_breaks + 1)
-            row = missing.gather(sub["row"])
-            sub = sub.with_columns(
-                row=row, line=sub["line"] - sub_first.gather(sub["row"]) + first.gather(row)
-            )
-            parts.append(sub.cast(TOKEN_SCHEMA))
-        if not parts:
-            table = pl.DataFrame(schema=TOKEN_SCHEMA)
-        elif len(parts) == 1:
-            table = parts[0]
-        else:
-            table = pl.concat(parts)
-        if not table["row"].is_sorted():
-            table = table.sort("row", maintain_order=True)
-        if remember:
-            self._last = _Remembered(table, keys, first, text, unspaced)
-        return table
-
-    @staticmethod
-    def _reuse_documents(
-        last: _Remembered, keys: pl.Series, first: pl.Series
-    ) -> tuple[pl.DataFrame | None, pl.Series]:
-        """The tokens of the documents (by key) found in `last`, renumbered to these rows and
-        lines (None when none is found), and the rows not found."""
-        index: dict[int, int] = {}
-        for i, k in enumerate(last.keys.to_list()):
-            index.setdefault(k, i)
-        old_of = np.array([index.get(k, -1) for k in keys.to_list()], dtype=np.int64)
-        found = np.flatnonzero(old_of >= 0)
-        missing = pl.Series(np.flatnonzero(old_of < 0), dtype=pl.UInt32)
-        if not found.size:
-            return None, missing
-        old_rows = old_of[found]
-        if np.unique(old_rows).size < old_rows.size:
-            # a document repeated in this batch: a join gives each copy its tokens
-            pairs = pl.DataFrame(
-                {
-                    "new": pl.Series(found, dtype=pl.UInt32),
-                    "old": pl.Series(old_rows, dtype=pl.UInt32),
-                }
-            )
-            j = last.table.join(
-                pairs, left_on="row", right_on="old", how="inner", maintain_order="left"
-            )
-            new_row = j["new"].to_numpy()
-            old_row = j["row"].to_numpy()
-            table = j
-        else:
-            new_of_old = np.full(len(last.keys), -1, dtype=np.int64)
-            new_of_old[old_rows] = found
-            old_row = last.table["row"].to_numpy()
-            new_row = new_of_old[old_row]
-            keep = new_row >= 0
-            table = last.table if keep.all() else last.table.filter(pl.Series(keep))
-            old_row, new_row = old_row[keep], new_row[keep]
-        line = (
-            table["line"].to_numpy().astype(np.int64)
-            - last.first.to_numpy().astype(np.int64)[old_row]
-            + first.to_numpy().astype(np.int64)[new_row]
-        )
-        table = table.select(list(TOKEN_SCHEMA)).with_columns(
-            row=pl.Series(new_row, dtype=pl.UInt32), line=pl.Series(line, dtype=pl.UInt32)
-        )
-        return table, missing
-
-    def _build_reusing_lines(
-        self, texts: pl.Series, unspaced: pl.Series, last: _Remembered
-    ) -> pl.DataFrame:
-        """`_build`, with the spaced lines found in `last` taken from its table."""
-        lines = _spaced_lines(texts, unspaced)
-        m = lines.join(last.line_keys(), on="key", how="left", maintain_order="left")
-        found = m.filter(pl.col("old").is_not_null()).select("old", "line", "row")
-        parts = []
-        if found.height:
-            j = last.table.join(
-                found, left_on="line", right_on="old", how="inner", maintain_order="left"
-            )
-            parts.append(
-                j.select(row=j["row_right"], line=j["line_right"], h="h", len="len", flags="flags")
-            )
-        rest = m.filter(pl.col("old").is_null() & pl.col("s").str.contains(NON_WS))
-        if rest.height:
-            built = self._build(rest["s"], pl.Series([False] * rest.height))
-            parts.append(
-                built.with_columns(
-                    row=rest["row"].gather(built["row"]), line=rest["line"].gather(built["row"])
-                )
-            )
+        texts = texts.fill_null("")
+        unspaced = _mask(unspaced, n)
+        if self.kernels is None:
+            rows = self._build(texts, unspaced)["row"].to_numpy()
+            return pl.Series(texts.name, np.bincount(rows, minlength=n), dtype=pl.Int64)
+        out = np.zeros(n, dtype=np.int64)
+        spaced = (~unspaced).arg_true()
+        if spaced.len():
+            no_lines = pl.repeat(0, n, dtype=pl.Int64, eager=True)
+            row, _, slot, _ = self._chunk_slots(texts, spaced, no_lines)
+            counts = self._chunks.store.count[slot]
+            out += np.bincount(row, weights=counts, minlength=n).astype(np.int64)
         uns = unspaced.arg_true()
         if uns.len():
-            norm = pl.DataFrame({"t": texts}).select(normalize_line_breaks(pl.col("t")))["t"]
-            nl = norm.str.count_matches("\n", literal=True).cast(pl.UInt32)
-            first = (nl + 1).cum_sum() - (nl + 1)
-            sub_nl = nl.gather(uns)
-            sub_first = (sub_nl + 1).cum_sum() - (sub_nl + 1)
-            built = self._build(texts.gather(uns), unspaced.gather(uns))
-            row = uns.cast(pl.UInt32).gather(built["row"])
-            parts.append(
-                built.with_columns(
-                    row=row,
-                    line=built["line"] - sub_first.gather(built["row"]) + first.gather(row),
-                )
-            )
-        parts = [p.select(list(TOKEN_SCHEMA)).cast(TOKEN_SCHEMA) for p in parts]
-        if not parts:
-            return pl.DataFrame(schema=TOKEN_SCHEMA)
-        table = pl.concat(parts) if len(parts) > 1 else parts[0]
-        # each line comes whole from one part, in word order: ordering by line restores
-        # document order
-        return table.sort("line", maintain_order=True)
+            nl = pl.repeat(0, n, dtype=pl.UInt32, eager=True)
+            words = self._unspaced_words(self._docs(texts, uns, nl))
+            words = words.filter(pl.col("c").str.strip_chars() != "")["row"].to_numpy()
+            out += np.bincount(words, minlength=n).astype(np.int64)
+        return pl.Series(texts.name, out, dtype=pl.Int64)
+
+    def sentence_boundaries(self, texts: pl.Series) -> pl.Series:
+        """Per spaced text, the sentence boundaries spaCy's sentencizer finds inside its
+        lines (a line with k of them holds k + 1 sentences), Int64: words (tokens neither
+        PUNCT nor SENT_END) with a SENT_END token between them and the line's previous word
+        or start. With the kernels, counted over the chunk memo's token flags (no table)."""
+        n = len(texts)
+        texts = texts.fill_null("")
+        if self.kernels is None:
+            return _sentence_boundaries(self.tokens(texts), n).alias(texts.name)
+        rows = pl.int_range(n, dtype=pl.UInt32, eager=True)
+        no_lines = pl.repeat(0, n, dtype=pl.Int64, eager=True)
+        row, line, slot, _ = self._chunk_slots(texts, rows, no_lines)
+        store = self._chunks.store
+        out = np.zeros(n, dtype=np.int64)
+        self.kernels.sentence_boundaries(slot, row, line, store.start, store.count,
+                                         store.flags, SENT_END, PUNCT, out)  # fmt: skip
+        return pl.Series(texts.name, out, dtype=pl.Int64)
+
+    def word_stats(
+        self, texts: pl.Series, unspaced: pl.Series | None, words: pl.Series
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Per text, sums over its words in `tokens` (Int64: n words, ns non-symbol words
+        (NONSYM), ns_len their characters, alpha words with a letter (ALPHA)), and the rows
+        (row, h, len, flags) of the words whose hash is in `words` (e.g. stop words' hashes,
+        `word_hashes`), by row. With the kernels the spaced texts' sums and words come from
+        the chunk memo's store, without the whole table."""
+        n = len(texts)
+        texts = texts.fill_null("")
+        unspaced = _mask(unspaced, n)
+        if self.kernels is None:
+            return _word_stats(self._build(texts, unspaced), n, words)
+        sums = {k: np.zeros(n, dtype=np.int64) for k in ("n", "ns", "ns_len", "alpha")}
+        found: list[pl.DataFrame] = []
+        spaced = (~unspaced).arg_true()
+        if spaced.len():
+            no_lines = pl.repeat(0, n, dtype=pl.Int64, eager=True)
+            row, _, slot, distinct = self._chunk_slots(texts, spaced, no_lines)
+            store = self._chunks.store
+            member = np.zeros(store.tokens, dtype=np.bool_)
+            counts = store.count[distinct]
+            # the store's tokens of this batch's distinct chunks
+            idx = np.repeat(store.start[distinct] - (np.cumsum(counts) - counts), counts)
+            idx += np.arange(idx.size, dtype=np.int64)
+            member[idx] = np.isin(store.h[idx], words.to_numpy())
+            k = self.kernels
+            m = k.word_sums(slot, row, store.start, store.count, store.len, store.flags,
+                            NONSYM, ALPHA, member, *sums.values())  # fmt: skip
+            out = {
+                "row": np.empty(m, dtype=np.uint32),
+                "h": np.empty(m, dtype=np.uint64),
+                "len": np.empty(m, dtype=np.uint32),
+                "flags": np.empty(m, dtype=np.uint8),
+            }
+            k.expand_members(slot, row, store.start, store.count, store.h, store.len,
+                             store.flags, member, *out.values())  # fmt: skip
+            found.append(pl.DataFrame(out))
+        uns = unspaced.arg_true()
+        if uns.len():
+            sub = self._build(texts.gather(uns), unspaced.gather(uns))
+            sub_sums, sub_found = _word_stats(sub, uns.len(), words)
+            at = uns.to_numpy()
+            for key, values in sums.items():
+                values[at] += sub_sums[key].to_numpy()
+            found.append(sub_found.with_columns(row=uns.gather(sub_found["row"])))
+        hits = pl.concat(found) if len(found) > 1 else found[0] if found else None
+        if hits is None:
+            hits = pl.DataFrame(schema={k: TOKEN_SCHEMA[k] for k in ("row", "h", "len", "flags")})
+        elif len(found) > 1:
+            hits = hits.sort("row", maintain_order=True)
+        return pl.DataFrame(sums), hits
 
     def _build(
         self, texts: pl.Series, unspaced: pl.Series, nl: pl.Series | None = None
@@ -382,8 +334,29 @@ class Segmenter:
     def _spaced_kernel(
         self, texts: pl.Series, rows: pl.Series, first_line: pl.Series
     ) -> pl.DataFrame:
-        """`_spaced` with the numba kernels (same table): chunks and their distinct keys from
-        the UTF-8 bytes, tokens from the per-process store; only new chunks become strings."""
+        """`_spaced` with the numba kernels (same table): see `_chunk_slots`; each chunk's
+        tokens are copied out of the memo's store."""
+        row, line, chunk_slot, _ = self._chunk_slots(texts, rows, first_line)
+        store = self._chunks.store
+        total = int(store.count[chunk_slot].sum())
+        out = {
+            "row": np.empty(total, dtype=np.uint32),
+            "line": np.empty(total, dtype=np.uint32),
+            "h": np.empty(total, dtype=np.uint64),
+            "len": np.empty(total, dtype=np.uint32),
+            "flags": np.empty(total, dtype=np.uint8),
+        }
+        self.kernels.expand(chunk_slot, row, line, store.start, store.count, store.h,
+                            store.len, store.flags, *out.values())  # fmt: skip
+        return pl.DataFrame(out)
+
+    def _chunk_slots(
+        self, texts: pl.Series, rows: pl.Series, first_line: pl.Series
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The chunks of the texts `rows` (row, line, slot of its tokens in the memo's store),
+        in text order, and the distinct slots among them: chunks and their distinct keys from
+        the UTF-8 bytes, slots from the chunk index; only chunks not in the memo become
+        strings (and are added to it)."""
         k = self.kernels
         data, offsets = utf8_buffer(texts)
         row, line, start, stop, key = k.chunks(
@@ -394,35 +367,19 @@ class Segmenter:
         )
         inverse = np.empty(key.size, dtype=np.int64)
         first = k.distinct(key, inverse)
-        memo = self._chunks
-        if not memo or len(memo) > self.MAX_CHUNKS:
-            memo.clear()
-            self._store = _TokenStore()
-        store = self._store
-        ukeys = key[first].tolist()
-        slots = np.array([memo.get(x, -1) for x in ukeys], dtype=np.int64)
+        index: _ChunkIndex = self._chunks
+        if len(index) > self.MAX_CHUNKS:
+            index.clear()
+        ukeys = key[first]
+        slots = index.find(ukeys)
         miss = np.flatnonzero(slots < 0)
         if miss.size:
             buf, offs = k.gather_bytes(data, start[first[miss]], stop[first[miss]])
             arr = pa.LargeStringArray.from_buffers(miss.size, pa.py_buffer(offs), pa.py_buffer(buf))
             new = pl.DataFrame({"c": pl.Series(arr), "ch": np.arange(miss.size, dtype=np.uint64)})
             got = self._chunk_map(new, {}).sort("ch", maintain_order=True)
-            added = store.add(got, miss.size)
-            for x, slot in zip((ukeys[i] for i in miss.tolist()), added.tolist(), strict=True):
-                memo[x] = slot
-            slots[miss] = added
-        chunk_slot = slots[inverse]
-        total = int(store.count[chunk_slot].sum())
-        out = {
-            "row": np.empty(total, dtype=np.uint32),
-            "line": np.empty(total, dtype=np.uint32),
-            "h": np.empty(total, dtype=np.uint64),
-            "len": np.empty(total, dtype=np.uint32),
-            "flags": np.empty(total, dtype=np.uint8),
-        }
-        k.expand(chunk_slot, row, line, store.start, store.count, store.h, store.len,
-                 store.flags, *out.values())  # fmt: skip
-        return pl.DataFrame(out)
+            slots[miss] = index.add(ukeys[miss], got)
+        return row, line, slots[inverse], slots
 
     def _spaced(self, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
         ch = (
@@ -525,16 +482,20 @@ class Segmenter:
             flags=_flags(pl.col("tok")),
         )
 
-    def _unspaced(self, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
+    def _unspaced_words(self, docs: pl.DataFrame) -> pl.DataFrame:
+        """(row, c): jieba's tokens of each document of `docs`, whitespace ones included."""
         rows: list[int] = []
         toks: list[str] = []
         for row, text in zip(docs["row"].to_list(), docs["text"].to_list(), strict=True):
             words = self.cut(text)
             rows.extend([row] * len(words))
             toks.extend(words)
-        t = pl.DataFrame(
+        return pl.DataFrame(
             {"row": pl.Series(rows, dtype=pl.UInt32), "c": pl.Series(toks, dtype=pl.String)}
         )
+
+    def _unspaced(self, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:
+        t = self._unspaced_words(docs)
         nl = pl.col("c").str.count_matches("\n", literal=True).cast(pl.UInt32)
         t = _with_lines(t.with_columns(nl=nl), docs, first_line)
         return (
@@ -592,6 +553,53 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+class _ChunkIndex:
+    """The kernels' chunk memo: chunk key -> slot of its tokens in `store`, an open-addressing
+    hash table that kernels search for a batch's distinct chunks at once (a dict lookup per
+    distinct chunk cost about as much as cutting the batch into chunks). `clear` forgets
+    the stored tokens too."""
+
+    def __init__(self, kernels: Any) -> None:
+        self.kernels = kernels
+        self.clear()
+
+    def clear(self) -> None:
+        self.store = _TokenStore()
+        self.key = np.zeros(1 << 12, dtype=np.uint64)
+        self.slot = np.full(1 << 12, -1, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return self.store.chunks
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """The slot of each key, -1 where it is not in the memo."""
+        out = np.empty(keys.size, dtype=np.int64)
+        self.kernels.index_find(self.key, self.slot, keys, out)
+        return out
+
+    def add(self, keys: np.ndarray, rows: pl.DataFrame) -> np.ndarray:
+        """Store new distinct keys' tokens (rows as `_TokenStore.add` takes them); their slots."""
+        slots = self.store.add(rows, keys.size)
+        size = self.key.size
+        while size < 2 * len(self):  # the table stays at most half full
+            size *= 2
+        if size != self.key.size:
+            held = np.flatnonzero(self.slot >= 0)
+            old_key, old_slot = self.key[held], self.slot[held]
+            self.key = np.zeros(size, dtype=np.uint64)
+            self.slot = np.full(size, -1, dtype=np.int64)
+            self.kernels.index_add(self.key, self.slot, old_key, old_slot)
+        self.kernels.index_add(self.key, self.slot, keys, slots)
+        return slots
+
+
+def _mask(unspaced: pl.Series | None, n: int) -> pl.Series:
+    """The unspaced mask as a Boolean Series without nulls (all False when not given)."""
+    if unspaced is None:
+        return pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+    return unspaced.fill_null(False).cast(pl.Boolean)
+
+
 def whitespace_words(texts: pl.Series) -> pl.Series:
     """Each text's whitespace-separated words (`len(text.split())`), UInt32: a kernel pass
     over the bytes where numba imports, else a regex count."""
@@ -610,44 +618,44 @@ def segment_kernels() -> Any:
     return jit.kernels("corpuskit.text.segment_kernels")
 
 
-class _Remembered:
-    """The last token table `Segmenter.tokens` made, with what finds documents and lines in it."""
-
-    def __init__(
-        self, table: pl.DataFrame, keys: pl.Series, first: pl.Series, texts: pl.Series,
-        unspaced: pl.Series,
-    ) -> None:  # fmt: skip
-        self.table = table  # the token table
-        self.keys = keys  # per document: hash of text and script
-        self.first = first  # per document: its first line number
-        self.texts = texts
-        self.unspaced = unspaced
-        self.lines: pl.DataFrame | None = None  # made on demand, see line_keys
-
-    def line_keys(self) -> pl.DataFrame:
-        """(key, old): each distinct spaced line of the remembered texts, its line number."""
-        if self.lines is None:
-            lines = _spaced_lines(self.texts, self.unspaced).select("key", old="line")
-            self.lines = lines.unique("key", keep="first", maintain_order=True)
-        return self.lines
-
-
-def _spaced_lines(texts: pl.Series, unspaced: pl.Series) -> pl.DataFrame:
-    """Every line of the spaced texts: row, line (numbered batch-wide as in the token table),
-    s, and key, a hash of the line without its surrounding whitespace (which makes no word)."""
-    lines = (
-        pl.DataFrame({"t": texts.fill_null(""), "u": unspaced})
-        .with_row_index("row")
-        .select("row", "u", s=normalize_line_breaks(pl.col("t")).str.split("\n"))
-        .explode("s")
-        .with_row_index("line")
+def _word_stats(
+    tokens: pl.DataFrame, n: int, words: pl.Series
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`Segmenter.word_stats` from a token table (the Polars reference)."""
+    flags = pl.col("flags")
+    nonsym = (flags & NONSYM) > 0
+    t = tokens.select(
+        "row",
+        ns=nonsym.cast(pl.Int64),
+        ns_len=pl.when(nonsym).then(pl.col("len")).otherwise(0).cast(pl.Int64),
+        alpha=((flags & ALPHA) > 0).cast(pl.Int64),
     )
-    return lines.filter(~pl.col("u")).select(
-        pl.col("line").cast(pl.UInt32),
-        pl.col("row").cast(pl.UInt32),
-        "s",
-        key=token_hash(py_strip(pl.col("s"))),
+    rows = t["row"].to_numpy()
+    sums = {"n": np.bincount(rows, minlength=n)}
+    for key in ("ns", "ns_len", "alpha"):
+        sums[key] = np.bincount(rows, weights=t[key].to_numpy(), minlength=n)
+    stats = pl.DataFrame({k: v.astype(np.int64) for k, v in sums.items()})
+    hits = tokens.filter(pl.col("h").is_in(words.implode())).select("row", "h", "len", "flags")
+    return stats, hits
+
+
+def _sentence_boundaries(tokens: pl.DataFrame, n: int) -> pl.Series:
+    """`Segmenter.sentence_boundaries` from a token table (the Polars reference)."""
+    flags = pl.col("flags")
+    pc = (flags & SENT_END) > 0
+    nonp = (flags & (PUNCT | SENT_END)) == 0
+    first = pl.col("line") != pl.col("line").shift(1)
+    t = tokens.with_columns(pc=pc, nonp=nonp, first=first.fill_null(True)).with_columns(
+        cpc=pl.col("pc").cast(pl.UInt32).cum_sum()
     )
+    t = t.with_columns(
+        start=pl.when("first").then(pl.col("cpc") - pl.col("pc").cast(pl.UInt32)).forward_fill()
+    ).filter("nonp")
+    same_line = pl.col("line") == pl.col("line").shift(1)
+    prev = pl.when(same_line.fill_null(False)).then(pl.col("cpc").shift(1)).otherwise("start")
+    t = t.select("row", boundary=(pl.col("cpc") > prev).cast(pl.Int64))
+    bounds = np.bincount(t["row"].to_numpy(), weights=t["boundary"].to_numpy(), minlength=n)
+    return pl.Series(bounds.astype(np.int64), dtype=pl.Int64)
 
 
 def _with_lines(t: pl.DataFrame, docs: pl.DataFrame, first_line: pl.Series) -> pl.DataFrame:

@@ -8,9 +8,9 @@ Why: on a batch of English documents the Polars path spent most of its time expl
 every whitespace-free chunk into its own string, hashing it, finding the distinct ones and
 joining their tokens back, although most chunks were seen before. Here one pass over the
 UTF-8 bytes finds the chunks (with their line numbers and a 64-bit key of their bytes), a
-per-batch hash table finds the distinct keys, and the token table is copied out of a
-per-process store of every distinct chunk's tokens: only chunks never seen before become
-Python strings.
+per-batch hash table finds the distinct keys, a per-process hash table (the chunk index)
+finds their tokens in a per-process store of every distinct chunk's tokens, and the token
+table is copied out of that store: only chunks never seen before become Python strings.
 
 Whitespace and line breaks are Python's (`str.split()` / `str.splitlines()`), as the
 reference's regexes have them: whitespace is Unicode White_Space plus \\x1c-\\x1f; a line
@@ -167,6 +167,37 @@ def distinct(key, inverse):
     return first[:m]
 
 
+@njit(inline="always", **_OPTS)
+def _probe(table_key, table_slot, k):
+    """The position of key k in an open-addressing table (power-of-two size, linear
+    probing, slot -1 empty): where it is, or the empty position where it would go."""
+    size = table_key.shape[0]
+    bits = 0
+    while (1 << bits) < size:
+        bits += 1
+    mask = np.int64(size - 1)
+    s = np.int64((k * _SLOT_MUL) >> np.uint64(64 - bits)) & mask
+    while table_slot[s] >= 0 and table_key[s] != k:
+        s = (s + 1) & mask
+    return s
+
+
+@njit(**_OPTS)
+def index_find(table_key, table_slot, keys, out):
+    """out[j]: the store slot of chunk key keys[j] in the per-process chunk index, or -1."""
+    for j in range(keys.shape[0]):
+        out[j] = table_slot[_probe(table_key, table_slot, keys[j])]
+
+
+@njit(**_OPTS)
+def index_add(table_key, table_slot, keys, slots):
+    """Enter keys[j] -> slots[j] in the chunk index (the table must have room)."""
+    for j in range(keys.shape[0]):
+        s = _probe(table_key, table_slot, keys[j])
+        table_key[s] = keys[j]
+        table_slot[s] = slots[j]
+
+
 @njit(**_OPTS)
 def gather_bytes(data, start, stop):
     """The byte ranges concatenated, and their offsets: an Arrow string array's buffers."""
@@ -196,6 +227,74 @@ def expand(slot, row, line, chunk_start, chunk_count, tok_h, tok_len, tok_flags,
             out_len[t] = tok_len[k]
             out_flags[t] = tok_flags[k]
             t += 1
+    return t
+
+
+@njit(**_OPTS)
+def sentence_boundaries(slot, row, line, chunk_start, chunk_count, tok_flags, sent_end, punct,
+                        out):  # fmt: skip
+    """out[row] += the sentencizer's boundaries in each line: words (flags without `punct`
+    and `sent_end`) with a `sent_end` token between them and the line's previous word or
+    start. Chunks in text order (chunk j is store slot slot[j]); a line is (row, line)."""
+    seen = False
+    cur_row = -1
+    cur_line = -1
+    for j in range(slot.shape[0]):
+        if row[j] != cur_row or line[j] != cur_line:
+            cur_row = row[j]
+            cur_line = line[j]
+            seen = False
+        s = slot[j]
+        a = chunk_start[s]
+        for k in range(a, a + chunk_count[s]):
+            f = tok_flags[k]
+            if f & sent_end:
+                seen = True
+            elif (f & punct) == 0:
+                if seen:
+                    out[cur_row] += 1
+                seen = False
+
+
+@njit(**_OPTS)
+def word_sums(slot, row, chunk_start, chunk_count, tok_len, tok_flags, nonsym, alpha, member,
+              out_n, out_ns, out_ns_len, out_alpha):  # fmt: skip
+    """Per row (out_*[row]): tokens, tokens with `nonsym` and their length, tokens with
+    `alpha`, over each chunk's tokens in the store (chunk j is store slot slot[j]).
+    Returns the number of tokens with member[token] set."""
+    m = 0
+    for j in range(slot.shape[0]):
+        s = slot[j]
+        r = row[j]
+        a = chunk_start[s]
+        for k in range(a, a + chunk_count[s]):
+            f = tok_flags[k]
+            out_n[r] += 1
+            if f & nonsym:
+                out_ns[r] += 1
+                out_ns_len[r] += tok_len[k]
+            if f & alpha:
+                out_alpha[r] += 1
+            if member[k]:
+                m += 1
+    return m
+
+
+@njit(**_OPTS)
+def expand_members(slot, row, chunk_start, chunk_count, tok_h, tok_len, tok_flags, member,
+                   out_row, out_h, out_len, out_flags):  # fmt: skip
+    """`expand` of the tokens with member[token] set only (row, h, len, flags)."""
+    t = 0
+    for j in range(slot.shape[0]):
+        s = slot[j]
+        a = chunk_start[s]
+        for k in range(a, a + chunk_count[s]):
+            if member[k]:
+                out_row[t] = row[j]
+                out_h[t] = tok_h[k]
+                out_len[t] = tok_len[k]
+                out_flags[t] = tok_flags[k]
+                t += 1
     return t
 
 
@@ -242,8 +341,23 @@ def warm() -> None:
     first = distinct(key, inverse)
     gather_bytes(data, start[first], stop[first])
     word_counts(data, offsets, _CLASS, np.empty(1, dtype=np.uint32))
+    table_key = np.zeros(16, dtype=np.uint64)
+    table_slot = np.full(16, -1, dtype=np.int64)
+    index_add(table_key, table_slot, key[first], np.arange(first.size, dtype=np.int64))
+    index_find(table_key, table_slot, key, np.empty(key.size, dtype=np.int64))
     n = row.size
     ones = np.ones(n, dtype=np.int64)
+    z = np.zeros(1, dtype=np.int64)
+    member = np.ones(n, dtype=np.bool_)
+    word_sums(inverse, row, np.arange(n, dtype=np.int64), ones, np.zeros(n, dtype=np.uint32),
+              np.zeros(n, dtype=np.uint8), 1, 2, member, z, z.copy(), z.copy(),
+              z.copy())  # fmt: skip
+    expand_members(inverse, row, np.arange(n, dtype=np.int64), ones, np.zeros(n, dtype=np.uint64),
+                   np.zeros(n, dtype=np.uint32), np.zeros(n, dtype=np.uint8), member,
+                   np.empty(n, dtype=np.uint32), np.empty(n, dtype=np.uint64),
+                   np.empty(n, dtype=np.uint32), np.empty(n, dtype=np.uint8))  # fmt: skip
+    sentence_boundaries(inverse, row, line, np.arange(n, dtype=np.int64), ones,
+                        np.zeros(n, dtype=np.uint8), 8, 4, np.zeros(1, dtype=np.int64))  # fmt: skip
     expand(inverse, row, line, np.arange(n, dtype=np.int64), ones,
            np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint32),
            np.zeros(n, dtype=np.uint8), np.empty(n, dtype=np.uint32),
