@@ -61,6 +61,10 @@ class FineWebQualityConfig(UnspacedConfig):
     # char_dup_ratio needs this many repeated lines: one repeated paragraph (a pull quote, a
     # refrain, a list item said twice) is an edited text's, not a spam page's (datatrove: 1)
     char_dup_min_lines: int = Field(2, ge=1)
+    # duplicated lines no longer than a short line (the short-line length above: labels,
+    # headings, field names such as a stock table's "成交量", "Reply") do not count: a
+    # document's repeated paragraphs are what char_dup_ratio is after (datatrove counts all)
+    dup_ignore_short_lines: bool = True
     # a headline (first line without terminal punctuation, followed by text) is no line for
     # the punctuation and short-line shares
     keep_headlines: bool = True
@@ -135,6 +139,8 @@ class FineWebQuality(FilterStep):
         short_len = short_len.otherwise(c.short_line_length)
         dup_chars = duplicate_stats(lines.select("row", "s"), "")["dup_chars"]
         counted = pl.lit(True)
+        if c.dup_ignore_short_lines:
+            counted = pl.col("s").str.len_chars() > short_len
         if c.dup_ignore_symbol_lines:
             # separator rules ("+-----+", "*    *    *") repeat in posts and books
             counted = counted & pl.col("s").str.contains(r"[\p{L}\p{N}]")
