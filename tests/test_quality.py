@@ -166,6 +166,15 @@ HEADLINE_LEAD = (
 LABELLED = "\n".join(
     f"{a}\n{b}\nSource: wire." for a, b in zip(*[iter(PROSE_LINES.split("\n"))] * 2, strict=True)
 )
+QUESTIONS = [f"* What does the council's decision number {i} mean?" for i in range(3)]
+FAQ = (
+    "Contents:\n\n"
+    + "\n".join(QUESTIONS)
+    + "".join(
+        f"\n\n{q}\n\n{a} {b}"
+        for q, a, b in zip(QUESTIONS, *[iter(PROSE_LINES.split("\n"))] * 2, strict=True)
+    )
+)
 FINEWEB_CASES = [
     ("prose", PROSE_LINES, None),
     ("empty", "  \n \n", "empty"),
@@ -195,6 +204,9 @@ FINEWEB_CASES = [
     # short label lines repeated under each section (a stock column's field names, a
     # contents list's headings) are no duplicated text by default; datatrove counts them
     ("char_dup_short_labels", LABELLED, None),
+    # a FAQ's contents list repeated as its section headings
+    ("char_dup_headings", FAQ, None),
+    ("char_dup_headings_counted", FAQ, "char_dup_ratio", {"dup_ignore_headings": False}),
     (
         "char_dup_short_labels_datatrove",
         LABELLED,
@@ -526,6 +538,7 @@ DATATROVE_MODE = {
         "char_dup_min_lines": 1,
         "judge_own_text": False,
         "dup_ignore_short_lines": False,
+        "dup_ignore_headings": False,
     },
 }
 

@@ -65,6 +65,10 @@ class FineWebQualityConfig(UnspacedConfig):
     # headings, field names such as a stock table's "成交量", "Reply") do not count: a
     # document's repeated paragraphs are what char_dup_ratio is after (datatrove counts all)
     dup_ignore_short_lines: bool = True
+    # a heading (a line standing alone between blank lines, up to `heading_max_chars`)
+    # repeated, as a FAQ's contents list repeats its section headings, does not count
+    dup_ignore_headings: bool = True
+    heading_max_chars: int = Field(80, ge=0)
     # a headline (first line without terminal punctuation, followed by text) is no line for
     # the punctuation and short-line shares
     keep_headlines: bool = True
@@ -132,6 +136,15 @@ class FineWebQuality(FilterStep):
                 qlen=pl.when(f["quote_end"] & ~uns).then(f["quote_chars"]),
                 frame=(f["signature"] | f["closing"] | f["opening"]) & has_own,
             )
+        if c.dup_ignore_headings:
+            blank = ~pl.col("s").str.contains(NON_WS)
+            first = pl.col("row") != pl.col("row").shift(1)
+            last = pl.col("row") != pl.col("row").shift(-1)
+            lines = lines.with_columns(
+                heading=(blank.shift(1).fill_null(True) | first)
+                & (blank.shift(-1).fill_null(True) | last)
+                & (pl.col("s").str.len_chars() <= c.heading_max_chars)
+            )
         lines = lines.with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False)).filter(
             pl.col("s").str.contains(NON_WS)
         )
@@ -141,6 +154,8 @@ class FineWebQuality(FilterStep):
         counted = pl.lit(True)
         if c.dup_ignore_short_lines:
             counted = pl.col("s").str.len_chars() > short_len
+        if c.dup_ignore_headings:
+            counted = counted & ~pl.col("heading")
         if c.dup_ignore_symbol_lines:
             # separator rules ("+-----+", "*    *    *") repeat in posts and books
             counted = counted & pl.col("s").str.contains(r"[\p{L}\p{N}]")
