@@ -207,6 +207,12 @@ FINEWEB_CASES = [
     # a FAQ's contents list repeated as its section headings
     ("char_dup_headings", FAQ, None),
     ("char_dup_headings_counted", FAQ, "char_dup_ratio", {"dup_ignore_headings": False}),
+    # paragraphs (one line each, blank lines between) said twice still count
+    (
+        "char_dup_repeated_paragraphs",
+        "\n\n".join(PROSE_LINES.split("\n") + PROSE_LINES.split("\n")[:2]),
+        "char_dup_ratio",
+    ),
     (
         "char_dup_short_labels_datatrove",
         LABELLED,

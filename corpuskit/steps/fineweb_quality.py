@@ -65,8 +65,9 @@ class FineWebQualityConfig(UnspacedConfig):
     # headings, field names such as a stock table's "成交量", "Reply") do not count: a
     # document's repeated paragraphs are what char_dup_ratio is after (datatrove counts all)
     dup_ignore_short_lines: bool = True
-    # a heading (a line standing alone between blank lines, up to `heading_max_chars`)
-    # repeated, as a FAQ's contents list repeats its section headings, does not count
+    # a heading (a line standing alone between blank lines, up to `heading_max_chars`) that
+    # repeats a line of a block above it, as a FAQ's headings repeat its contents list,
+    # does not count
     dup_ignore_headings: bool = True
     heading_max_chars: int = Field(80, ge=0)
     # a headline (first line without terminal punctuation, followed by text) is no line for
@@ -140,9 +141,14 @@ class FineWebQuality(FilterStep):
             blank = ~pl.col("s").str.contains(NON_WS)
             first = pl.col("row") != pl.col("row").shift(1)
             last = pl.col("row") != pl.col("row").shift(-1)
-            lines = lines.with_columns(
-                heading=(blank.shift(1).fill_null(True) | first)
-                & (blank.shift(-1).fill_null(True) | last)
+            alone = (blank.shift(1).fill_null(True) | first) & (
+                blank.shift(-1).fill_null(True) | last
+            )
+            # its first occurrence inside a block of lines (the contents list): in text whose
+            # every line stands alone (blocks separated by blank lines) a repeat still counts
+            lines = lines.with_columns(alone=alone).with_columns(
+                heading=pl.col("alone")
+                & ~pl.col("alone").first().over("row", "s")
                 & (pl.col("s").str.len_chars() <= c.heading_max_chars)
             )
         lines = lines.with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False)).filter(
