@@ -103,7 +103,7 @@ def test_fineweb_repeated_signature_is_no_duplicated_text():
     assert new[REASON_COLUMN][0] is None
     assert new["fineweb_char_dup_ratio"][0] == 0
     # datatrove's count: the signature's lines are short and, pasted twice, duplicated
-    old = run("fineweb_quality", [doc], judge_own_text=False)
+    old = run("fineweb_quality", [doc], judge_own_text=False, dup_ignore_short_lines=False)
     assert old[REASON_COLUMN][0] is not None
     assert old["fineweb_char_dup_ratio"][0] > 0.1
 

@@ -163,6 +163,18 @@ HEADLINE_LEAD = (
     "Home Depot Likes High Oil\nRising fuel prices, a bugbear for most of the retail sector, "
     "are helping Home Depot, the remodeling retailer that reported"
 )
+LABELLED = "\n".join(
+    f"{a}\n{b}\nSource: wire." for a, b in zip(*[iter(PROSE_LINES.split("\n"))] * 2, strict=True)
+)
+QUESTIONS = [f"* What does the council's decision number {i} mean?" for i in range(3)]
+FAQ = (
+    "Contents:\n\n"
+    + "\n".join(QUESTIONS)
+    + "".join(
+        f"\n\n{q}\n\n{a} {b}"
+        for q, a, b in zip(QUESTIONS, *[iter(PROSE_LINES.split("\n"))] * 2, strict=True)
+    )
+)
 FINEWEB_CASES = [
     ("prose", PROSE_LINES, None),
     ("empty", "  \n \n", "empty"),
@@ -188,6 +200,24 @@ FINEWEB_CASES = [
         PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0],
         "char_dup_ratio",
         {"char_dup_min_lines": 1},
+    ),
+    # short label lines repeated under each section (a stock column's field names, a
+    # contents list's headings) are no duplicated text by default; datatrove counts them
+    ("char_dup_short_labels", LABELLED, None),
+    # a FAQ's contents list repeated as its section headings
+    ("char_dup_headings", FAQ, None),
+    ("char_dup_headings_counted", FAQ, "char_dup_ratio", {"dup_ignore_headings": False}),
+    # paragraphs (one line each, blank lines between) said twice still count
+    (
+        "char_dup_repeated_paragraphs",
+        "\n\n".join(PROSE_LINES.split("\n") + PROSE_LINES.split("\n")[:2]),
+        "char_dup_ratio",
+    ),
+    (
+        "char_dup_short_labels_datatrove",
+        LABELLED,
+        "char_dup_ratio",
+        {"dup_ignore_short_lines": False},
     ),
     (
         "list_ratio",
@@ -513,6 +543,8 @@ DATATROVE_MODE = {
         "dup_ignore_quoted_lines": False,
         "char_dup_min_lines": 1,
         "judge_own_text": False,
+        "dup_ignore_short_lines": False,
+        "dup_ignore_headings": False,
     },
 }
 
@@ -532,8 +564,10 @@ def test_default_mode_stays_close(name):
     # measured: c4 0.980, fineweb 0.901: 83 of fineweb's 107 are ag_news descriptions cut off
     # by the feed (one line, 200+ characters, sentence ends inside), which datatrove rejects
     # for a line punctuation ratio of 0, most others a single repeated line
-    # (char_dup_min_lines); the paragraph mode keeps both on purpose
-    assert same / len(texts) >= 0.88
+    # (char_dup_min_lines); the paragraph mode keeps both on purpose. fineweb 0.784 since
+    # dup_ignore_short_lines: 104 of the 200 tinyshakespeare chunks, which datatrove rejects
+    # for their repeated speaker names ("ROMEO:"), and 2 articles are kept
+    assert same / len(texts) >= (0.77 if name == "fineweb_quality" else 0.88)
 
 
 @pytest.mark.slow

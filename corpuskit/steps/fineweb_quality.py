@@ -37,7 +37,7 @@ from corpuskit.text.paragraphs import (
     paragraphs,
 )
 from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
-from corpuskit.text.segment import segmenter
+from corpuskit.text.segment import HASH_SEED, segmenter
 
 # LENIENT_TAIL with straight quotes ('He said "no."') and trailing whitespace
 LENIENT_TAIL_QUOTES = LENIENT_TAIL.removesuffix(")+$").replace("]|", "\"']|", 1) + r")+[ \t]*$"
@@ -61,6 +61,15 @@ class FineWebQualityConfig(UnspacedConfig):
     # char_dup_ratio needs this many repeated lines: one repeated paragraph (a pull quote, a
     # refrain, a list item said twice) is an edited text's, not a spam page's (datatrove: 1)
     char_dup_min_lines: int = Field(2, ge=1)
+    # duplicated lines no longer than a short line (the short-line length above: labels,
+    # headings, field names such as a stock table's "成交量", "Reply") do not count: a
+    # document's repeated paragraphs are what char_dup_ratio is after (datatrove counts all)
+    dup_ignore_short_lines: bool = True
+    # a heading (a line standing alone between blank lines, up to `heading_max_chars`) that
+    # repeats a line of a block above it, as a FAQ's headings repeat its contents list,
+    # does not count
+    dup_ignore_headings: bool = True
+    heading_max_chars: int = Field(80, ge=0)
     # a headline (first line without terminal punctuation, followed by text) is no line for
     # the punctuation and short-line shares
     keep_headlines: bool = True
@@ -108,11 +117,14 @@ class FineWebQuality(FilterStep):
                 headline = para.headline
         docs = pl.DataFrame({"text": text, "uns": unspaced, "hl": headline}).with_row_index("row")
         lines = docs.select("row", "uns", "hl", s=pl.col("text").str.split("\n")).explode("s")
-        lines = lines.with_columns(i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
+        lines = lines.with_columns(
+            i=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"),
+            blank=~pl.col("s").str.contains(NON_WS),
+        )
         f = frame_flags(lines.select("row", "s"), text=docs["text"]) if c.judge_own_text else None
         framed = f is not None
         if f is not None:
-            blank = ~lines["s"].str.contains(NON_WS)
+            blank = lines["blank"]
             frame = f["quoted"] | f["signature"] | f["closing"] | f["opening"] | f["attribution"]
             own = ~frame & ~blank
             # a document of nothing but frame is judged line by line
@@ -128,13 +140,29 @@ class FineWebQuality(FilterStep):
                 qlen=pl.when(f["quote_end"] & ~uns).then(f["quote_chars"]),
                 frame=(f["signature"] | f["closing"] | f["opening"]) & has_own,
             )
+        if c.dup_ignore_headings:
+            # a line alone between blank lines (or the document's ends)
+            first = pl.col("row") != pl.col("row").shift(1)
+            last = pl.col("row") != pl.col("row").shift(-1)
+            lines = lines.with_columns(
+                alone=(pl.col("blank").shift(1).fill_null(True) | first)
+                & (pl.col("blank").shift(-1).fill_null(True) | last)
+            )
         lines = lines.with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False)).filter(
-            pl.col("s").str.contains(NON_WS)
+            ~pl.col("blank")
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
         short_len = short_len.otherwise(c.short_line_length)
         dup_chars = duplicate_stats(lines.select("row", "s"), "")["dup_chars"]
+        if c.dup_ignore_headings:
+            lines = lines.with_columns(
+                heading=repeated_headings(lines, dup_chars > 0, c.heading_max_chars)
+            )
         counted = pl.lit(True)
+        if c.dup_ignore_short_lines:
+            counted = pl.col("s").str.len_chars() > short_len
+        if c.dup_ignore_headings:
+            counted = counted & ~pl.col("heading")
         if c.dup_ignore_symbol_lines:
             # separator rules ("+-----+", "*    *    *") repeat in posts and books
             counted = counted & pl.col("s").str.contains(r"[\p{L}\p{N}]")
@@ -232,3 +260,22 @@ class FineWebQuality(FilterStep):
             ),
             ("list_ratio", pl.col("fineweb_list_ratio") > c.new_line_ratio),
         ]
+
+
+def repeated_headings(lines: pl.DataFrame, dup: pl.Series, max_chars: int) -> pl.Series:
+    """Per line of `lines` (row, s, alone; blank lines dropped): a repeated line (`dup`) that
+    stands alone, has at most `max_chars` characters and also occurs inside a block of lines
+    of its document, as a FAQ's section headings repeat its contents list."""
+    cand = dup & lines["alone"]
+    heading = pl.Series("heading", [False] * lines.height, dtype=pl.Boolean)
+    if not cand.any():
+        return heading
+    # only the documents with a candidate are hashed
+    in_doc = lines["row"].is_in(lines["row"].filter(cand).unique().implode())
+    sub = lines.filter(in_doc).select(
+        "alone",
+        cand=cand.filter(in_doc) & (pl.col("s").str.len_chars() <= max_chars),
+        key=pl.col("s").hash(HASH_SEED) + pl.col("row").cast(pl.UInt64),
+    )
+    block = sub.filter(~pl.col("alone"))["key"]
+    return heading.scatter(in_doc.arg_true(), sub["cand"] & sub["key"].is_in(block.implode()))
