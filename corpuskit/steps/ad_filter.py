@@ -121,6 +121,58 @@ def needs_wide(regex: str) -> bool:
         return False
 
 
+def top_branches(regex: str) -> list[str] | None:
+    """The top-level alternatives of `regex` ("a|(?:b|c)|[|]" -> "a", "(?:b|c)", "[|]");
+    None where a branch sets flags for the ones after it (`(?i)` outside a group)."""
+    out: list[str] = []
+    depth, start, i, n = 0, 0, 0, len(regex)
+    while i < n:
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a class: "]" first (or after "^") is a member; nested classes
+            i += 1
+            if i < n and regex[i] == "^":
+                i += 1
+            if i < n and regex[i] == "]":
+                i += 1
+            level = 1
+            while i < n and level:
+                if regex[i] == "\\":
+                    i += 1
+                elif regex[i] == "[":
+                    level += 1
+                elif regex[i] == "]":
+                    level -= 1
+                i += 1
+            continue
+        if ch == "(":
+            if depth == 0 and re.match(r"\(\?[a-zA-Z-]+\)", regex[i:]):
+                return None
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(regex[start:i])
+            start = i + 1
+        i += 1
+    out.append(regex[start:])
+    return out
+
+
+def narrow_pattern(p: Pattern) -> Pattern | None:
+    """`p` without the top-level alternatives that need a wide character (needs_wide): the
+    same matches in a text without one. None where every match needs one."""
+    if needs_wide(p.regex):
+        return None
+    branches = top_branches(p.regex)
+    if branches is None or len(branches) < 2:
+        return p
+    kept = [b for b in branches if not needs_wide(b)]
+    return p if len(kept) == len(branches) else Pattern("|".join(kept), p.cut, p.origin)
+
+
 def _seq_needs_wide(items: Any) -> bool:
     return any(_item_needs_wide(op, av) for op, av in items)
 
@@ -241,8 +293,8 @@ class AdFilter(FilterStep):
         self._promo_regex = combine(terms, ignore_case)
         self._spam_regex = combine(spam, ignore_case=True)
         # the same alternations for texts without a CJK character (see count_terms)
-        self._promo_narrow = combine([p for p in terms if not needs_wide(p.regex)], ignore_case)
-        self._spam_narrow = combine([p for p in spam if not needs_wide(p.regex)], True)
+        self._promo_narrow = combine(_narrow(terms), ignore_case)
+        self._spam_narrow = combine(_narrow(spam), True)
 
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         self.ensure_ready()
@@ -282,3 +334,7 @@ class AdFilter(FilterStep):
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         return [("ad_score", pl.col("ad_score") > self.config.threshold)]
+
+
+def _narrow(patterns: list[Pattern]) -> list[Pattern]:
+    return [q for p in patterns if (q := narrow_pattern(p)) is not None]
