@@ -47,6 +47,14 @@ def test_top_branches_and_the_narrow_pattern():
     assert af.narrow_pattern(Pattern("您好|你好", False, "x")) is None
     keep = Pattern("a|(?i)b|您好", False, "x")
     assert af.narrow_pattern(keep) is keep
+    assert af.narrow_regex("(?i)qq|客服|wechat") == "(?i)qq|wechat"  # the leading flag stays
+    texts = pl.Series([*odd_texts(2000, seed=7), "售价 1,690元 or $19.99, ￥5 £3", "12 元"])
+    wide = af.maybe_wide(texts)
+    for k in af.NARROW_SIGNALS:
+        regex = af.SIGNALS[k]
+        assert af.narrow_regex(regex) != regex
+        got = af.count_terms(texts, regex, af.narrow_regex(regex), wide)
+        assert got.to_list() == texts.str.count_matches(regex).to_list()
 
 
 def test_maybe_wide_finds_every_cjk_text():
