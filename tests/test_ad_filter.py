@@ -8,6 +8,7 @@ import polars as pl
 
 from corpuskit import registry
 from corpuskit.steps import ad_filter as af
+from corpuskit.steps.patterns import Pattern
 from tests.test_segment import odd_texts
 
 
@@ -35,6 +36,25 @@ def test_no_character_outside_the_wide_ranges_has_a_case_variant_inside():
             raise AssertionError(hex(code))
         if wide(c):
             assert all(wide(x) for v in variants for x in v), hex(code)
+
+
+def test_top_branches_and_the_narrow_pattern():
+    assert af.top_branches("a|(?:b|c)|[|]") == ["a", "(?:b|c)", "[|]"]
+    assert af.top_branches("x\\|y|[]|]|[^]|]") == ["x\\|y", "[]|]", "[^]|]"]
+    assert af.top_branches("a|(?i)b|c") is None  # the flag reaches "c": not split
+    p = Pattern("reply-to:|^\\W*(?:您好|你好)[!！]|hello", False, "spam:zh")
+    assert af.narrow_pattern(p) == Pattern("reply-to:|hello", False, "spam:zh")
+    assert af.narrow_pattern(Pattern("您好|你好", False, "x")) is None
+    keep = Pattern("a|(?i)b|您好", False, "x")
+    assert af.narrow_pattern(keep) is keep
+    assert af.narrow_regex("(?i)qq|客服|wechat") == "(?i)qq|wechat"  # the leading flag stays
+    texts = pl.Series([*odd_texts(2000, seed=7), "售价 1,690元 or $19.99, ￥5 £3", "12 元"])
+    wide = af.maybe_wide(texts)
+    for k in af.NARROW_SIGNALS:
+        regex = af.SIGNALS[k]
+        assert af.narrow_regex(regex) != regex
+        got = af.count_terms(texts, regex, af.narrow_regex(regex), wide)
+        assert got.to_list() == texts.str.count_matches(regex).to_list()
 
 
 def test_maybe_wide_finds_every_cjk_text():

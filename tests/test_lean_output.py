@@ -4,6 +4,7 @@ and analyze runs (item 2), which drop nothing and say what each filter would hav
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from corpuskit.engine.run import run_recipe
 from corpuskit.recipe import RecipeError, load_recipe
 from corpuskit.schema import DETAIL_COLUMN, REASON_COLUMN
+from corpuskit.steps.base import FilterStep
 from corpuskit.steps.decisions import comparisons
 from corpuskit.steps.length_filter import LengthFilter
 from tests.conftest import corpuskit_cmd, write_jsonl
@@ -51,6 +53,31 @@ def test_detail_says_what_decided() -> None:
     assert out[DETAIL_COLUMN][0] == "length_chars=4 < 40"
     assert out[DETAIL_COLUMN][1] is None
     assert out[DETAIL_COLUMN][2].startswith("symbol_ratio=") and " > 0.5" in out[DETAIL_COLUMN][2]
+
+
+class _Scored(FilterStep):
+    """A filter whose signal column's type depends on the batch (floats for one-row ones)."""
+
+    def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
+        score = pl.col("text").str.len_chars()
+        return batch.with_columns(score=score if batch.height > 1 else score.cast(pl.Float64))
+
+    def rules(self) -> list[tuple[str, pl.Expr]]:
+        return [("short", pl.col("score") < 5)]
+
+
+def test_detail_built_once_per_schema_and_not_pickled() -> None:
+    step = _Scored(name="s")
+    two = pl.DataFrame({"id": ["a", "b"], "text": ["tiny", LONG]})
+    for _ in range(2):  # the second batch of a schema reuses the built expressions
+        assert step.process(two).batch[DETAIL_COLUMN].to_list() == ["score=4 < 5", None]
+    assert len(step._decisions) == 1
+    one = step.process(pl.DataFrame({"id": ["a"], "text": ["tiny"]})).batch
+    assert one[DETAIL_COLUMN].to_list() == ["score=4.0 < 5"]  # another schema, rebuilt
+    assert len(step._decisions) == 2
+    copy = pickle.loads(pickle.dumps(step))
+    assert "_decisions" not in copy.__dict__
+    assert copy.process(two).batch[DETAIL_COLUMN].to_list() == ["score=4 < 5", None]
 
 
 def test_comparisons_read_from_rule_expressions() -> None:

@@ -244,3 +244,16 @@ def test_word_stats_equal_sums_over_the_token_table():
             assert stats["n"].sum() == table.height
             assert found.equals(hits), i
     assert hits.height > 100 and hits["row"].n_unique() > 50
+
+
+def test_member_is_isin():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for n_among in (0, 1, 7, 300):
+        among = rng.integers(0, 2**64, size=n_among, dtype=np.uint64)
+        values = np.concatenate(
+            [rng.integers(0, 2**64, size=500, dtype=np.uint64), among, among[:3], [0, 2**64 - 1]]
+        ).astype(np.uint64)
+        rng.shuffle(values)
+        assert np.array_equal(segment._member(values, among), np.isin(values, among))

@@ -42,6 +42,7 @@ before remove_boilerplate_lines: that step removes the contact blocks this one s
 
 from __future__ import annotations
 
+import functools
 import re
 from re import _constants as sre
 from re import _parser as sre_parse
@@ -88,6 +89,10 @@ SIGNALS: dict[str, str] = {
     "exclaim": r"[!！]{2,}",
     "price": rf"[¥￥£]\s*[0-9]|\$[0-9]{{1,4}}\.[0-9]{{2}}{_B}|[0-9]+(?:\.[0-9]+)?\s*元",
 }
+# signals counted with their narrow alternation (narrow_regex) in texts without a CJK
+# character: price's "元" branch costs about half its pass there; contact's narrow form
+# measured slower than the whole one (bench_filters' documents)
+NARROW_SIGNALS = ("price",)
 COMPONENTS = ("promo", "spam", *SIGNALS)
 CONTACT_SIGNALS = ("url", "phone", "contact", "tag")
 DEFAULT_WEIGHTS: dict[str, float] = {
@@ -119,6 +124,70 @@ def needs_wide(regex: str) -> bool:
         return _seq_needs_wide(sre_parse.parse(regex))
     except (re.error, ValueError, TypeError, OverflowError, RecursionError):
         return False
+
+
+def top_branches(regex: str) -> list[str] | None:
+    """The top-level alternatives of `regex` ("a|(?:b|c)|[|]" -> "a", "(?:b|c)", "[|]");
+    None where a branch sets flags for the ones after it (`(?i)` outside a group)."""
+    out: list[str] = []
+    depth, start, i, n = 0, 0, 0, len(regex)
+    while i < n:
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a class: "]" first (or after "^") is a member; nested classes
+            i += 1
+            if i < n and regex[i] == "^":
+                i += 1
+            if i < n and regex[i] == "]":
+                i += 1
+            level = 1
+            while i < n and level:
+                if regex[i] == "\\":
+                    i += 1
+                elif regex[i] == "[":
+                    level += 1
+                elif regex[i] == "]":
+                    level -= 1
+                i += 1
+            continue
+        if ch == "(":
+            if depth == 0 and re.match(r"\(\?[a-zA-Z-]+\)", regex[i:]):
+                return None
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(regex[start:i])
+            start = i + 1
+        i += 1
+    out.append(regex[start:])
+    return out
+
+
+@functools.cache
+def narrow_regex(regex: str) -> str | None:
+    """`regex` without the top-level alternatives that need a wide character (needs_wide):
+    the same matches in a text without one (a branch that cannot match there never decides
+    a match). A leading flag group (`(?i)`) stays in front. None where every match needs one."""
+    if needs_wide(regex):
+        return None
+    lead = re.match(r"\(\?[a-zA-Z]+\)", regex)
+    flags = lead.group(0) if lead else ""
+    branches = top_branches(regex[len(flags) :])
+    if branches is None or len(branches) < 2:
+        return regex
+    kept = [b for b in branches if not needs_wide(flags + b)]
+    return regex if len(kept) == len(branches) else flags + "|".join(kept)
+
+
+def narrow_pattern(p: Pattern) -> Pattern | None:
+    """`p` with `narrow_regex`'s regex; None where every match needs a wide character."""
+    regex = narrow_regex(p.regex)
+    if regex is None:
+        return None
+    return p if regex == p.regex else Pattern(regex, p.cut, p.origin)
 
 
 def _seq_needs_wide(items: Any) -> bool:
@@ -241,8 +310,8 @@ class AdFilter(FilterStep):
         self._promo_regex = combine(terms, ignore_case)
         self._spam_regex = combine(spam, ignore_case=True)
         # the same alternations for texts without a CJK character (see count_terms)
-        self._promo_narrow = combine([p for p in terms if not needs_wide(p.regex)], ignore_case)
-        self._spam_narrow = combine([p for p in spam if not needs_wide(p.regex)], True)
+        self._promo_narrow = combine(_narrow(terms), ignore_case)
+        self._spam_narrow = combine(_narrow(spam), True)
 
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         self.ensure_ready()
@@ -250,10 +319,15 @@ class AdFilter(FilterStep):
         weights = {**DEFAULT_WEIGHTS, **c.weights}
         text = pl.col("text").fill_null("")
         counts = {
-            f"ad_{k}": text.str.count_matches(regex).cast(pl.Int32) for k, regex in SIGNALS.items()
+            f"ad_{k}": text.str.count_matches(regex).cast(pl.Int32)
+            for k, regex in SIGNALS.items()
+            if k not in NARROW_SIGNALS
         }
         texts = batch["text"].fill_null("")
-        wide: np.ndarray | None = None
+        wide = maybe_wide(texts)
+        for k in NARROW_SIGNALS:
+            regex = SIGNALS[k]
+            counts[f"ad_{k}"] = pl.lit(count_terms(texts, regex, narrow_regex(regex), wide))
         for k, regex, narrow in (
             ("promo", self._promo_regex, self._promo_narrow),
             ("spam", self._spam_regex, self._spam_narrow),
@@ -261,8 +335,6 @@ class AdFilter(FilterStep):
             if not regex:
                 counts[f"ad_{k}"] = pl.lit(0, dtype=pl.Int32)
                 continue
-            if wide is None:
-                wide = maybe_wide(texts)
             counts[f"ad_{k}"] = pl.lit(count_terms(texts, regex, narrow, wide))
         out = batch.with_columns(**counts)
 
@@ -282,3 +354,7 @@ class AdFilter(FilterStep):
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
         return [("ad_score", pl.col("ad_score") > self.config.threshold)]
+
+
+def _narrow(patterns: list[Pattern]) -> list[Pattern]:
+    return [q for p in patterns if (q := narrow_pattern(p)) is not None]

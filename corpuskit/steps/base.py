@@ -110,6 +110,7 @@ class Step:
         state = self.__dict__.copy()
         state["_ready"] = False  # resources are rebuilt in each worker
         state["_counts"] = {}
+        state.pop("_decisions", None)  # expressions built from the config, rebuilt on demand
         for key in self._transient():
             state.pop(key, None)
         return state
@@ -160,21 +161,33 @@ class FilterStep(Step):
 
     def _run(self, batch: pl.DataFrame, state: Any) -> pl.DataFrame:
         annotated = self.annotate(batch)
-        rules = self.rules()
-        out = annotated.with_columns(reason_from_rules(self.name, rules))
-        detail = self.detail()
-        if detail is None:
-            detail = detail_expr(self.name, rules, annotated.schema, REASON_COLUMN)
+        reason, detail = self._decision(annotated.schema)
+        out = annotated.with_columns(reason)
         if detail is not None:
-            dropped = pl.col(REASON_COLUMN).is_not_null()
-            out = out.with_columns(
-                pl.when(dropped)
-                .then(detail)
-                .otherwise(pl.lit(None, pl.String))
-                .alias(DETAIL_COLUMN)
-            )
+            out = out.with_columns(detail)
         scratch = [c for c in annotated.columns if c.startswith("_") and c not in batch.columns]
         return out.drop(scratch)
+
+    def _decision(self, schema: pl.Schema) -> tuple[pl.Expr, pl.Expr | None]:
+        """The reason and detail expressions for batches of `schema`. Rules depend on the
+        config alone (never on a batch), so they are built once per reasons and schema:
+        the generic detail reads the rules' serialized trees, ~0.1-0.6 ms a batch."""
+        rules = self.rules()
+        key = (tuple(reason for reason, _ in rules), tuple(schema.items()))
+        memo = self.__dict__.setdefault("_decisions", {})
+        if key not in memo:
+            detail = self.detail()
+            if detail is None:
+                detail = detail_expr(self.name, rules, schema, REASON_COLUMN)
+            if detail is not None:
+                detail = (
+                    pl.when(pl.col(REASON_COLUMN).is_not_null())
+                    .then(detail)
+                    .otherwise(pl.lit(None, pl.String))
+                    .alias(DETAIL_COLUMN)
+                )
+            memo[key] = (reason_from_rules(self.name, rules), detail)
+        return memo[key]
 
 
 def reason_from_rules(step: str, rules: list[tuple[str, pl.Expr]]) -> pl.Expr:

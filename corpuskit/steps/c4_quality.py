@@ -291,9 +291,23 @@ class C4Quality(FilterStep):
             too_long=too_long,
         )
         if c.remove_citations:
-            units = units.with_columns(
-                s=s.str.replace_all(CITATION, ""), out=pl.col("out").str.replace_all(CITATION, "")
+            # every citation starts with "[": only units holding one pay for the regex
+            idx = (
+                units.select(
+                    s.str.contains("[", literal=True)
+                    | pl.col("out").str.contains("[", literal=True)
+                )
+                .to_series()
+                .arg_true()
             )
+            if idx.len():
+                sub = units[idx].select(
+                    s=s.str.replace_all(CITATION, ""),
+                    out=pl.col("out").str.replace_all(CITATION, ""),
+                )
+                units = units.with_columns(
+                    s=units["s"].scatter(idx, sub["s"]), out=units["out"].scatter(idx, sub["out"])
+                )
         e = s
         lenient = pl.lit(False)
         if c.lenient_ends:
@@ -423,24 +437,37 @@ def _lenient_ends(units: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:
     # a sentence end inside the closing brackets ("... sloped down (for visibility?)"), else
     # before the closing tail
     in_brackets = s.str.replace(CLOSERS_AT_END, "")
+    ends_at = char_class(END_PUNCTUATION) + "$"
     e = (
-        pl.when(in_brackets.str.contains(char_class(END_PUNCTUATION) + "$"))
+        pl.when(in_brackets.str.contains(ends_at))
         .then(in_brackets)
         .otherwise(s.str.replace(LENIENT_TAIL, ""))
     )
-    ends = e.str.contains(char_class(END_PUNCTUATION) + "$")
-    trimmed = s.str.replace(UNFINISHED, "$1")
-    # a paragraph whose last sentence is unfinished (a truncated lead) loses only it
-    cut = (
-        ~ends
-        & (s.str.len_chars() >= UNFINISHED_MIN_CHARS)
-        & (trimmed.str.len_chars() >= 0.4 * s.str.len_chars())
-        & s.str.contains(UNFINISHED)
+    sub = sub.with_columns(_e=e)
+    # a paragraph whose last sentence is unfinished (a truncated lead) loses only it; the
+    # capturing regex runs only on the long units that end no sentence and have one before
+    at = (
+        sub.select(
+            ~pl.col("_e").str.contains(ends_at)
+            & (s.str.len_chars() >= UNFINISHED_MIN_CHARS)
+            & s.str.contains(UNFINISHED)
+        )
+        .to_series()
+        .arg_true()
     )
-    sub = sub.with_columns(
-        s=pl.when(cut).then(trimmed).otherwise(s),
-        out=pl.when(cut).then(pl.col("out").str.replace(UNFINISHED, "$1")).otherwise(pl.col("out")),
-    ).with_columns(_e=e)
+    if at.len():
+        trimmed = s.str.replace(UNFINISHED, "$1")
+        cut = trimmed.str.len_chars() >= 0.4 * s.str.len_chars()
+        out = pl.col("out")
+        long = (
+            sub[at]
+            .with_columns(
+                s=pl.when(cut).then(trimmed).otherwise(s),
+                out=pl.when(cut).then(out.str.replace(UNFINISHED, "$1")).otherwise(out),
+            )
+            .with_columns(_e=e)  # from the trimmed unit
+        )
+        sub = sub.with_columns(**{k: sub[k].scatter(at, long[k]) for k in ("s", "out", "_e")})
     e = pl.col("_e")  # computed once (from the trimmed unit, as the expression would be)
     lead_in = e.str.contains(LEAD_IN) & (pl.col("words") >= LEAD_IN_MIN_WORDS)
     # a sentence trailing off after an earlier sentence end or a clause ("No problem, no

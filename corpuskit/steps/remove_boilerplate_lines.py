@@ -101,21 +101,28 @@ def remove_units(
             .str.replace_all(_SPLIT_AFTER, "${0}" + sentinel)
             .str.replace_all(_SPLIT_BEFORE, sentinel + "${0}")
         )
-        units = (
-            lines.select(
-                "lid", unit=pl.when(long).then(marked).otherwise(pl.col("cut")).str.split(sentinel)
-            )
-            .explode("unit")
-            .with_columns(
-                drop=pl.any_horizontal([pl.col("unit").str.contains(r) for r in unit_regexes])
-                & (pl.col("unit") != "")
+        # a short line is one unit; only long ones are split into sentences
+        units = pl.concat(
+            [
+                lines.filter(~long).select("lid", unit=pl.col("cut")),
+                lines.filter(long).select("lid", unit=marked.str.split(sentinel)).explode("unit"),
+            ]
+        ).with_columns(
+            drop=pl.any_horizontal([pl.col("unit").str.contains(r) for r in unit_regexes])
+            & (pl.col("unit") != "")
+        )
+        # only lines that lose a unit are put together again; the others stay `cut`
+        hit = units.filter(pl.col("drop"))["lid"].unique()
+        per_line = (
+            units.filter(pl.col("lid").is_in(hit.implode()))
+            .group_by("lid", maintain_order=True)
+            .agg(
+                new=pl.col("unit").filter(~pl.col("drop")).str.join(""), units=pl.col("drop").sum()
             )
         )
-        per_line = units.group_by("lid", maintain_order=True).agg(
-            new=pl.col("unit").filter(~pl.col("drop")).str.join(""),
-            units=pl.col("drop").sum(),
+        joined = lines.join(per_line, on="lid", how="left", maintain_order="left").with_columns(
+            new=pl.coalesce("new", "cut"), units=pl.col("units").fill_null(0)
         )
-        joined = lines.join(per_line, on="lid", how="left", maintain_order="left")
     changed = pl.col("new") != pl.col("line")
     new = pl.when(changed).then(pl.col("new").str.strip_chars()).otherwise(pl.col("line"))
     joined = joined.with_columns(new=new).with_columns(

@@ -268,7 +268,7 @@ class Segmenter:
             # the store's tokens of this batch's distinct chunks
             idx = np.repeat(store.start[distinct] - (np.cumsum(counts) - counts), counts)
             idx += np.arange(idx.size, dtype=np.int64)
-            member[idx] = np.isin(store.h[idx], words.to_numpy())
+            member[idx] = _member(store.h[idx], words.to_numpy())
             k = self.kernels
             m = k.word_sums(slot, row, store.start, store.count, store.len, store.flags,
                             NONSYM, ALPHA, member, *sums.values())  # fmt: skip
@@ -591,6 +591,16 @@ class _ChunkIndex:
             self.kernels.index_add(self.key, self.slot, old_key, old_slot)
         self.kernels.index_add(self.key, self.slot, keys, slots)
         return slots
+
+
+def _member(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """np.isin(values, among) for a short `among` (a few hundred word hashes): a binary search
+    in it, several times faster than isin's sort of both arrays."""
+    if among.size == 0:
+        return np.zeros(values.size, dtype=np.bool_)
+    among = np.sort(among)
+    at = np.minimum(np.searchsorted(among, values), among.size - 1)
+    return among[at] == values
 
 
 def _mask(unspaced: pl.Series | None, n: int) -> pl.Series:
