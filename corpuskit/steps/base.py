@@ -146,7 +146,10 @@ class FilterStep(Step):
         return batch
 
     def rules(self) -> list[tuple[str, pl.Expr]]:
-        """(reason, expression true where the row is dropped); the first matching rule wins."""
+        """(reason, expression true where the row is dropped); the first matching rule wins.
+
+        Built from the config alone, never from a batch: the expressions are built once per
+        batch schema and reused (put per-batch values in `annotate`'s columns)."""
         raise NotImplementedError
 
     def keeps(self, frame: pl.DataFrame) -> pl.Series:
