@@ -179,7 +179,6 @@ class FineWebQuality(FilterStep):
             # closing brackets and quotes, an emoticon, a parenthetical after the end
             tail = s.str.replace(LENIENT_TAIL_QUOTES, "")
             punct = tail.str.contains(char_class(stop) + end) | (~pl.col("uns") & long_prose)
-        if c.lenient_ends:
             # the lead under a headline, cut off mid-sentence by its feed (as c4_quality)
             lead = (pl.col("i") == pl.col("hl") + 1).fill_null(False)
             punct = punct | (lead & (s.str.count_matches(NON_WS + "+") >= LEAD_MIN_WORDS))

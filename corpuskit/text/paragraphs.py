@@ -403,17 +403,19 @@ CLOSING_MAX_WORDS = 4
 CLOSING_MAX_LINES = 4
 OPENING_MAX_WORDS = 3
 # "In article <...> X writes:", "X wrote:": the line that introduces a quote
-ATTRIBUTION = r"(?i:\b(?:writes|wrote|says|said|schrieb|a écrit))\s*:\s*$"
-# the quote markers of a quoted line (nested: "> >", "|> ", ": : ")
-QUOTE_PREFIX = r"^((?:[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:(?:[ \t　]|$)|：))+)"
+_SAYS = "writes|wrote|says|said|schrieb|a écrit"
+ATTRIBUTION = rf"(?i:\b(?:{_SAYS}))\s*:\s*$"
+# a quote marker ("> ", "|> ", "JD> ", ": ", "："); nested ones repeat it ("> >", ": : ")
+_QUOTE_MARK = r"[>|}]|[A-Za-z]{1,4}>|:(?:[ \t　]|$)|："
+QUOTE_PREFIX = rf"^((?:[ \t]*(?:{_QUOTE_MARK}))+)"
 
 
 # a line that may belong to a letter's frame: quoted, a signature separator, a short line
 # ending in a comma (salutation, valediction), an attribution
 _FRAME_HINT = (
-    r"^[ \t]*(?:[>|}]|[A-Za-z]{1,4}>|:(?:[ \t　]|$)|：)|^--[ \t]*$"
+    rf"^[ \t]*(?:{_QUOTE_MARK})|{SIGNATURE_MARK}"
     r"|^[ \t]*\S+(?:[ \t]+\S+){0,3}[,，][ \t]*$"
-    r"|(?i:writes|wrote|says|said|schrieb|a écrit)[ \t]*:[ \t]*$"
+    rf"|(?i:{_SAYS})[ \t]*:[ \t]*$"
 )
 FRAME_FLAGS = ("quoted", "quote_end", "signature", "closing", "opening", "attribution")
 

@@ -289,11 +289,12 @@ class Segmenter:
             for key, values in sums.items():
                 values[at] += sub_sums[key].to_numpy()
             found.append(sub_found.with_columns(row=uns.gather(sub_found["row"])))
-        hits = pl.concat(found) if len(found) > 1 else found[0] if found else None
-        if hits is None:
+        if not found:
             hits = pl.DataFrame(schema={k: TOKEN_SCHEMA[k] for k in ("row", "h", "len", "flags")})
-        elif len(found) > 1:
-            hits = hits.sort("row", maintain_order=True)
+        elif len(found) == 1:
+            hits = found[0]
+        else:
+            hits = pl.concat(found).sort("row", maintain_order=True)
         return pl.DataFrame(sums), hits
 
     def _build(
