@@ -175,8 +175,18 @@ FAQ = (
         for q, a, b in zip(QUESTIONS, *[iter(PROSE_LINES.split("\n"))] * 2, strict=True)
     )
 )
+REFRAIN = "Will you, won't you, will you join the dance?\nSoup of the evening, beautiful Soup!"
+CHAPTER = "\n".join(
+    f"The council met for the {i}th time on Tuesday and approved the plan for district {i}."
+    + (f"\n{REFRAIN}" if i in (10, 20) else "")
+    for i in range(30)
+)
 FINEWEB_CASES = [
     ("prose", PROSE_LINES, None),
+    # a song's refrain sung twice in a chapter (4% of its characters): the FineWeb paper's
+    # 0.1, not datatrove's 0.01
+    ("char_dup_refrain", CHAPTER, None),
+    ("char_dup_refrain_datatrove", CHAPTER, "char_dup_ratio", {"char_duplicates_ratio": 0.01}),
     ("empty", "  \n \n", "empty"),
     (
         "line_punct_ratio",
@@ -199,14 +209,19 @@ FINEWEB_CASES = [
         "char_dup_one_line_datatrove",
         PROSE_LINES + "\n" + PROSE_LINES.split("\n")[0],
         "char_dup_ratio",
-        {"char_dup_min_lines": 1},
+        {"char_dup_min_lines": 1, "char_duplicates_ratio": 0.01},
     ),
     # short label lines repeated under each section (a stock column's field names, a
     # contents list's headings) are no duplicated text by default; datatrove counts them
     ("char_dup_short_labels", LABELLED, None),
     # a FAQ's contents list repeated as its section headings
     ("char_dup_headings", FAQ, None),
-    ("char_dup_headings_counted", FAQ, "char_dup_ratio", {"dup_ignore_headings": False}),
+    (
+        "char_dup_headings_counted",
+        FAQ,
+        "char_dup_ratio",
+        {"dup_ignore_headings": False, "char_duplicates_ratio": 0.01},
+    ),
     # paragraphs (one line each, blank lines between) said twice still count
     (
         "char_dup_repeated_paragraphs",
@@ -217,7 +232,7 @@ FINEWEB_CASES = [
         "char_dup_short_labels_datatrove",
         LABELLED,
         "char_dup_ratio",
-        {"dup_ignore_short_lines": False},
+        {"dup_ignore_short_lines": False, "char_duplicates_ratio": 0.01},
     ),
     (
         "list_ratio",
@@ -372,6 +387,34 @@ INFORMAL_ZH = (
     "如果你想有个很贴心的妹妹的话\n"
     "那就给我回信吧：）"
 )
+JOB_ZH = "\n".join(
+    [
+        "招聘公司：北京某信息技术有限公司",
+        "招聘职位：开发工程师（1人）",
+        "职责要求：",
+        "1、有两年以上商业化软件的开发经验；",
+        "2、熟悉数据库设计和开发，有相关项目经验的优先考虑；",
+        "3、主动性强，有敬业精神，勇于面对困难和接受挑战；",
+        "4、有良好的团队协作能力和沟通能力；",
+        "联系方式：",
+        "如有意者请把个人简历发到邮箱",
+    ]
+)
+RENTAL_ZH = (
+    "本人在金桥路附近觅得一房，三房一厅两卫，房间宽敞明亮，附近生活设施齐全，"
+    "现还有一朝南房间待租，要求入住者不吸烟，有意者站内联系，谢谢\n"
+    "office：021-53560000\n"
+    "13800000000魏先生"
+)
+BBS_QUOTE = (
+    "\n: 标  题: Re: 真想死了算了\n"
+    ": 发信站: 水木社区 (Thu Jul  7 22:59:31 2005), 站内\n"
+    ": \n"
+    ": 好歹也是名校的本科生，英语也有六级；就是找不到工作\n"
+    ": 今天：\n"
+    + "".join(f": 收到了第{i}家很想去的公司的拒电\n" for i in "一二三四五六七八九十")
+    + ": 我都没感觉了"
+)
 ZH_CASES = [
     ("gopher_quality", ZH, None),
     ("gopher_quality", "中国经济保持平稳增长。", "gopher_quality:short_doc"),
@@ -410,6 +453,16 @@ ZH_CASES = [
         "\n".join(["首页新闻中心", "体育频道直播", "财经股票行情", "娱乐明星八卦"]),
         "c4_quality:too_few_sentences",
     ),
+    # a numbered list item closed by "；" ends as a sentence does (GB/T 15834); "谢谢" ends
+    # a post's last sentence; without them the same notices read as link lists
+    ("fineweb_quality", JOB_ZH, None),
+    ("fineweb_quality", JOB_ZH.replace("；", ""), "fineweb_quality:line_punct_ratio"),
+    ("fineweb_quality", RENTAL_ZH, None),
+    ("fineweb_quality", RENTAL_ZH.replace("，谢谢", ""), "fineweb_quality:line_punct_ratio"),
+    # a reply of two sentences is judged by its own, not by the quoted header and list;
+    # a one-sentence reply says too little and is judged with the thread
+    ("fineweb_quality", "找工作是持久战，不能急。\n转机往往就快要来了。" + BBS_QUOTE, None),
+    ("fineweb_quality", "嗯，好。" + BBS_QUOTE, "fineweb_quality:line_punct_ratio"),
 ]
 
 
@@ -545,6 +598,7 @@ DATATROVE_MODE = {
         "judge_own_text": False,
         "dup_ignore_short_lines": False,
         "dup_ignore_headings": False,
+        "char_duplicates_ratio": 0.01,
     },
 }
 
@@ -566,7 +620,8 @@ def test_default_mode_stays_close(name):
     # for a line punctuation ratio of 0, most others a single repeated line
     # (char_dup_min_lines); the paragraph mode keeps both on purpose. fineweb 0.784 since
     # dup_ignore_short_lines: 104 of the 200 tinyshakespeare chunks, which datatrove rejects
-    # for their repeated speaker names ("ROMEO:"), and 2 articles are kept
+    # for their repeated speaker names ("ROMEO:"), and 2 articles are kept; 0.783 with the
+    # FineWeb paper's char_duplicates_ratio of 0.1
     assert same / len(texts) >= (0.77 if name == "fineweb_quality" else 0.88)
 
 

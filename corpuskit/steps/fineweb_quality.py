@@ -1,11 +1,13 @@
 """fineweb_quality: FineWeb's line-level quality rules (Penedo et al. 2024), batch-wide.
 
-Same rules, defaults and order as datatrove 0.10.1's FineWebQualityFilter, on a
-(document, line) table. For unspaced (Chinese) documents the terminal-punctuation share is
-taken over sentence units instead of lines (Chinese news is often flattened to one line that
-ends with a byline such as "（记者 张三）"), terminal punctuation may be followed by closing
-quotes (“……。”), lines count as short up to `unspaced_short_line_length` characters (a
-Chinese character carries about what 2-3 English ones do) and words are jieba's.
+Same rules and order as datatrove 0.10.1's FineWebQualityFilter, on a (document, line)
+table; the defaults judge paragraphs and the author's own text (issue 16), and the options
+that do so, turned off, give datatrove's decisions (tests/test_quality.py). For unspaced
+(Chinese) documents the terminal-punctuation share is taken over sentence units instead of
+lines (Chinese news is often flattened to one line that ends with a byline such as
+"（记者 张三）"), terminal punctuation may be followed by closing quotes (“……。”), lines
+count as short up to `unspaced_short_line_length` characters (a Chinese character carries
+about what 2-3 English ones do) and words are jieba's.
 
 Reasons (datatrove's names), in rule order: empty, line_punct_ratio, short_line_ratio,
 char_dup_ratio, list_ratio.
@@ -23,6 +25,7 @@ from corpuskit.steps.quality import (
     INFORMAL_END,
     INFORMAL_MIN_CHARS,
     LEAD_MIN_WORDS,
+    LIST_ITEM_END,
     UnspacedConfig,
     continued_lines,
 )
@@ -39,6 +42,9 @@ from corpuskit.text.paragraphs import (
 from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
 from corpuskit.text.segment import HASH_SEED, segmenter
 
+# a reply is judged by its own sentence units from this many on
+OWN_MIN_UNITS = 2
+
 # LENIENT_TAIL with straight quotes ('He said "no."') and trailing whitespace
 LENIENT_TAIL_QUOTES = LENIENT_TAIL.removesuffix(")+$").replace("]|", "\"']|", 1) + r")+[ \t]*$"
 
@@ -49,7 +55,10 @@ class FineWebQualityConfig(UnspacedConfig):
     stop_chars: str | None = None  # None: datatrove's TERMINAL_PUNCTUATION
     short_line_thr: float = Field(0.67, ge=0)
     short_line_length: int = Field(30, ge=0)
-    char_duplicates_ratio: float = Field(0.01, ge=0)
+    # the FineWeb paper's threshold (Penedo et al. 2024, section 3.6: "fraction of characters
+    # in duplicated lines >= 0.1", 12.47% of tokens); datatrove's FineWebQualityFilter and the
+    # paper's appendix table say 0.01, which rejects a book chapter for a song's refrain
+    char_duplicates_ratio: float = Field(0.1, ge=0)
     new_line_ratio: float = Field(0.3, ge=0)
     unspaced_short_line_length: int = Field(12, ge=0)
     # judge paragraphs: hard-wrapped lines are rejoined first (corpuskit.text.paragraphs)
@@ -122,6 +131,7 @@ class FineWebQuality(FilterStep):
             blank=~pl.col("s").str.contains(NON_WS),
         )
         f = frame_flags(lines.select("row", "s"), text=docs["text"]) if c.judge_own_text else None
+        own_text = None
         framed = f is not None
         if f is not None:
             blank = lines["blank"]
@@ -135,6 +145,7 @@ class FineWebQuality(FilterStep):
             # a line) and count line by line
             uns = lines["uns"]
             weight = ~frame | f["quote_end"] | (f["quoted"] & uns)
+            own_text = _own_text(lines.filter(own & has_own & lines["uns"]), docs.height)
             lines = lines.with_columns(
                 weight=(weight | ~has_own).cast(pl.UInt32),
                 qlen=pl.when(f["quote_end"] & ~uns).then(f["quote_chars"]),
@@ -200,16 +211,27 @@ class FineWebQuality(FilterStep):
             dup_lines=pl.col("dup_chars") > 0,
             lines=pl.lit(1),
             # informal Chinese: a line of the author's own (not quoted) whose last sentence
-            # ends in a particle or an emoticon instead of punctuation
+            # ends in a particle, an emoticon or thanks instead of punctuation, or a numbered
+            # list item closed by "；"
             informal=pl.col("uns")
             & ~s.str.contains(QUOTED)
             & (s.str.len_chars() >= INFORMAL_MIN_CHARS)
-            & s.str.contains(INFORMAL_END)
+            & (s.str.contains(INFORMAL_END) | s.str.contains(LIST_ITEM_END))
             & ~s.str.contains(ends)
             if c.lenient_ends and unspaced.any()
             else pl.lit(False),
         )
         unit_n, unit_punct = unit_counts(text, unspaced, ends)
+        unit_punct = unit_punct + stats["informal"]
+        if own_text is not None:
+            # a Chinese reply of two sentences or more is judged by its own sentences when
+            # they end better than the thread's: the quoted post's header lines and lists
+            # are not the author's (one sentence says too little: "嗯，好。" is a stub)
+            own_n, own_punct = unit_counts(own_text, own_text.is_not_null(), ends)
+            own_punct = own_punct + stats["informal"]
+            better = (own_n >= OWN_MIN_UNITS) & (own_punct * unit_n > unit_punct * own_n)
+            unit_n = own_n.zip_with(better, unit_n)
+            unit_punct = own_punct.zip_with(better, unit_punct)
         words = segmenter().word_counts(text, unspaced)
         n = stats["n"]
         frame = pl.DataFrame(
@@ -218,7 +240,7 @@ class FineWebQuality(FilterStep):
                 "uns": unspaced,
                 "punct": stats["punct"],
                 "unit_n": unit_n,
-                "unit_punct": unit_punct + stats["informal"],
+                "unit_punct": unit_punct,
                 "short": stats["short"],
                 "dup_chars": stats["dup_chars"],
                 "chars": text.str.len_chars() - text.str.count_matches("\n", literal=True),
@@ -259,6 +281,16 @@ class FineWebQuality(FilterStep):
             ),
             ("list_ratio", pl.col("fineweb_list_ratio") > c.new_line_ratio),
         ]
+
+
+def _own_text(own: pl.DataFrame, n_docs: int) -> pl.Series | None:
+    """Per document, its own lines (`own`: the line table's `row` and `s`) joined; null for
+    the documents without any. None when there are none at all."""
+    if not own.height:
+        return None
+    joined = own.group_by("row", maintain_order=True).agg(pl.col("s").str.join("\n"))
+    out = pl.repeat(None, n_docs, dtype=pl.String, eager=True)
+    return out.scatter(joined["row"], joined["s"])
 
 
 def repeated_headings(lines: pl.DataFrame, dup: pl.Series, max_chars: int) -> pl.Series:

@@ -19,12 +19,19 @@ class UnspacedConfig(StepConfig):
 
 
 # Informal Chinese (BBS posts, mail) ends sentences with a line break: the sentence-final
-# particle (语气词) or the emoticon at the end of a line is its full stop ("那就给我回信吧：）",
-# "我和他已经两个月没见面了", "不过有时候会有点任性地：）"). Menu entries and link lists end in
-# nouns.
+# particle (语气词), the emoticon or the thanks at the end of a line is its full stop
+# ("那就给我回信吧：）", "我和他已经两个月没见面了", "有意者站内联系，谢谢"). Menu entries and
+# link lists end in nouns.
 EMOTICON = r"(?:[:：;；]-?[)）(（DPp]|\^_*\^|[~～]+)"
 INFORMAL_MIN_CHARS = 5  # "去旅行吧" is no sentence
-INFORMAL_END = rf"(?:(?:[吧呢啊吗呀啦嘛哦呗咯喔噢哟了]|呵呵|哈哈|嘻嘻){EMOTICON}?|{EMOTICON})$"
+INFORMAL_END = (
+    rf"(?:(?:[吧呢啊吗呀啦嘛哦呗咯喔噢哟了]|呵呵|哈哈|嘻嘻|谢谢(?:大家|各位)?|多谢){EMOTICON}?"
+    rf"|{EMOTICON})$"
+)
+# a numbered list item closed by "；": items of a Chinese enumeration are separated by
+# semicolons (GB/T 15834-2011, 4.6), so "；" ends the item as "。" ends a sentence
+LIST_MARKER = r"(?:(?:\d{1,3}|[一二三四五六七八九十]{1,3})[、.．)）]|[(（]\d{1,3}[)）])"
+LIST_ITEM_END = rf"^[ \t　]*{LIST_MARKER}[^\d\n][^\n]*；$"
 
 
 # a news lead under its headline, cut off mid-sentence by its feed, when it has this many words
