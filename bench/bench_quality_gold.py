@@ -3,6 +3,7 @@
     python bench/bench_quality_gold.py           # every filter step, both recipes, cleaning
     python bench/bench_quality_gold.py --steps c4_quality,gopher_repetition --corpora ag_news,20news
     python bench/bench_quality_gold.py --recipes web --no-steps --no-cleaning --json out.json
+    python bench/bench_quality_gold.py --docs bench/quality/gold/holdout.jsonl --no-cleaning
 
 Everything runs through corpuskit's public entry points, as a user runs it: the gold
 documents are written to a JSONL file (gold id as `id`; web pages are first extracted by
@@ -569,6 +570,12 @@ def main() -> None:
         default="",
         help="comma list of gold corpora (ag_news, cnews, 20news, ...); default all",
     )
+    ap.add_argument(
+        "--docs",
+        type=Path,
+        default=gold.DOCS_FILE,
+        help="document gold to score (default gold/docs.jsonl; gold/holdout.jsonl: held out)",
+    )
     ap.add_argument("--no-cleaning", action="store_true", help="skip the cleaning gold")
     ap.add_argument("--no-peer", action="store_true", help="skip datatrove")
     ap.add_argument(
@@ -588,7 +595,7 @@ def main() -> None:
 
     started = time.perf_counter()
     corpora = gold.corpora_root(args.corpora_root)
-    docs = gold.load_docs()
+    docs = gold.load_docs(args.docs)
     if args.only:
         wanted = set(args.only.split(","))
         unknown = wanted - {d["corpus"] for d in docs}
@@ -670,6 +677,7 @@ def main() -> None:
     results["targets"] = check_targets(results)
     results["_meta"] = {
         "documents": len(docs),
+        "docs_file": str(args.docs),
         "corpora": corpus_names,
         "prefix": [next(iter(e)) for e in cleaning_prefix()] if args.prefix == "news" else [],
         "read_rejects": read_rejects,

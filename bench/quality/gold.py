@@ -169,6 +169,22 @@ def email_body(raw: bytes, fallback: str) -> tuple[str, str | None]:
     return "\n\n".join(p.strip("\n") for p in parts), subject
 
 
+# --- LCSTS -------------------------------------------------------------------------
+
+_LCSTS_DOC = re.compile(r"<doc id=(\d+)>.*?</doc>", re.S)
+_LCSTS_FIELD = re.compile(r"<(summary|short_text)>\s*(.*?)\s*</\1>", re.S)
+
+
+@lru_cache(maxsize=2)
+def lcsts_docs(path: Path) -> dict[int, tuple[str, str]]:
+    """LCSTS's `<doc id=N>` blocks: {N: (block, summary + newline + short text)}."""
+    docs = {}
+    for m in _LCSTS_DOC.finditer(_decode(_file_bytes(path), "utf-8")):
+        fields = dict(_LCSTS_FIELD.findall(m.group(0)))
+        docs[int(m.group(1))] = (m.group(0), f"{fields['summary']}\n{fields['short_text']}")
+    return docs
+
+
 # --- books -------------------------------------------------------------------------
 
 BOOK_MIN_CHARS = 2000
@@ -302,6 +318,20 @@ def resolve(loc: dict[str, Any], corpora: Path | None = None) -> Source:
         sep = loc.get("sep", "\t")
         fields = raw.decode("utf-8").split(sep)
         return Source(sep.join(fields[loc.get("field", 0) :]), short_hash(raw), path=path)
+    if kind == "lines":
+        _need(loc, "start", "end")
+        lines = _lines(path)
+        if not 1 <= loc["start"] <= loc["end"] <= len(lines):
+            raise GoldError(f"{path}: lines {loc['start']}-{loc['end']} out of {len(lines)}")
+        raw = b"\n".join(ln.rstrip(b"\r") for ln in lines[loc["start"] - 1 : loc["end"]])
+        return Source(raw.decode(loc.get("encoding", "utf-8")), short_hash(raw), path=path)
+    if kind == "lcsts":
+        _need(loc, "doc")
+        docs = lcsts_docs(path)
+        if loc["doc"] not in docs:
+            raise GoldError(f"{path}: no <doc id={loc['doc']}>")
+        block, text = docs[loc["doc"]]
+        return Source(text, short_hash(block), path=path)
     if kind == "csv_row":
         _need(loc, "row")
         rows = _csv_rows(path)
