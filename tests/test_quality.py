@@ -415,6 +415,10 @@ BBS_QUOTE = (
     + "".join(f": 收到了第{i}家很想去的公司的拒电\n" for i in "一二三四五六七八九十")
     + ": 我都没感觉了"
 )
+ELLIPSIS_ZH = (
+    "奇怪的就是，有人跟我说他是个平时不太说话，挺沉默的人...\n"
+    "可是跟我在一起的时候，他却可以说个不停，所以我一般只是听着而已......"
+)
 ZH_CASES = [
     ("gopher_quality", ZH, None),
     ("gopher_quality", "中国经济保持平稳增长。", "gopher_quality:short_doc"),
@@ -459,6 +463,9 @@ ZH_CASES = [
     ("fineweb_quality", JOB_ZH.replace("；", ""), "fineweb_quality:line_punct_ratio"),
     ("fineweb_quality", RENTAL_ZH, None),
     ("fineweb_quality", RENTAL_ZH.replace("，谢谢", ""), "fineweb_quality:line_punct_ratio"),
+    # an informal sentence trails off in an ellipsis (held-out gold, trec-ham-5347)
+    ("c4_quality", ELLIPSIS_ZH, None),
+    ("c4_quality", ELLIPSIS_ZH.replace(".", ""), "c4_quality:too_few_sentences"),
     # a reply of two sentences is judged by its own, not by the quoted header and list;
     # a one-sentence reply says too little and is judged with the thread
     ("fineweb_quality", "找工作是持久战，不能急。\n转机往往就快要来了。" + BBS_QUOTE, None),

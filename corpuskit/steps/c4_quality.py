@@ -34,6 +34,7 @@ from pydantic import Field
 
 from corpuskit.steps.base import FilterStep
 from corpuskit.steps.quality import (
+    ELLIPSIS_END,
     INFORMAL_END,
     LEAD_MIN_WORDS,
     UnspacedConfig,
@@ -320,14 +321,15 @@ class C4Quality(FilterStep):
         ) & ~e.str.contains(rf"(?:\.\.\.|…){closers}$")
         if c.lenient_ends:
             # informal Chinese: the last unit of a line of the author's own (not quoted) may
-            # end in a particle or an emoticon, or as a list item in "；", when it has five
-            # words or more ("去旅行吧" and "推出新产品：" are no sentences)
+            # end in a particle, an emoticon or a trailing ellipsis ("他却可以说个不停......"),
+            # or as a list item in "；", when it has five words or more ("去旅行吧" and
+            # "推出新产品：" are no sentences)
             last = (pl.col("line") != pl.col("line").shift(-1)).fill_null(True)
             informal = (
                 last
                 & ~pl.col("quoted")
                 & (pl.col("words") >= LEAD_IN_MIN_WORDS)
-                & e.str.contains(f"{INFORMAL_END}|；$")
+                & e.str.contains(f"{INFORMAL_END}|；$|{ELLIPSIS_END}")
             )
             cjk_end = cjk_end | informal
         # when/then evaluates both branches: a batch without unspaced units skips the CJK one
