@@ -181,8 +181,27 @@ CHAPTER = "\n".join(
     + (f"\n{REFRAIN}" if i in (10, 20) else "")
     for i in range(30)
 )
+PLAY = """VOLUMNIA:
+If that I could for weeping, you should hear,--
+Nay, and you shall hear some.
+Will you be gone?
+
+SICINIUS:
+Are you mankind?
+
+VOLUMNIA:
+Ay, fool; is that a shame? Note but this fool.
+Was not a man my father? Hadst thou foxship
+To banish him that struck more blows for Rome
+Than thou hast spoken words?
+
+SICINIUS:
+O blessed heavens!"""
 FINEWEB_CASES = [
     ("prose", PROSE_LINES, None),
+    # verse drama: the speaker labels are no lines of text (held-out gold, tinyshakespeare)
+    ("speaker_labels", PLAY, None),
+    ("speaker_labels_counted", PLAY, "short_line_ratio", {"skip_speaker_labels": False}),
     # a song's refrain sung twice in a chapter (4% of its characters): the FineWeb paper's
     # 0.1, not datatrove's 0.01
     ("char_dup_refrain", CHAPTER, None),
@@ -606,6 +625,7 @@ DATATROVE_MODE = {
         "dup_ignore_short_lines": False,
         "dup_ignore_headings": False,
         "char_duplicates_ratio": 0.01,
+        "skip_speaker_labels": False,
     },
 }
 
@@ -628,8 +648,9 @@ def test_default_mode_stays_close(name):
     # (char_dup_min_lines); the paragraph mode keeps both on purpose. fineweb 0.784 since
     # dup_ignore_short_lines: 104 of the 200 tinyshakespeare chunks, which datatrove rejects
     # for their repeated speaker names ("ROMEO:"), and 2 articles are kept; 0.783 with the
-    # FineWeb paper's char_duplicates_ratio of 0.1
-    assert same / len(texts) >= (0.77 if name == "fineweb_quality" else 0.88)
+    # FineWeb paper's char_duplicates_ratio of 0.1; 0.770 with skip_speaker_labels (14 more
+    # tinyshakespeare chunks kept, which datatrove rejects for their short lines)
+    assert same / len(texts) >= (0.75 if name == "fineweb_quality" else 0.88)
 
 
 @pytest.mark.slow

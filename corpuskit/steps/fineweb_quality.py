@@ -26,6 +26,7 @@ from corpuskit.steps.quality import (
     INFORMAL_MIN_CHARS,
     LEAD_MIN_WORDS,
     LIST_ITEM_END,
+    SPEAKER_LABEL,
     UnspacedConfig,
     continued_lines,
 )
@@ -82,6 +83,9 @@ class FineWebQualityConfig(UnspacedConfig):
     # a headline (first line without terminal punctuation, followed by text) is no line for
     # the punctuation and short-line shares
     keep_headlines: bool = True
+    # nor is a play's or a transcript's speaker label ("ANGELO:", "Q:"): verse drama is
+    # half labels and short speeches
+    skip_speaker_labels: bool = True
     # a line may end in closing brackets, an emoticon or a parenthetical after its sentence
     # end; a prose paragraph of 200 characters or more with a sentence end inside counts as
     # ending in one (a truncated lead); a Chinese sentence may end in a sentence-final
@@ -159,7 +163,10 @@ class FineWebQuality(FilterStep):
                 alone=(pl.col("blank").shift(1).fill_null(True) | first)
                 & (pl.col("blank").shift(-1).fill_null(True) | last)
             )
-        lines = lines.with_columns(head=(pl.col("i") == pl.col("hl")).fill_null(False)).filter(
+        head = (pl.col("i") == pl.col("hl")).fill_null(False)
+        if c.skip_speaker_labels:
+            head = head | pl.col("s").str.contains(SPEAKER_LABEL)
+        lines = lines.with_columns(head=head).filter(
             ~pl.col("blank")
         )
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
