@@ -25,6 +25,18 @@ weighted points: an article that ends with a publisher's contact block (a game's
 QQ, e-mail and site) is not an ad for that alone, while the offer and spam vocabulary
 around such a block is what makes one.
 
+The contact-type signals are counted on the author's own text (`ignore_letter_frame`, on
+by default): a mail or forum post's frame, found by corpuskit.text.paragraphs.letter_frame
+(quoted lines of the message it answers, the "In article <...>, joe@host.edu writes:"
+attribution, the salutation, and in text without CJK characters the closing and the "-- "
+signature), holds the addresses and phones of its author and of others, not an offer; an
+ad puts its contacts in its body. Only the documents with a contact signal are split into
+lines, and a literal scan skips those without a frame hint (most web pages). With
+recipes/web.yaml's settings this keeps 18 20news posts of the gold set and 6 of the
+held-out set that were rejected for their signatures, with the same spam recall (on all
+of trec06c_subset's spam: 6,544 of 7,775 rejected with and without it; 20news_train:
+12.3% -> 2.3% rejected).
+
 Each signal is one `str.count_matches` over the batch (Rust regex); the promo and spam
 terms are one combined regex each. Documents without a CJK character are counted with the
 terms that can match without one (the English lists and the like): the patterns left out
@@ -259,9 +271,9 @@ class AdFilterConfig(StepConfig):
     exclude_terms: tuple[str, ...] = ()
     ignore_case: bool = True
     # count the url, phone, contact and tag signals without the letter's frame (quoted
-    # lines, "X writes:" attribution, salutation, closing and "-- " signature;
-    # corpuskit.text.paragraphs.letter_frame): a post's signature and the addresses of the
-    # message it answers are not its advertising
+    # lines, "X writes:" attribution, salutation, and in text without CJK characters the
+    # closing and "-- " signature; corpuskit.text.paragraphs.letter_frame): a post's
+    # signature and the addresses of the message it answers are not its advertising
     ignore_letter_frame: bool = True
 
     @field_validator("weights")
