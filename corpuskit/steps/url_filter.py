@@ -6,14 +6,17 @@ In the manner of FineWeb's URL filter (datatrove's URLFilter), on the `url` colu
   blocking "example.com" blocks "www.example.com" and "a.b.example.com", not
   "badexample.com"). Hosts come from shipped lists (`host_lists`: "lexicon_zh", 14,589
   gambling, porn and scam hosts), files (`host_files`, one host per line) and `extra_hosts`.
-- `url`: the URL itself is blocked (`url_files`, `extra_urls`), compared without scheme,
-  "www." and trailing "/", host lower-cased.
+- `url`: the URL itself is blocked (`url_files`, `extra_urls`), compared lower-cased,
+  without scheme, "www." and trailing "/" (`url_key`, the same for lists and documents).
 - `ut1_host`, `ut1_url` (`ut1_adult`, on by default): the host or a parent domain of it is
   in the "adult" category of the UT1 blacklists (Université Toulouse 1 Capitole, CC BY-SA
   4.0), 4,558,939 hosts and 19,586 URLs, the lists FineWeb filters with; read from the copy
   datatrove ships (datatrove/assets/url_filterblacklistsv0_3_0.tar.gz), never downloaded.
-  URLs compare as for `url`. The hosts are kept as a sorted array of 64-bit hashes (36 MB,
-  memory-mapped from ~/.cache/corpuskit/url_filter/, built once in ~3 s), looked up with
+  URLs compare as for `url`. Wider than datatrove, which looks up only the registered
+  domain and the full host (most UT1 entries are full host names, so it lets their "www."
+  and other subdomains through) and the raw URL (so its `url` reason never fires on a URL
+  that has a scheme). The hosts are kept as a sorted array of 64-bit hashes (36 MB,
+  memory-mapped from ~/.cache/corpuskit/url_filter/, built once in 2-3 s), looked up with
   `np.searchsorted`; a missing or read-only cache only costs the rebuild.
 - `keyword`: a token of the URL (host and path split on anything but letters and digits,
   lower-cased) is a hard keyword ("porn", "casino", "liuhecai"), or `soft_threshold`
@@ -22,7 +25,8 @@ In the manner of FineWeb's URL filter (datatrove's URLFilter), on the `url` colu
 
 Documents without a URL (null or empty) pass. The matched host, URL or keyword is the
 rejected row's detail. All checks are Polars expressions over the batch: the host's
-suffixes (every suffix of every row in one column) are looked up with one `is_in`.
+suffixes (every suffix of every row in one column) are looked up with one `is_in` (and
+one `np.searchsorted` of their hashes for UT1).
 """
 
 from __future__ import annotations
