@@ -196,13 +196,8 @@ def build_ut1(asset: Path) -> tuple[HashIndex, HashIndex]:
     return HashIndex.of(hosts), HashIndex.of(keys.filter(keys.str.len_chars() > 0))
 
 
-def load_ut1(asset: Path) -> tuple[HashIndex, HashIndex]:
-    """`build_ut1` of `asset`, memory-mapped from the cache when a valid copy is there (keyed
-    by the asset's size and mtime, Polars' version and a probe hash), else built and saved."""
-    st = asset.stat()
-    name = f"ut1-{st.st_size}-{st.st_mtime_ns}-polars{pl.__version__}-v{_UT1_FORMAT}.npy"
-    path = _cache_dir() / name
-    probe = _hash(pl.Series([_UT1_PROBE]))[0]
+def _read_cache(path: Path, probe: np.uint64) -> tuple[HashIndex, HashIndex] | None:
+    """The memory-mapped indexes of a cache file, None when missing, stale or damaged."""
     try:
         head = np.load(path, mmap_mode="r")
         n_hosts, n_urls = int(head[1]), int(head[2])
@@ -210,7 +205,20 @@ def load_ut1(asset: Path) -> tuple[HashIndex, HashIndex]:
         if ok and len(head) == 3 + n_hosts + n_urls:
             return HashIndex(head[3 : 3 + n_hosts]), HashIndex(head[3 + n_hosts :])
     except (OSError, ValueError, IndexError, EOFError):
-        pass  # missing, stale or damaged: rebuilt below
+        pass
+    return None
+
+
+def load_ut1(asset: Path) -> tuple[HashIndex, HashIndex]:
+    """`build_ut1` of `asset`, memory-mapped from the cache when a valid copy is there (keyed
+    by the asset's size and mtime, Polars' version and a probe hash), else built and saved
+    (and mapped back, so that processes share its pages)."""
+    st = asset.stat()
+    name = f"ut1-{st.st_size}-{st.st_mtime_ns}-polars{pl.__version__}-v{_UT1_FORMAT}.npy"
+    path = _cache_dir() / name
+    probe = _hash(pl.Series([_UT1_PROBE]))[0]
+    if cached := _read_cache(path, probe):
+        return cached
     hosts, urls = build_ut1(asset)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
@@ -222,7 +230,7 @@ def load_ut1(asset: Path) -> tuple[HashIndex, HashIndex]:
     except OSError:  # a read-only cache only costs the rebuild
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-    return hosts, urls
+    return _read_cache(path, probe) or (hosts, urls)
 
 
 @functools.lru_cache(maxsize=2)
