@@ -10,7 +10,7 @@ In the manner of FineWeb's URL filter (datatrove's URLFilter), on the `url` colu
   without scheme, "www." and trailing "/" (`url_key`, the same for lists and documents).
 - `ut1_host`, `ut1_url` (`ut1_adult`, on by default): the host or a parent domain of it is
   in the "adult" category of the UT1 blacklists (Université Toulouse 1 Capitole, CC BY-SA
-  4.0), 4,558,939 hosts and 19,586 URLs, the lists FineWeb filters with; read from the copy
+  4.0), 4,558,940 hosts and 19,587 URLs, the lists FineWeb filters with; read from the copy
   datatrove ships (datatrove/assets/url_filterblacklistsv0_3_0.tar.gz), never downloaded.
   URLs compare as for `url`. Wider than datatrove, which looks up only the registered
   domain and the full host (most UT1 entries are full host names, so it lets their "www."
