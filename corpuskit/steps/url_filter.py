@@ -316,9 +316,12 @@ class UrlFilter(FilterStep):
     def validate(self) -> None:
         lists = self.lists()
         if self.config.ut1_adult and ut1_asset() is None:
+            found = importlib.util.find_spec("datatrove") is not None
             raise ValueError(
-                f"ut1_adult: the UT1 adult blacklist ({UT1_ASSET}) ships inside the datatrove"
-                " package, which is not installed here; install datatrove or set"
+                f"ut1_adult: the UT1 adult blacklist ships inside the datatrove package"
+                f" (datatrove/assets/{UT1_ASSET}), "
+                + ("and this datatrove has no such file" if found else "not installed here")
+                + "; install a datatrove that ships it (0.10.1 does) or set"
                 " `ut1_adult: false` for url_filter"
             )
         if not any(lists.values()) and not self.config.ut1_adult:
