@@ -37,6 +37,7 @@ import importlib.util
 import io
 import os
 import tarfile
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import ClassVar
@@ -219,18 +220,36 @@ def load_ut1(asset: Path) -> tuple[HashIndex, HashIndex]:
     probe = _hash(pl.Series([_UT1_PROBE]))[0]
     if cached := _read_cache(path, probe):
         return cached
-    hosts, urls = build_ut1(asset)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        head = np.array([probe, len(hosts), len(urls)], dtype=np.uint64)
-        with open(tmp, "wb") as f:
-            np.save(f, np.concatenate([head, hosts.keys, urls.keys]), allow_pickle=False)
-        os.replace(tmp, path)
-    except OSError:  # a read-only cache only costs the rebuild
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+    with _exclusive(path.with_suffix(".lock")):  # workers starting together build it once
+        if cached := _read_cache(path, probe):
+            return cached
+        hosts, urls = build_ut1(asset)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            head = np.array([probe, len(hosts), len(urls)], dtype=np.uint64)
+            with open(tmp, "wb") as f:
+                np.save(f, np.concatenate([head, hosts.keys, urls.keys]), allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache only costs the rebuild
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     return _read_cache(path, probe) or (hosts, urls)
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock` where the cache folder is writable (else no lock)."""
+    try:
+        import fcntl
+
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        f = open(lock, "ab")  # noqa: SIM115 (closed below, after the lock)
+    except (ImportError, OSError):
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 @functools.lru_cache(maxsize=2)
