@@ -205,7 +205,7 @@ def test_ut1_cache_is_built_once_reused_and_optional(tmp_path, monkeypatch):
     monkeypatch.setenv("CORPUSKIT_CACHE_DIR", str(tmp_path / "cache"))
     hosts, urls = url_filter.load_ut1(asset)
     assert len(hosts) == 2 and len(urls) == 1  # "xxx" (no dot) can never match
-    (cached,) = (tmp_path / "cache" / "url_filter").iterdir()
+    (cached,) = (tmp_path / "cache" / "url_filter").glob("*.npy")
     again, _ = url_filter.load_ut1(asset)
     assert isinstance(again.keys, np.memmap)
     probe = pl.Series(["bad.example", "worse.example", "good.example", None])
