@@ -53,6 +53,7 @@ test-stock-pip:
 	$(PYTHON) -m venv .venv-stock
 	.venv-stock/bin/python -m pip install -q .
 	cd /tmp && $(CURDIR)/.venv-stock/bin/python -c "import justext, lxml_html_clean; from corpuskit.readers.extract import extract_html; p = extract_html('<html><body><article><p>' + 'A page of plain words for the stock pip check. ' * 20 + '</p></article></body></html>'); assert p.reason is None and 'stock pip' in p.text, p"
+	cd /tmp && $(CURDIR)/.venv-stock/bin/python -c "import polars as pl; from corpuskit.steps.url_filter import UrlFilter, UrlFilterConfig; s = UrlFilter(UrlFilterConfig(), name='url_filter'); s.setup(); b = s.process(pl.DataFrame({'text': ['a', 'b'], 'url': ['https://www.reuters.com/world', 'https://www.reuters.com/x']})).batch; from corpuskit.schema import REASON_COLUMN as R; assert b[R].null_count() == 2, b"
 	rm -rf .venv-stock
 
 lint: setup
