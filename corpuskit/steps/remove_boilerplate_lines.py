@@ -21,7 +21,6 @@ matched, and the survivors are joined back with `str.join` in group_by order.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -37,6 +36,7 @@ from corpuskit.steps.patterns import (
     check_pattern,
     collect_patterns,
     combine_groups,
+    top_branches,
 )
 from corpuskit.text.chars import unspaced_mask
 from corpuskit.text.paragraphs import rejoin
@@ -54,43 +54,7 @@ _SPLIT_AFTER = (
 _SPLIT_BEFORE = r"[【\[]|>{2,}|点击(?:进入|查看|观看|阅读|收看|浏览)|新浪\p{Han}{2}讯"
 
 
-# An inline flag group that sets flags up to the end of its group ("(?i)"), and verbose mode,
-# where "#" starts a comment that may hold anything: patterns with either are not split.
-_BARE_FLAGS = re.compile(r"\(\?[A-Za-z-]*\)|\(\?[A-Za-z-]*x")
 _HEAD, _TAIL = r"^\W*", r"\W*$"
-
-
-def top_level_branches(regex: str) -> list[str]:
-    """The alternatives of `regex` at its top level ("a|(b|c)" -> ["a", "(b|c)"]), or
-    [regex] where a split could change what they match (inline flags, unbalanced text)."""
-    if _BARE_FLAGS.search(regex):
-        return [regex]
-    out, start, depth, in_class, i = [], 0, 0, 0, 0
-    while i < len(regex):
-        ch = regex[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":
-            in_class += 1
-            # "[]...]" and "[^]...]": a "]" first in a class is a literal
-            i += 1 + (regex.startswith("^", i + 1))
-            i += regex.startswith("]", i)
-            continue
-        if in_class:
-            in_class -= ch == "]"
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            out.append(regex[start:i])
-            start = i + 1
-        i += 1
-    out.append(regex[start:])
-    if depth or in_class or "" in out:
-        return [regex]
-    return out
 
 
 def _ends_with_tail(branch: str) -> bool:
@@ -123,7 +87,8 @@ def unit_regexes(patterns: list[Pattern], ignore_case: bool) -> list[str]:
         source = p.origin.rsplit(":", 1)[0].split("[", 1)[0]
         # branches after "^\W*", those of them ending with "\W*$", others after "^", the rest
         head, head_tail, anchored, loose = groups.setdefault(source, ([], [], [], []))
-        for branch in top_level_branches(ascii_boundaries(p.regex)):
+        regex = ascii_boundaries(p.regex)
+        for branch in top_branches(regex) or [regex]:
             rest = branch[len(_HEAD) :]
             if branch.startswith(_HEAD) and rest[:1] not in ("?", "+", "{"):
                 if _ends_with_tail(rest):
