@@ -362,6 +362,11 @@ def test_unit_regexes_keep_what_they_cannot_regroup():
     assert unit_hits(unit_regexes(patterns, False), units) == unit_hits(
         combine_groups(patterns, False), units
     )
+    # "(?-i)" reaches "b" too: the pattern stays whole, "b" unanchored and case-sensitive
+    flagged = parse_patterns("^\\W*(?-i)a|b\n", "f.txt")
+    assert unit_regexes(flagged, True) == [r"(?i:(?:^\W*(?-i)a|b))"]
+    units = ["xb", "B", " a", "A", "x a"]
+    assert unit_hits(unit_regexes(flagged, True), units) == [True, False, True, False, False]
     extra = collect_patterns("boilerplate", (), (), ("^foo|bar",), (), allow_cut=True)
     assert unit_regexes(extra, True) == ["(?i:^(?:(?:foo)))", "(?i:(?:bar))"]
 

@@ -88,7 +88,11 @@ def unit_regexes(patterns: list[Pattern], ignore_case: bool) -> list[str]:
         # branches after "^\W*", those of them ending with "\W*$", others after "^", the rest
         head, head_tail, anchored, loose = groups.setdefault(source, ([], [], [], []))
         regex = ascii_boundaries(p.regex)
-        for branch in top_branches(regex) or [regex]:
+        branches = top_branches(regex)
+        if branches is None:  # a flag for the branches after it: kept whole
+            loose.append(regex)
+            continue
+        for branch in branches:
             rest = branch[len(_HEAD) :]
             if branch.startswith(_HEAD) and rest[:1] not in ("?", "+", "{"):
                 if _ends_with_tail(rest):
@@ -118,9 +122,9 @@ def matches_any(texts: pl.Series, regexes: list[str]) -> pl.Series:
     Eager Series calls on purpose: Polars compiles a regex again whenever its per-thread
     cache of 32 dropped it, and evaluates expressions on its worker threads, whose caches
     the other steps' expression regexes churn between two batches of this step; this
-    thread's cache keeps these big regexes (compiled 6.7 ms for the English list, matched
-    in 1-2 ms a batch of 500 documents). In bench_filters' chain the step's matching took
-    9 ms at most batches as an expression, 3.3 ms as these calls.
+    thread's cache keeps these big regexes (6.7 ms to compile for the English list). In
+    bench_filters' chain the step's matching took 9 ms at most batches of 500 documents as
+    an expression, 3.1-3.5 ms as these calls.
     """
     return reduce(or_, [texts.str.contains(r) for r in regexes]) & (texts != "")
 
