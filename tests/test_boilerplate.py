@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import polars as pl
 import pytest
 
@@ -9,7 +12,17 @@ from corpuskit.engine.run import run_recipe
 from corpuskit.engine.stages import build_steps
 from corpuskit.recipe import RecipeError, recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
-from corpuskit.steps.remove_boilerplate_lines import BoilerplateConfig, RemoveBoilerplateLines
+from corpuskit.steps.patterns import (
+    collect_patterns,
+    combine_groups,
+    parse_patterns,
+    top_branches,
+)
+from corpuskit.steps.remove_boilerplate_lines import (
+    BoilerplateConfig,
+    RemoveBoilerplateLines,
+    unit_regexes,
+)
 from tests.conftest import needs_shared, write_jsonl
 
 NEWS_ZH = "国务院今天召开常务会议，研究部署进一步扩大内需促进经济增长的措施。"
@@ -279,6 +292,83 @@ def test_shipped_lists_compile_and_are_commented():
     assert origins == {"boilerplate/zh.txt", "boilerplate/en.txt"}
     assert len(patterns) > 60 and any(p.cut for p in patterns)
     step.validate()
+
+
+@pytest.mark.parametrize(
+    ("regex", "branches"),
+    [
+        ("a|b(c|d)|e", ["a", "b(c|d)", "e"]),
+        (
+            r"a\|b|[|(]x|[]|]y|[^]|]z|[[:alpha:]|]w",
+            [r"a\|b", "[|(]x", "[]|]y", "[^]|]z", "[[:alpha:]|]w"],
+        ),
+        (r"\\|\(|\[|c", [r"\\", r"\(", r"\[", "c"]),
+        (r"\p{Han}|\x{41}", [r"\p{Han}", r"\x{41}"]),
+        ("a|", ["a", ""]),
+        # not split: a flag set to the end of the group, verbose mode, unbalanced
+        ("(?-i)a|b", ["(?-i)a|b"]),
+        ("(?x: a # (\n)|b", ["(?x: a # (\n)|b"]),
+        ("(a|b", ["(a|b"]),
+    ],
+)
+def test_top_branches(regex, branches):
+    assert (top_branches(regex) or [regex]) == branches
+
+
+def unit_hits(regexes: list[str], units: list[str]) -> list[bool]:
+    frame = pl.DataFrame({"u": units})
+    return frame.select(pl.any_horizontal([pl.col("u").str.contains(r) for r in regexes]))[
+        :, 0
+    ].to_list()
+
+
+def test_unit_regexes_match_the_units_the_patterns_match():
+    """Regrouped branches: the same units match as with one alternation per list and
+    anchoring; the anchored English regex is anchored throughout and says \\W* once."""
+    patterns = [p for p in RemoveBoilerplateLines(name="x").patterns() if not p.cut]
+    words = sorted(
+        {w for p in patterns for w in re.findall(r"[A-Za-z]+|[\u4e00-\u9fff]+|\d+", p.regex)}
+    )
+    seps = [" ", "", ": ", "：", " | ", "-", "…", ".", "!", "(", "(c)", "©", "\t", "、", "。", "ſ"]
+    rnd = random.Random(16)
+    units = [
+        "".join(rnd.choice(seps) + rnd.choice(words) for _ in range(rnd.randint(1, 5)))
+        + rnd.choice(["", " ", ".", " >>", "!!"])
+        for _ in range(3000)
+    ]
+    units = [u.upper() if i % 5 == 0 else u for i, u in enumerate(units)]
+    units += [t for case in ZH_CASES + EN_CASES for t in case[0].split("\n")]
+    for lang in (("zh", "en"), ("en",)):
+        chosen = [p for p in patterns if p.origin.split(":")[0].split("/")[1][:2] in lang]
+        for ignore_case in (True, False):
+            new = unit_regexes(chosen, ignore_case)
+            expected = unit_hits(combine_groups(chosen, ignore_case), units)
+            assert unit_hits(new, units) == expected
+            assert 300 < sum(expected) < 2700
+    english = unit_regexes([p for p in patterns if "en.txt" in p.origin], True)
+    assert len(english) == 2 and english[0].startswith(r"(?i:^(?:(?:\W*(?:")
+    assert english[0].count(r"\W") == 5 and "^" not in english[1]
+
+
+def test_unit_regexes_keep_what_they_cannot_regroup():
+    patterns = parse_patterns(
+        "^\\W*a|b\n^\\W*c\\W*$\n^\\W*?d\n(?m)^e|f\n^\\s*g\n\\\\W*$h\\\\W*$\n", "t.txt"
+    )
+    assert unit_regexes(patterns, False) == [
+        r"^(?:(?:\W*(?:(?:a)|(?:(?:(?:c))\W*$)))|(?:\W*?d)|(?:\s*g))",
+        r"(?:b)|(?:(?m)^e|f)|(?:\\W*$h\\W*$)",
+    ]
+    units = ["a", " a", "xa", "b", "- c -", "c x", "d", "x\ne", "f", " g", r"\W$h\W", ""]
+    assert unit_hits(unit_regexes(patterns, False), units) == unit_hits(
+        combine_groups(patterns, False), units
+    )
+    # "(?-i)" reaches "b" too: the pattern stays whole, "b" unanchored and case-sensitive
+    flagged = parse_patterns("^\\W*(?-i)a|b\n", "f.txt")
+    assert unit_regexes(flagged, True) == [r"(?i:(?:^\W*(?-i)a|b))"]
+    units = ["xb", "B", " a", "A", "x a"]
+    assert unit_hits(unit_regexes(flagged, True), units) == [True, False, True, False, False]
+    extra = collect_patterns("boilerplate", (), (), ("^foo|bar",), (), allow_cut=True)
+    assert unit_regexes(extra, True) == ["(?i:^(?:(?:foo)))", "(?i:(?:bar))"]
 
 
 # --- real data --------------------------------------------------------------------------

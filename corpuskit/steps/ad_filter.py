@@ -65,7 +65,13 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from corpuskit.steps.base import FilterStep, StepConfig
-from corpuskit.steps.patterns import Pattern, check_pattern, collect_patterns, combine
+from corpuskit.steps.patterns import (
+    Pattern,
+    check_pattern,
+    collect_patterns,
+    combine,
+    top_branches,
+)
 from corpuskit.text.paragraphs import frame_flags
 from corpuskit.text.utf8 import utf8_buffer
 
@@ -137,46 +143,6 @@ def needs_wide(regex: str) -> bool:
         return _seq_needs_wide(sre_parse.parse(regex))
     except (re.error, ValueError, TypeError, OverflowError, RecursionError):
         return False
-
-
-def top_branches(regex: str) -> list[str] | None:
-    """The top-level alternatives of `regex` ("a|(?:b|c)|[|]" -> "a", "(?:b|c)", "[|]");
-    None where a branch sets flags for the ones after it (`(?i)` outside a group)."""
-    out: list[str] = []
-    depth, start, i, n = 0, 0, 0, len(regex)
-    while i < n:
-        ch = regex[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "[":  # a class: "]" first (or after "^") is a member; nested classes
-            i += 1
-            if i < n and regex[i] == "^":
-                i += 1
-            if i < n and regex[i] == "]":
-                i += 1
-            level = 1
-            while i < n and level:
-                if regex[i] == "\\":
-                    i += 1
-                elif regex[i] == "[":
-                    level += 1
-                elif regex[i] == "]":
-                    level -= 1
-                i += 1
-            continue
-        if ch == "(":
-            if depth == 0 and re.match(r"\(\?[a-zA-Z-]+\)", regex[i:]):
-                return None
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            out.append(regex[start:i])
-            start = i + 1
-        i += 1
-    out.append(regex[start:])
-    return out
 
 
 @functools.cache

@@ -147,3 +147,49 @@ def combine_groups(patterns: list[Pattern], ignore_case: bool) -> list[str]:
         source = p.origin.rsplit(":", 1)[0].split("[", 1)[0]
         groups.setdefault((source, "^" in p.regex), []).append(p)
     return [r for g in groups.values() if (r := combine(g, ignore_case)) is not None]
+
+
+_VERBOSE = re.compile(r"\(\?[a-zA-Z-]*x")
+
+
+def top_branches(regex: str) -> list[str] | None:
+    """The top-level alternatives of `regex` ("a|(?:b|c)|[|]" -> "a", "(?:b|c)", "[|]");
+    None where a branch sets flags for the ones after it (`(?i)` outside a group), in
+    verbose mode (a "#" comment may hold any character) and where groups do not balance."""
+    if _VERBOSE.search(regex):
+        return None
+    out: list[str] = []
+    depth, start, i, n = 0, 0, 0, len(regex)
+    while i < n:
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":  # a class: "]" first (or after "^") is a member; nested classes
+            i += 1
+            if i < n and regex[i] == "^":
+                i += 1
+            if i < n and regex[i] == "]":
+                i += 1
+            level = 1
+            while i < n and level:
+                if regex[i] == "\\":
+                    i += 1
+                elif regex[i] == "[":
+                    level += 1
+                elif regex[i] == "]":
+                    level -= 1
+                i += 1
+            continue
+        if ch == "(":
+            if depth == 0 and re.match(r"\(\?[a-zA-Z-]+\)", regex[i:]):
+                return None
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(regex[start:i])
+            start = i + 1
+        i += 1
+    out.append(regex[start:])
+    return None if depth else out
