@@ -7,9 +7,11 @@ without the joining spaces). Reasons, datatrove's names: empty, dup_para_frac,
 dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams.
 
 Where datatrove's rules reject edited text a curator keeps (issue 16's gold set), the
-defaults differ: the n-gram rules only judge documents of `min_ngram_words` or more; runs of
-one symbol (rules, ASCII art) are not words and symbol-only lines not lines; Chinese n-grams
-are `unspaced_ngram_scale` times longer; a body given twice keeps one copy.
+defaults differ: the n-gram rules only judge documents of `min_ngram_words` or more; a run
+of one punctuation mark is one token (`collapse_symbol_runs`: spaCy and jieba make each "!"
+of "!!!!" a token, so a post ending in 37 of them had "! !" as its top 2-gram); runs of one
+symbol (rules, ASCII art) are not words and symbol-only lines not lines; Chinese n-grams are
+`unspaced_ngram_scale` times longer; a body given twice keeps one copy.
 
 Its `gopher_dup_ngram_frac` column is exact where it decides a document and otherwise an
 upper bound (the characters covered by repeated n-grams), see _NGrams. The n-gram
@@ -50,6 +52,7 @@ RULE_TOKENS = tuple(ch * k for ch in RULE_CHARS for k in range(1, 81) if ch * k 
 DATATROVE = {
     "min_ngram_words": 0,
     "skip_rule_tokens": False,
+    "collapse_symbol_runs": False,
     "skip_symbol_lines": False,
     "unspaced_ngram_scale": 1,
     "collapse_doubled_body": False,
@@ -81,6 +84,12 @@ class GopherRepetitionConfig(UnspacedConfig):
     collapse_doubled_body: bool = True
     # leave runs of one symbol character (rules, ASCII art, quote markers) out of n-grams
     skip_rule_tokens: bool = True
+    # a run of one symbol token ("!" x 37, "…" "…", "。。。") counts as one token: spaCy and
+    # jieba cut "!!!!" into one-mark tokens, so a forum post ending in 37 "!" had "! !" as
+    # its top 2-gram (ho-trec-ham-854: 0.48 > 0.2), where Gopher's whitespace-split words
+    # held the run in one word. Single marks stay in the n-grams: leaving all punctuation
+    # out let URL- and CSS-repeating spam through (trec06c: 30 more spam mails kept)
+    collapse_symbol_runs: bool = True
     # unspaced documents: n-grams of n x this many jieba words (a Chinese word is 1.5
     # characters, an English one 4.5: 5 jieba words repeat in clean news; datatrove: 1)
     unspaced_ngram_scale: int = Field(2, ge=1)
@@ -142,6 +151,8 @@ class GopherRepetition(FilterStep):
         tokens = segmenter().tokens(batch["text"], unspaced)
         words = row_sums(tokens, batch.height, n=(pl.col("flags") & NONSYM) > 0)["n"]
         undecided = undecided & (words >= c.min_ngram_words)
+        if c.collapse_symbol_runs:
+            tokens = tokens.filter(~_repeated_symbol())
         if c.skip_rule_tokens:
             # one-character runs spaCy cut a rule into, and tokens of 4+ symbols only
             # (`^~^~^~`, `-=-=-`, `....`)
@@ -237,6 +248,13 @@ class GopherRepetition(FilterStep):
         for n, frac in c.dup_n_grams:
             rules.append((f"duplicated_{n}_n_grams", pl.col(f"_dup_{n}") > frac))
         return rules
+
+
+def _repeated_symbol() -> pl.Expr:
+    """A symbol token (no character outside datatrove's punctuation set) that repeats the
+    token before it in its document: the second and later marks of a run such as "!!!!"."""
+    same = (pl.col("h") == pl.col("h").shift(1)) & (pl.col("row") == pl.col("row").shift(1))
+    return ((pl.col("flags") & NONSYM) == 0) & same.fill_null(False)
 
 
 def _one_copy(text: str) -> str | None:
