@@ -916,3 +916,24 @@ def test_row_sums_equal_per_row():
     want = per_row(t, 7, pl.len().alias("n"), pl.col("v").sum(), pl.col("b").sum()).fill_null(0)
     assert got.to_dicts() == want.drop("row").cast(pl.Int64).to_dicts()
     assert row_sums(t.clear(), 3, n=pl.lit(1))["n"].to_list() == [0, 0, 0]
+
+
+def test_gopher_repetition_skips_speaker_labels():
+    """A play's speaker labels repeat in every scene (held-out gold, ho-shakespeare-l31031);
+    datatrove counts them as duplicated lines."""
+    speeches = [
+        "Bid them all home; he's gone, and we'll no further.",
+        "Now we have shown our power, let us seem humbler.",
+        "Bid them home: say their great enemy is gone.",
+        "Dismiss them home. Here comes his mother.",
+        "Let's not meet her, for they say she's mad.",
+        "They have ta'en note of us: keep on your way.",
+    ]
+    scene = "\n\n".join(
+        f"{who}:\n{line}" for line, who in zip(speeches, ["SICINIUS", "BRUTUS"] * 3, strict=True)
+    )
+    assert reasons("gopher_repetition", [scene])[0] is None
+    assert (
+        reasons("gopher_repetition", [scene], skip_speaker_labels=False)[0]
+        == "gopher_repetition:dup_line_frac"
+    )

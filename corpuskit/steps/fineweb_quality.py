@@ -166,9 +166,7 @@ class FineWebQuality(FilterStep):
         head = (pl.col("i") == pl.col("hl")).fill_null(False)
         if c.skip_speaker_labels:
             head = head | pl.col("s").str.contains(SPEAKER_LABEL)
-        lines = lines.with_columns(head=head).filter(
-            ~pl.col("blank")
-        )
+        lines = lines.with_columns(head=head).filter(~pl.col("blank"))
         short_len = pl.when(pl.col("uns")).then(c.unspaced_short_line_length)
         short_len = short_len.otherwise(c.short_line_length)
         dup_chars = duplicate_stats(lines.select("row", "s"), "")["dup_chars"]
