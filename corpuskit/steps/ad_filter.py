@@ -73,6 +73,7 @@ from corpuskit.steps.patterns import (
     top_branches,
 )
 from corpuskit.text.paragraphs import frame_flags
+from corpuskit.text.regex_lane import RegexLane
 from corpuskit.text.utf8 import utf8_buffer
 
 _B = "(?-u:\\b)"  # ASCII word boundary: keeps Rust regex on its fast DFA for Chinese text
@@ -268,6 +269,7 @@ class AdFilter(FilterStep):
         self._spam_regex: str | None = None
         self._promo_narrow: str | None = None
         self._spam_narrow: str | None = None
+        self._lane = RegexLane()
 
     def spam_terms(self) -> list[Pattern]:
         return collect_patterns("spam", self.config.languages, (), (), (), allow_cut=False)
@@ -297,30 +299,38 @@ class AdFilter(FilterStep):
         self._promo_narrow = combine(_narrow(terms), ignore_case)
         self._spam_narrow = combine(_narrow(spam), True)
 
+    def _signal_counts(self, texts: pl.Series, wide: np.ndarray) -> dict[str, pl.Series]:
+        """Every signal's matches per text, as eager calls: run on the step's RegexLane,
+        whose regex cache holds this step's patterns between batches."""
+        counts = {
+            k: texts.str.count_matches(regex).cast(pl.Int32)
+            for k, regex in SIGNALS.items()
+            if k not in NARROW_SIGNALS
+        }
+        for k in NARROW_SIGNALS:
+            counts[k] = count_terms(texts, SIGNALS[k], narrow_regex(SIGNALS[k]), wide)
+        for k, regex, narrow in (
+            ("promo", self._promo_regex, self._promo_narrow),
+            ("spam", self._spam_regex, self._spam_narrow),
+        ):
+            counts[k] = (
+                count_terms(texts, regex, narrow, wide)
+                if regex
+                else pl.repeat(0, len(texts), dtype=pl.Int32, eager=True)
+            )
+        return counts
+
     def annotate(self, batch: pl.DataFrame) -> pl.DataFrame:
         self.ensure_ready()
         c: AdFilterConfig = self.config
         weights = {**DEFAULT_WEIGHTS, **c.weights}
         text = pl.col("text").fill_null("")
-        counts = {
-            f"ad_{k}": text.str.count_matches(regex).cast(pl.Int32)
-            for k, regex in SIGNALS.items()
-            if k not in NARROW_SIGNALS
-        }
         texts = batch["text"].fill_null("")
         wide = maybe_wide(texts)
-        for k in NARROW_SIGNALS:
-            regex = SIGNALS[k]
-            counts[f"ad_{k}"] = pl.lit(count_terms(texts, regex, narrow_regex(regex), wide))
-        for k, regex, narrow in (
-            ("promo", self._promo_regex, self._promo_narrow),
-            ("spam", self._spam_regex, self._spam_narrow),
-        ):
-            if not regex:
-                counts[f"ad_{k}"] = pl.lit(0, dtype=pl.Int32)
-                continue
-            counts[f"ad_{k}"] = pl.lit(count_terms(texts, regex, narrow, wide))
-        out = batch.with_columns(**counts)
+        counts = self._lane.run(self._signal_counts, texts, wide)
+        out = batch.with_columns(
+            *(pl.Series(f"ad_{k}", v, dtype=pl.Int32) for k, v in counts.items())
+        )
         if c.ignore_letter_frame:
             keys = [k for k in CONTACT_SIGNALS if weights[k] > 0]
             out = own_contact_counts(out, texts, keys, wide)

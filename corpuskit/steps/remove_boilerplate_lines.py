@@ -40,6 +40,7 @@ from corpuskit.steps.patterns import (
 )
 from corpuskit.text.chars import unspaced_mask
 from corpuskit.text.paragraphs import rejoin
+from corpuskit.text.regex_lane import RegexLane
 
 _SENTINELS = ("\x00", "\x01", "\x02", "\ufdd0", "\ufdd1", "\ufdd2")
 # Units of a long line end after a sentence end, a run of spaces (where scraped Chinese news
@@ -152,8 +153,10 @@ def remove_units(
     unit_regexes: list[str],
     cut_regexes: list[str],
     whole_line_bytes: int,
+    lane: RegexLane | None = None,
 ) -> Removal:
-    """Cut `cut_regexes` matches from lines, then drop the units a `unit_regexes` matches.
+    """Cut `cut_regexes` matches from lines, then drop the units a `unit_regexes` matches
+    (on `lane`, the step's own regex thread, when given).
 
     Lines up to `whole_line_bytes` UTF-8 bytes are one unit; longer ones are split into
     sentences. Lines emptied by either are dropped; other lines keep their text exactly,
@@ -193,7 +196,9 @@ def remove_units(
                 lines.filter(long).select("lid", unit=marked.str.split(sentinel)).explode("unit"),
             ]
         )
-        units = units.with_columns(drop=matches_any(units["unit"], unit_regexes))
+        unit, run = units["unit"], lane.run if lane else (lambda fn, *a: fn(*a))
+        drop = run(matches_any, unit, unit_regexes)
+        units = units.with_columns(drop=drop)
         # only lines that lose a unit are put together again; the others stay `cut`
         hit = units.filter(pl.col("drop"))["lid"].unique()
         per_line = (
@@ -260,6 +265,7 @@ class RemoveBoilerplateLines(FilterStep):
         super().__init__(config, name)
         self._unit_regexes: list[str] = []
         self._cut_regexes: list[str] = []
+        self._lane = RegexLane()
 
     def patterns(self) -> list[Pattern]:
         """Every pattern in force: shipped lists, minus exclusions, plus the recipe's own."""
@@ -292,7 +298,9 @@ class RemoveBoilerplateLines(FilterStep):
         judged = text
         if c.rejoin_lines:
             judged = rejoin(text, unspaced_mask(batch, c.unspaced_cjk_ratio))
-        r = remove_units(judged, self._unit_regexes, self._cut_regexes, c.whole_line_bytes)
+        r = remove_units(
+            judged, self._unit_regexes, self._cut_regexes, c.whole_line_bytes, self._lane
+        )
         changed = r.text != judged
         self.count("lines_removed", r.lines_removed.sum() or 0)
         self.count("units_removed", r.units_removed.sum() or 0)
