@@ -20,6 +20,10 @@ before every batch (the case of a corpus whose every batch brings only new text)
 `--clock cpu` times both sides in CPU seconds of this process (time.process_time) instead
 of wall seconds: on a machine shared with other jobs the wall clock also counts the time
 others held the cores.
+`--parity` runs the four quality steps with the options that give datatrove's decisions
+(issue 16 made the defaults judge paragraphs, letters and short texts as a curator would, so
+more documents reach the later steps): both sides then do the same work, which is what a
+speed comparison across commits needs.
 """
 
 from __future__ import annotations
@@ -123,11 +127,41 @@ def peer_batch(filters: list, ids: list[str], texts: list[str]) -> list[str]:
     return kept
 
 
-def our_steps() -> list:
+def parity_configs() -> dict[str, dict]:
+    """The quality steps' configs that make datatrove's decisions (tests/test_quality.py)."""
+    from corpuskit.steps import gopher_quality, gopher_repetition
+
+    return {
+        "gopher_repetition": gopher_repetition.DATATROVE,
+        "gopher_quality": gopher_quality.DATATROVE,
+        "c4_quality": {
+            "rejoin_lines": False,
+            "keep_headlines": False,
+            "lenient_ends": False,
+            "keep_letter_frame": False,
+        },
+        "fineweb_quality": {
+            "rejoin_lines": False,
+            "keep_headlines": False,
+            "lenient_ends": False,
+            "dup_ignore_symbol_lines": False,
+            "dup_ignore_quoted_lines": False,
+            "char_dup_min_lines": 1,
+            "judge_own_text": False,
+            "dup_ignore_short_lines": False,
+            "dup_ignore_headings": False,
+            "char_duplicates_ratio": 0.01,
+            "skip_speaker_labels": False,
+        },
+    }
+
+
+def our_steps(parity: bool = False) -> list:
     steps = []
+    overrides = parity_configs() if parity else {}
     for name, config in CHAIN:
         cls = registry.steps()[name]
-        step = cls(cls.Config(**config), name=name)
+        step = cls(cls.Config(**{**config, **overrides.get(name, {})}), name=name)
         step.ensure_ready()
         steps.append(step)
     return steps
@@ -163,6 +197,7 @@ def main() -> None:
     ap.add_argument("--corpora", type=Path, default=DEFAULT_CORPORA)
     ap.add_argument("--cold", action="store_true", help="clear the memo before every batch")
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    ap.add_argument("--parity", action="store_true", help="quality steps in datatrove's mode")
     args = ap.parse_args()
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     texts = english_docs(args.corpora, args.docs)
@@ -170,7 +205,7 @@ def main() -> None:
     kb = docs["text"].str.len_bytes().mean() / 1024
 
     peers = peer_filters()
-    steps = our_steps()
+    steps = our_steps(args.parity)
     peer_batch(peers, ["w"] * 20, texts[:20])  # warm: models, spaCy, jieba, compiled rules
     our_batch(steps, docs.head(20), cold=False)
     segment.segmenter()._chunks.clear()
@@ -195,6 +230,7 @@ def main() -> None:
         f"input: {n:,} English docs (mean {kb:.1f} KB), batches of {args.batch}, "
         f"POLARS_MAX_THREADS={os.environ['POLARS_MAX_THREADS']}, memo "
         f"{'cleared per batch' if args.cold else 'kept'}, {args.clock} clock"
+        + (", quality steps in datatrove's mode" if args.parity else "")
     )
     rows = [
         {"side": "datatrove pipeline (per doc)", "seconds": f"{peer_s:.2f}",
