@@ -2,7 +2,7 @@
 
 Same rules and order as datatrove 0.10.1's FineWebQualityFilter, on a (document, line)
 table; the defaults judge paragraphs and the author's own text (issue 16), and the options
-that do so, turned off, give datatrove's decisions (tests/test_quality.py). For unspaced
+that do so, turned off (`DATATROVE`), give datatrove's decisions. For unspaced
 (Chinese) documents the terminal-punctuation share is taken over sentence units instead of
 lines (Chinese news is often flattened to one line that ends with a byline such as
 "（记者 张三）"), terminal punctuation may be followed by closing quotes (“……。”), lines
@@ -48,6 +48,23 @@ OWN_MIN_UNITS = 2
 
 # LENIENT_TAIL with straight quotes ('He said "no."') and trailing whitespace
 LENIENT_TAIL_QUOTES = LENIENT_TAIL.removesuffix(")+$").replace("]|", "\"']|", 1) + r")+[ \t]*$"
+
+
+# datatrove 0.10.1's FineWebQualityFilter's decisions: FineWebQualityConfig(**DATATROVE)
+# (the defaults judge paragraphs and the author's own text, issue 16)
+DATATROVE = {
+    "rejoin_lines": False,
+    "keep_headlines": False,
+    "lenient_ends": False,
+    "dup_ignore_symbol_lines": False,
+    "dup_ignore_quoted_lines": False,
+    "char_dup_min_lines": 1,
+    "judge_own_text": False,
+    "dup_ignore_short_lines": False,
+    "dup_ignore_headings": False,
+    "char_duplicates_ratio": 0.01,
+    "skip_speaker_labels": False,
+}
 
 
 class FineWebQualityConfig(UnspacedConfig):
