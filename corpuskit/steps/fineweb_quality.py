@@ -40,7 +40,7 @@ from corpuskit.text.paragraphs import (
     frame_flags,
     paragraphs,
 )
-from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
+from corpuskit.text.rows import duplicate_stats, per_row, row_sums, unit_counts
 from corpuskit.text.segment import HASH_SEED, segmenter
 
 # a reply is judged by its own sentence units from this many on
@@ -238,7 +238,7 @@ class FineWebQuality(FilterStep):
             informal=pl.col("uns")
             & ~s.str.contains(QUOTED)
             & (s.str.len_chars() >= INFORMAL_MIN_CHARS)
-            & (s.str.contains(INFORMAL_END) | s.str.contains(LIST_ITEM_END))
+            & s.str.contains(f"{INFORMAL_END}|{LIST_ITEM_END}")
             & ~s.str.contains(ends)
             if c.lenient_ends and unspaced.any()
             else pl.lit(False),
@@ -310,9 +310,7 @@ def _own_text(own: pl.DataFrame, n_docs: int) -> pl.Series | None:
     the documents without any. None when there are none at all."""
     if not own.height:
         return None
-    joined = own.group_by("row", maintain_order=True).agg(pl.col("s").str.join("\n"))
-    out = pl.repeat(None, n_docs, dtype=pl.String, eager=True)
-    return out.scatter(joined["row"], joined["s"])
+    return per_row(own, n_docs, pl.col("s").str.join("\n"))["s"]
 
 
 def repeated_headings(lines: pl.DataFrame, dup: pl.Series, max_chars: int) -> pl.Series:
