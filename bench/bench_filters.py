@@ -128,31 +128,14 @@ def peer_batch(filters: list, ids: list[str], texts: list[str]) -> list[str]:
 
 
 def parity_configs() -> dict[str, dict]:
-    """The quality steps' configs that make datatrove's decisions (tests/test_quality.py)."""
-    from corpuskit.steps import gopher_quality, gopher_repetition
+    """The quality steps' configs that make datatrove's decisions (their `DATATROVE`)."""
+    from corpuskit.steps import c4_quality, fineweb_quality, gopher_quality, gopher_repetition
 
     return {
         "gopher_repetition": gopher_repetition.DATATROVE,
         "gopher_quality": gopher_quality.DATATROVE,
-        "c4_quality": {
-            "rejoin_lines": False,
-            "keep_headlines": False,
-            "lenient_ends": False,
-            "keep_letter_frame": False,
-        },
-        "fineweb_quality": {
-            "rejoin_lines": False,
-            "keep_headlines": False,
-            "lenient_ends": False,
-            "dup_ignore_symbol_lines": False,
-            "dup_ignore_quoted_lines": False,
-            "char_dup_min_lines": 1,
-            "judge_own_text": False,
-            "dup_ignore_short_lines": False,
-            "dup_ignore_headings": False,
-            "char_duplicates_ratio": 0.01,
-            "skip_speaker_labels": False,
-        },
+        "c4_quality": c4_quality.DATATROVE,
+        "fineweb_quality": fineweb_quality.DATATROVE,
     }
 
 

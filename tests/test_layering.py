@@ -24,6 +24,7 @@ LAYERS: list[dict[str, tuple[str, ...]]] = [
             "corpuskit.registry",
             "corpuskit.jit",
             "corpuskit.progress",
+            "corpuskit.cache",
         )
     },
     {"text": ("corpuskit.text",)},

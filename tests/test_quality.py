@@ -23,6 +23,8 @@ from corpuskit import registry
 from corpuskit.engine.run import run_recipe
 from corpuskit.recipe import recipe_from_dict
 from corpuskit.schema import REASON_COLUMN
+from corpuskit.steps.c4_quality import DATATROVE as C4_DATATROVE
+from corpuskit.steps.fineweb_quality import DATATROVE as FINEWEB_DATATROVE
 from corpuskit.text.chars import unspaced_mask
 from corpuskit.text.english import EnglishRules
 from corpuskit.text.segment import Segmenter, sentence_units
@@ -607,27 +609,7 @@ def peer_filter(name: str):
 # followed by a bracket or an emoticon by default (issue 16: the physical-line rules shred
 # hard-wrapped text and reject briefs); datatrove judges physical lines. Parity is checked
 # with those options off; the default mode is compared in test_default_mode_stays_close.
-DATATROVE_MODE = {
-    "c4_quality": {
-        "rejoin_lines": False,
-        "keep_headlines": False,
-        "lenient_ends": False,
-        "keep_letter_frame": False,
-    },
-    "fineweb_quality": {
-        "rejoin_lines": False,
-        "keep_headlines": False,
-        "lenient_ends": False,
-        "dup_ignore_symbol_lines": False,
-        "dup_ignore_quoted_lines": False,
-        "char_dup_min_lines": 1,
-        "judge_own_text": False,
-        "dup_ignore_short_lines": False,
-        "dup_ignore_headings": False,
-        "char_duplicates_ratio": 0.01,
-        "skip_speaker_labels": False,
-    },
-}
+DATATROVE_MODE = {"c4_quality": C4_DATATROVE, "fineweb_quality": FINEWEB_DATATROVE}
 
 
 @pytest.mark.slow

@@ -85,6 +85,16 @@ CLOSERS_AT_END = r"[)\]»”’）】]+$"
 LINE_RULES = ("too_long_word", "no_terminal_punct", "too_few_words", "javascript", "policy")
 
 
+# datatrove 0.10.1's C4QualityFilter's decisions: C4QualityConfig(**DATATROVE) judges
+# physical lines as datatrove does (the defaults judge paragraphs and letters, issue 16)
+DATATROVE = {
+    "rejoin_lines": False,
+    "keep_headlines": False,
+    "lenient_ends": False,
+    "keep_letter_frame": False,
+}
+
+
 class C4QualityConfig(UnspacedConfig):
     remove_citations: bool = True
     filter_no_terminal_punct: bool = True

@@ -2,7 +2,7 @@
 
 Same rules and order as datatrove 0.10.1's FineWebQualityFilter, on a (document, line)
 table; the defaults judge paragraphs and the author's own text (issue 16), and the options
-that do so, turned off, give datatrove's decisions (tests/test_quality.py). For unspaced
+that do so, turned off (`DATATROVE`), give datatrove's decisions. For unspaced
 (Chinese) documents the terminal-punctuation share is taken over sentence units instead of
 lines (Chinese news is often flattened to one line that ends with a byline such as
 "（记者 张三）"), terminal punctuation may be followed by closing quotes (“……。”), lines
@@ -40,7 +40,7 @@ from corpuskit.text.paragraphs import (
     frame_flags,
     paragraphs,
 )
-from corpuskit.text.rows import duplicate_stats, row_sums, unit_counts
+from corpuskit.text.rows import duplicate_stats, per_row, row_sums, unit_counts
 from corpuskit.text.segment import HASH_SEED, segmenter
 
 # a reply is judged by its own sentence units from this many on
@@ -48,6 +48,23 @@ OWN_MIN_UNITS = 2
 
 # LENIENT_TAIL with straight quotes ('He said "no."') and trailing whitespace
 LENIENT_TAIL_QUOTES = LENIENT_TAIL.removesuffix(")+$").replace("]|", "\"']|", 1) + r")+[ \t]*$"
+
+
+# datatrove 0.10.1's FineWebQualityFilter's decisions: FineWebQualityConfig(**DATATROVE)
+# (the defaults judge paragraphs and the author's own text, issue 16)
+DATATROVE = {
+    "rejoin_lines": False,
+    "keep_headlines": False,
+    "lenient_ends": False,
+    "dup_ignore_symbol_lines": False,
+    "dup_ignore_quoted_lines": False,
+    "char_dup_min_lines": 1,
+    "judge_own_text": False,
+    "dup_ignore_short_lines": False,
+    "dup_ignore_headings": False,
+    "char_duplicates_ratio": 0.01,
+    "skip_speaker_labels": False,
+}
 
 
 class FineWebQualityConfig(UnspacedConfig):
@@ -221,7 +238,7 @@ class FineWebQuality(FilterStep):
             informal=pl.col("uns")
             & ~s.str.contains(QUOTED)
             & (s.str.len_chars() >= INFORMAL_MIN_CHARS)
-            & (s.str.contains(INFORMAL_END) | s.str.contains(LIST_ITEM_END))
+            & s.str.contains(f"{INFORMAL_END}|{LIST_ITEM_END}")
             & ~s.str.contains(ends)
             if c.lenient_ends and unspaced.any()
             else pl.lit(False),
@@ -293,9 +310,7 @@ def _own_text(own: pl.DataFrame, n_docs: int) -> pl.Series | None:
     the documents without any. None when there are none at all."""
     if not own.height:
         return None
-    joined = own.group_by("row", maintain_order=True).agg(pl.col("s").str.join("\n"))
-    out = pl.repeat(None, n_docs, dtype=pl.String, eager=True)
-    return out.scatter(joined["row"], joined["s"])
+    return per_row(own, n_docs, pl.col("s").str.join("\n"))["s"]
 
 
 def repeated_headings(lines: pl.DataFrame, dup: pl.Series, max_chars: int) -> pl.Series:

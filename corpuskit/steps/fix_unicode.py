@@ -16,11 +16,11 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable
-from pathlib import Path
 from typing import ClassVar, Literal
 
 import polars as pl
 
+from corpuskit.cache import cache_dir
 from corpuskit.steps.base import MapStep, StepConfig
 from corpuskit.steps.subset import rewrite_matching, rewrite_rows
 from corpuskit.text.fullwidth import convert_numbers, number_rows
@@ -115,7 +115,7 @@ def unstable_class(form: str, keep: str = "") -> str:
     cache folder, keyed by Python's Unicode version, and every later process reads it.
     """
     key = hashlib.sha1(f"{unicodedata.unidata_version}|{form}|{keep}".encode()).hexdigest()
-    cached = _cache_dir() / f"unstable-{key[:16]}.txt"
+    cached = cache_dir("unicode") / f"unstable-{key[:16]}.txt"
     try:
         value = cached.read_text(encoding="ascii")
         if value.startswith("[") and value.endswith("]"):  # else damaged: rebuild it
@@ -131,14 +131,6 @@ def unstable_class(form: str, keep: str = "") -> str:
     except OSError:
         pass  # a read-only home only costs the rebuild
     return value
-
-
-def _cache_dir() -> Path:
-    """$CORPUSKIT_CACHE_DIR, else corpuskit/ in $XDG_CACHE_HOME or ~/.cache."""
-    if env := os.environ.get("CORPUSKIT_CACHE_DIR"):
-        return Path(env) / "unicode"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "corpuskit" / "unicode"
 
 
 def _build_unstable_class(form: str, keep: str) -> str:

@@ -44,7 +44,7 @@ from corpuskit.steps.base import FilterStep
 from corpuskit.steps.quality import UnspacedConfig, rule_on
 from corpuskit.text.chars import normalize_line_breaks, unspaced_mask
 from corpuskit.text.rows import unit_counts
-from corpuskit.text.segment import DATA, segmenter, word_hashes, zh_stop_words
+from corpuskit.text.segment import segmenter, word_hashes, zh_stop_words
 
 # datatrove's default Gopher stop words (gopher_quality_filter.STOP_WORDS)
 STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -386,19 +386,13 @@ class GopherQuality(FilterStep):
         return rules
 
 
-@functools.cache
-def written_zh_stop_words() -> tuple[str, ...]:
-    """The shipped written-register Chinese function words (zh_stopwords_written.txt)."""
-    lines = (DATA / "zh_stopwords_written.txt").read_text(encoding="utf-8").splitlines()
-    return tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
-
-
 def _unspaced_stop_words(c: GopherQualityConfig) -> tuple[str, ...]:
     """The stop words of unspaced documents: the configured list, else the shipped one
     (with the written-register words where `unspaced_written_stop_words`)."""
     if c.unspaced_stop_words is not None:
         return tuple(c.unspaced_stop_words)
-    return zh_stop_words() + (written_zh_stop_words() if c.unspaced_written_stop_words else ())
+    written = zh_stop_words("zh_stopwords_written.txt") if c.unspaced_written_stop_words else ()
+    return zh_stop_words() + written
 
 
 def _per_script(spaced: float | None, unspaced: float | None) -> pl.Expr | None:

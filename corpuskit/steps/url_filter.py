@@ -46,6 +46,7 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
+from corpuskit.cache import cache_dir
 from corpuskit.steps.base import FilterStep, StepConfig
 from corpuskit.steps.wordlists import read_words
 
@@ -137,14 +138,6 @@ def _hash(values: pl.Series) -> np.ndarray:
     return values.hash(seed=_UT1_SEED).to_numpy()
 
 
-def _cache_dir() -> Path:
-    """$CORPUSKIT_CACHE_DIR, else corpuskit/ in $XDG_CACHE_HOME or ~/.cache."""
-    if env := os.environ.get("CORPUSKIT_CACHE_DIR"):
-        return Path(env) / "url_filter"
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "corpuskit" / "url_filter"
-
-
 class HashIndex:
     """A set of strings as the sorted, unique 64-bit hashes of them: 8 bytes an entry, shared
     between processes when memory-mapped; a lookup hashes the queries and binary-searches.
@@ -216,7 +209,7 @@ def load_ut1(asset: Path) -> tuple[HashIndex, HashIndex]:
     (and mapped back, so that processes share its pages)."""
     st = asset.stat()
     name = f"ut1-{st.st_size}-{st.st_mtime_ns}-polars{pl.__version__}-v{_UT1_FORMAT}.npy"
-    path = _cache_dir() / name
+    path = cache_dir("url_filter") / name
     probe = _hash(pl.Series([_UT1_PROBE]))[0]
     if cached := _read_cache(path, probe):
         return cached

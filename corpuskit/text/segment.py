@@ -67,10 +67,11 @@ PUNCT = 4  # spaCy's is_punct: every character is Unicode punctuation (P*)
 SENT_END = 8  # one of spaCy's sentencizer punctuation characters
 
 
-@lru_cache(maxsize=1)
-def zh_stop_words() -> tuple[str, ...]:
-    """The shipped Chinese stop words (corpuskit/data/quality/zh_stopwords.txt)."""
-    lines = (DATA / "zh_stopwords.txt").read_text(encoding="utf-8").splitlines()
+@lru_cache(maxsize=4)
+def zh_stop_words(name: str = "zh_stopwords.txt") -> tuple[str, ...]:
+    """Shipped Chinese stop words (corpuskit/data/quality/<name>; the written-register list
+    is zh_stopwords_written.txt)."""
+    lines = (DATA / name).read_text(encoding="utf-8").splitlines()
     return tuple(w.strip() for w in lines if w.strip() and not w.startswith("#"))
 
 
