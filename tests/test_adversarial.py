@@ -594,6 +594,16 @@ def _children(pid: int) -> list:
         return []
 
 
+def _cmdline(proc) -> str:
+    """A child's command line, or "" when it has already exited (zombie or reaped)."""
+    import psutil
+
+    try:
+        return " ".join(proc.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return ""
+
+
 def _kill_driver_early(tmp_path: Path, delay: float) -> list:
     import psutil
 
@@ -828,7 +838,7 @@ def _kill_and_resume(tmp_path: Path, kills: list[tuple[str, float]], env: dict) 
         time.sleep(delay)
         if proc.poll() is None:
             kids = _children(proc.pid)
-            workers = [k for k in kids if "resource_tracker" not in " ".join(k.cmdline())]
+            workers = [k for k in kids if _cmdline(k) and "resource_tracker" not in _cmdline(k)]
             if who == "worker" and workers:
                 workers[0].kill()
                 proc.wait(timeout=120)
@@ -933,7 +943,7 @@ def test_ray_two_nodes_one_killed_mid_run_equals_local(tmp_path, plugin_site):
         raylets = [
             p
             for p in _cluster_processes(temp)
-            if "raylet" in p.name() and "second_node" in " ".join(p.cmdline())
+            if "raylet" in p.name() and "second_node" in _cmdline(p)
         ]
         assert len(raylets) == 1
         node = [raylets[0], *raylets[0].children(recursive=True)]
