@@ -275,3 +275,15 @@ def test_one_wide_line_does_not_set_the_wrap_width():
         got = paragraphs(*texts(doc), kernels=kernels).text[0].split("\n")
         assert got[0] == attribution
         assert got[2].startswith("I have determined") and got[2].endswith("a word about it.")
+
+
+def test_continued_lines_leaves_the_callers_series_alone():
+    """Series.scatter writes in place: c4_quality counted chars_removed against its input
+    after continued_lines had joined lines into that very Series."""
+    from corpuskit.steps.quality import continued_lines
+
+    text = pl.Series(["a line that ends in the middle of its sentence and\ngoes on here."])
+    before = text.to_list()
+    got = continued_lines(text, pl.Series([False]))
+    assert got[0] == "a line that ends in the middle of its sentence and goes on here."
+    assert text.to_list() == before

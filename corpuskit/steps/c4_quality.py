@@ -59,6 +59,7 @@ from corpuskit.text.paragraphs import (
 )
 from corpuskit.text.rows import row_sums
 from corpuskit.text.segment import segmenter, unit_pattern, whitespace_words
+from corpuskit.text.verse import maybe_verse, verse_flags
 
 CITATION = r"\[\d*]|\[edit]|\[citation needed]"
 END_PUNCTUATION = (".", "?", "!", '"', "'")
@@ -92,6 +93,7 @@ DATATROVE = {
     "keep_headlines": False,
     "lenient_ends": False,
     "keep_letter_frame": False,
+    "keep_verse": False,
 }
 
 
@@ -125,6 +127,10 @@ class C4QualityConfig(UnspacedConfig):
     # it, above the signature) are the author's text: kept without terminal punctuation, and
     # counted as no sentence (corpuskit.text.paragraphs.letter_frame; datatrove drops them)
     keep_letter_frame: bool = True
+    # a verse block (a stanza, a speech of a play; corpuskit.text.verse) whose last line ends
+    # a sentence keeps its lines, which end where the metre does, and speaker labels above
+    # verse are kept as labels (no sentence)
+    keep_verse: bool = True
 
 
 class C4Quality(FilterStep):
@@ -174,11 +180,21 @@ class C4Quality(FilterStep):
             if c.keep_letter_frame
             else None
         )
-        # the letter's salutation and closing (a column only in batches that have one)
-        greet = pl.lit(False)
+        # the letter's salutation and closing, a play's speaker labels (kept, no sentence);
+        # the lines of a verse block that ends a sentence (columns only in batches with one)
+        greet, verse = pl.lit(False), pl.lit(False)
         if f is not None:
             lines = lines.with_columns(greet=f["opening"] | f["closing"])
             greet = pl.col("greet")
+        if c.keep_verse:
+            lines, has_verse = _verse_lines(lines, norm["text"], unspaced)
+            if has_verse:
+                if f is None:
+                    lines = lines.with_columns(greet=pl.col("speaker"))
+                else:
+                    lines = lines.with_columns(greet=pl.col("greet") | pl.col("speaker"))
+                greet, verse = pl.col("greet"), pl.col("verse")
+                lines = lines.drop("speaker")
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
             lines.filter(pl.col("uns"))
@@ -195,7 +211,7 @@ class C4Quality(FilterStep):
             out=pl.when("uns").then(pl.col("s")).otherwise(py_strip(pl.col("s"))),
             s=py_strip(pl.col("s")),
         )
-        units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers, greet)
+        units = self._unit_rules(units, c, p.cjk_terminal, p.cjk_closers, greet, verse)
         # sentences of the kept spaced lines (spaCy sentencizer over spaCy tokens)
         kept = units.filter(pl.col("cause").is_null())
         # a kept headline is no sentence: a headline and a byline are still a stub
@@ -273,10 +289,13 @@ class C4Quality(FilterStep):
         cjk_terminal: frozenset[str],
         cjk_closers: frozenset[str],
         greet: pl.Expr,
+        verse: pl.Expr,
     ) -> pl.DataFrame:
         """Per unit: `cause` (the line rule that drops it, "doc_rule" for a unit that rejects
         its document) and `doc_drop` (lorem_ipsum / curly_bracket), in datatrove's order.
-        `greet`: the unit is a letter's salutation or closing (kept, no sentence)."""
+        `greet`: the unit is a letter's salutation or closing or a speaker label (kept, no
+        sentence); `verse`: a line of a verse block whose last line ends a sentence (the
+        block is the unit that ends, so its lines pass the end and word-count rules)."""
         s = pl.col("s")
         uns = pl.col("uns")
         units = units.with_columns(jieba_words=_jieba_counts(units))
@@ -344,12 +363,12 @@ class C4Quality(FilterStep):
             cjk_end = cjk_end | informal
         # when/then evaluates both branches: a batch without unspaced units skips the CJK one
         ends = pl.when(uns).then(cjk_end).otherwise(ascii_end) if units["uns"].any() else ascii_end
-        terminal = ends | pl.col("head") | greet | lenient
+        terminal = ends | pl.col("head") | greet | lenient | verse
         found = _keywords(units["s"], c)
         cause = pl.when(pl.col("too_long")).then(pl.lit("too_long_word"))
         if c.filter_no_terminal_punct:
             cause = cause.when(~terminal).then(pl.lit("no_terminal_punct"))
-        short = (pl.col("words") < c.min_words_per_line) & ~pl.col("head") & ~greet
+        short = (pl.col("words") < c.min_words_per_line) & ~pl.col("head") & ~greet & ~verse
         cause = cause.when(short).then(pl.lit("too_few_words"))
         if c.filter_lorem_ipsum:
             cause = cause.when(found["lorem_ipsum"]).then(pl.lit("lorem_ipsum"))
@@ -432,6 +451,28 @@ def _scatter(name: str, height: int, idx: pl.Series, values: list[int]) -> pl.Se
     if idx.len():
         out = out.scatter(idx, pl.Series(values, dtype=pl.Int64))
     return out
+
+
+def _verse_lines(
+    lines: pl.DataFrame, text: pl.Series, unspaced: pl.Series
+) -> tuple[pl.DataFrame, bool]:
+    """`lines` with `verse` (a line of a verse block whose last line ends a sentence) and
+    `speaker` (a speaker label in a document with verse), and whether any line has either.
+    Only the documents that may hold verse (corpuskit.text.verse.maybe_verse) are read."""
+    cand = maybe_verse(text, unspaced)
+    if not cand.any():
+        return lines, False
+    sub = lines.filter(pl.col("row").is_in(cand.arg_true().cast(pl.UInt32).implode()))
+    got = verse_flags(sub.select("row", "line", "s"), col="s")
+    got = got.filter(pl.col("verse_closed") | pl.col("speaker"))
+    if not got.height:
+        return lines, False
+    idx = got["line"]
+
+    def spread(col: str) -> pl.Series:  # Series.scatter writes in place: a new one each
+        return pl.repeat(False, lines.height, dtype=pl.Boolean, eager=True).scatter(idx, got[col])
+
+    return lines.with_columns(verse=spread("verse_closed"), speaker=spread("speaker")), True
 
 
 def _lenient_ends(units: pl.DataFrame) -> tuple[pl.DataFrame, pl.Expr]:

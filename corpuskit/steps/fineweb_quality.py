@@ -26,7 +26,6 @@ from corpuskit.steps.quality import (
     INFORMAL_MIN_CHARS,
     LEAD_MIN_WORDS,
     LIST_ITEM_END,
-    SPEAKER_LABEL,
     UnspacedConfig,
     continued_lines,
 )
@@ -42,6 +41,7 @@ from corpuskit.text.paragraphs import (
 )
 from corpuskit.text.rows import duplicate_stats, per_row, row_sums, unit_counts
 from corpuskit.text.segment import HASH_SEED, segmenter
+from corpuskit.text.verse import SPEAKER_LABEL
 
 # a reply is judged by its own sentence units from this many on
 OWN_MIN_UNITS = 2

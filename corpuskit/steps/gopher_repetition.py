@@ -32,10 +32,11 @@ from pydantic import Field
 
 from corpuskit import jit
 from corpuskit.steps.base import FilterStep, StepConfig
-from corpuskit.steps.quality import SPEAKER_LABEL, UnspacedConfig, rule_on
+from corpuskit.steps.quality import UnspacedConfig, rule_on
 from corpuskit.text.chars import py_strip, unspaced_mask
 from corpuskit.text.rows import duplicate_stats, per_row, row_sums
 from corpuskit.text.segment import NONSYM, segmenter, word_hashes
+from corpuskit.text.verse import SPEAKER_LABEL
 
 # mixes a document's row into a 64-bit n-gram hash, so one is_first_distinct covers the batch
 _ROW_MIX = 0x9E3779B97F4A7C15

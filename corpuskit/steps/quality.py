@@ -31,9 +31,6 @@ INFORMAL_END = (
 # an informal Chinese sentence trails off in an ellipsis as often as it ends in "。"
 # ("挺沉默的人...", "说个不停......"); c4_quality accepts it on a line of the author's own
 ELLIPSIS_END = r"(?:\.{3,}|…+|。{3,})$"
-# a speaker label of a play, an interview or a transcript: a capitalised name and a colon
-# alone on a line ("ANGELO:", "LADY CAPULET:", "Q:")
-SPEAKER_LABEL = r"^[ \t]*\p{Lu}[\p{Lu}\p{N} .'’-]{0,30}:[ \t]*$"
 # a numbered list item closed by "；": items of a Chinese enumeration are separated by
 # semicolons (GB/T 15834-2011, 4.6), so "；" ends the item as "。" ends a sentence
 LIST_MARKER = r"(?:(?:\d{1,3}|[一二三四五六七八九十]{1,3})[、.．)）]|[(（]\d{1,3}[)）])"
@@ -105,4 +102,4 @@ def continued_lines(
         .group_by("row", maintain_order=True)
         .agg(pl.col("piece").str.join(""))["piece"]
     )
-    return text.scatter(idx, joined)
+    return text.clone().scatter(idx, joined)  # scatter writes in place: not the caller's

@@ -6,7 +6,8 @@ frequent-line and repetition steps) then judges sentence fragments. The line fil
 for their own judgment; this map step makes the rejoined text the document's text, so the
 output has paragraphs and the later steps need not rejoin again. English lines join with a
 space, Chinese ones without; headlines, list items, quoted lines, signatures and short lines
-stay lines (the rules: `corpuskit.text.paragraphs`).
+stay lines (the rules: `corpuskit.text.paragraphs`), and a document that is mostly verse
+keeps its line breaks (`corpuskit.text.verse`).
 
 Counters: `docs_changed` (documents with a wrapped line) and `lines_joined`.
 """
@@ -31,6 +32,8 @@ class RejoinParagraphsConfig(UnspacedConfig):
     fill: float = Field(0.6, gt=0, le=1)
     # keep a headline (first line without terminal punctuation, followed by text) a line
     keep_headlines: bool = True
+    # leave a document that is mostly verse (a poem, a play) with its line breaks
+    keep_verse: bool = True
 
 
 class RejoinParagraphs(MapStep):
@@ -46,7 +49,9 @@ class RejoinParagraphs(MapStep):
     def map(self, batch: pl.DataFrame) -> pl.DataFrame:
         c: RejoinParagraphsConfig = self.config
         text = batch["text"]
-        wrapping = Wrapping(c.min_width, c.max_width, c.fill, c.keep_headlines)
+        wrapping = Wrapping(
+            c.min_width, c.max_width, c.fill, c.keep_headlines, keep_verse=c.keep_verse
+        )
         new = paragraphs(text, unspaced_mask(batch, c.unspaced_cjk_ratio), wrapping).text
         changed = (new != text.fill_null("")).fill_null(False)
         self.count("docs_changed", changed.sum())

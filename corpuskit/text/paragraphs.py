@@ -49,6 +49,7 @@ from corpuskit import jit
 from corpuskit.text.chars import char_class, normalize_line_breaks, punctuation
 from corpuskit.text.rows import per_row
 from corpuskit.text.utf8 import utf8_buffer
+from corpuskit.text.verse import verse_documents
 
 # Characters that take two display columns (East Asian Wide and Fullwidth, the common ranges).
 WIDE = (
@@ -87,6 +88,8 @@ class Wrapping:
     # (spaced text: wrappers that balance lines leave some room) or these columns (unspaced)
     slack: float = 0.15
     slack_unspaced: int = 4
+    # a document that is mostly verse keeps its line breaks (corpuskit.text.verse)
+    keep_verse: bool = True
 
 
 def terminal_sets() -> tuple[set[str], set[str]]:
@@ -336,12 +339,29 @@ def paragraphs(
 ) -> Paragraphs:
     """`text` with hard-wrapped lines joined into paragraphs (other lines unchanged; line
     breaks normalized to "\\n" in documents that had a wrapped line) and each headline.
-    With `join` false the text is left as it is and only the headlines are found. With
+    With `join` false the text is left as it is and only the headlines are found; with
+    `wrapping.keep_verse` a document that is mostly verse is left as it is too. With
     `kernels` (and numba) the compiled twin runs; else the Polars reference."""
     text = text.fill_null("")
     compiled = paragraph_kernels() if kernels else None
     if compiled is not None:
-        return _paragraphs_compiled(compiled, text, unspaced, wrapping, join)
+        got = _paragraphs_compiled(compiled, text, unspaced, wrapping, join)
+    else:
+        got = _paragraphs_reference(text, unspaced, wrapping, join)
+    if join and wrapping.keep_verse:
+        changed = (got.text != text).fill_null(False).arg_true()
+        if changed.len():
+            verse = verse_documents(text.gather(changed), unspaced.gather(changed))
+            idx = changed.filter(verse)
+            if idx.len():
+                return Paragraphs(got.text.scatter(idx, text.gather(idx)), got.headline)
+    return got
+
+
+def _paragraphs_reference(
+    text: pl.Series, unspaced: pl.Series, wrapping: Wrapping, join: bool
+) -> Paragraphs:
+    """`paragraphs` through the Polars reference (`text` without nulls)."""
     headline = pl.repeat(None, text.len(), dtype=pl.UInt32, eager=True).alias("headline")
     maybe = text.str.contains("[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
     idx = maybe.arg_true()
@@ -359,7 +379,7 @@ def paragraphs(
     changed = per_doc["joins"].fill_null(False)
     if join and changed.any():
         new = joined_text(marked, idx.len())
-        text = text.scatter(idx.filter(changed), new.filter(changed))
+        text = text.clone().scatter(idx.filter(changed), new.filter(changed))
     return Paragraphs(text, headline)
 
 
