@@ -18,11 +18,12 @@ Unspaced (Chinese) documents keep the same rules with these changes, so that cle
 news is kept: jieba words; `unspaced_min_avg_word_length` / `unspaced_max_avg_word_length`
 (Chinese words average 1.5-2 characters); the shipped Chinese stop words
 (`unspaced_stop_words`) with the written-register function words of news briefs (据, 约, 已,
-该: `unspaced_written_stop_words`); no end-ellipsis rule (`unspaced_max_ellipsis_lines_ratio`:
-"……", "。。。" and "..." end a sentence as a pause in Chinese posts, where the rule rejected 3%
-of the trec06c ham posts and 5 of 7,775 spam mails); an ellipsis being a run of dots or "…"
-in the ellipsis ratio; and the alphabetic-word share over non-symbol words (jieba makes
-every punctuation mark a word), at least 0.7.
+该: `unspaced_written_stop_words`) and the informal adverbs and connectives of reviews and
+posts (觉得, 感觉, 比较, 太, 不过: `unspaced_informal_stop_words`); no end-ellipsis rule
+(`unspaced_max_ellipsis_lines_ratio`: "……", "。。。" and "..." end a sentence as a pause in
+Chinese posts, where the rule rejected 3% of the trec06c ham posts and 5 of 7,775 spam
+mails); an ellipsis being a run of dots or "…" in the ellipsis ratio; and the alphabetic-word
+share over non-symbol words (jieba makes every punctuation mark a word), at least 0.7.
 
 Reasons, in rule order (datatrove's name in brackets): short_doc (gopher_short_doc),
 long_doc, short_avg_word (gopher_below_avg_threshold), long_avg_word
@@ -83,6 +84,7 @@ DATATROVE = {
     "symbol_ratio_min_words": 0,
     "unspaced_max_ellipsis_lines_ratio": 0.3,
     "unspaced_written_stop_words": False,
+    "unspaced_informal_stop_words": False,
 }
 
 
@@ -137,6 +139,10 @@ class GopherQualityConfig(UnspacedConfig):
     # (corpuskit/data/quality/zh_stopwords_written.txt: 据, 约, 已, 该, 即, ...): a Xinhua
     # brief writes 据...约 where the colloquial list has 根据...大概
     unspaced_written_stop_words: bool = True
+    # and the informal-register adverbs and connectives of reviews and posts
+    # (corpuskit/data/quality/zh_stopwords_informal.txt: 觉得, 感觉, 比较, 太, 不过, ...): a
+    # hotel review writes "房间设施太旧，总体感觉一般" with no word of the base list but one
+    unspaced_informal_stop_words: bool = True
 
 
 class GopherQuality(FilterStep):
@@ -388,11 +394,13 @@ class GopherQuality(FilterStep):
 
 def _unspaced_stop_words(c: GopherQualityConfig) -> tuple[str, ...]:
     """The stop words of unspaced documents: the configured list, else the shipped one
-    (with the written-register words where `unspaced_written_stop_words`)."""
+    (with the written-register words where `unspaced_written_stop_words`, the informal ones
+    where `unspaced_informal_stop_words`)."""
     if c.unspaced_stop_words is not None:
         return tuple(c.unspaced_stop_words)
     written = zh_stop_words("zh_stopwords_written.txt") if c.unspaced_written_stop_words else ()
-    return zh_stop_words() + written
+    informal = zh_stop_words("zh_stopwords_informal.txt") if c.unspaced_informal_stop_words else ()
+    return zh_stop_words() + written + informal
 
 
 def _per_script(spaced: float | None, unspaced: float | None) -> pl.Expr | None:
