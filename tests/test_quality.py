@@ -919,3 +919,17 @@ def test_gopher_repetition_skips_speaker_labels():
         reasons("gopher_repetition", [scene], skip_speaker_labels=False)[0]
         == "gopher_repetition:dup_line_frac"
     )
+
+
+def test_gopher_repetition_text_of_symbol_lines_only_says_so():
+    """With symbol-only lines and speaker labels set aside, a text of nothing else has no line
+    to count: its reason is no_text_lines, not a dup_line_frac of 0/0 (NaN, which Polars
+    orders above the threshold) that no line was duplicated to earn."""
+    junk = ["!" * 10_000, "\ufffd" * 500, "----\n====\n****", "ANGELO:\nISABELLA:"]
+    assert reasons("gopher_repetition", junk) == ["gopher_repetition:no_text_lines"] * 4
+    out = run_step("gopher_repetition", junk)
+    assert out["gopher_dup_line_frac"].null_count() == 4
+    assert reasons("gopher_repetition", ["", "A line of text with words in it.\n!!!!"]) == [
+        "gopher_repetition:empty",
+        None,
+    ]

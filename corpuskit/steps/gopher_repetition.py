@@ -4,7 +4,10 @@ The rules and order of datatrove 0.10.1's GopherRepetitionFilter (`DATATROVE` is
 that gives its decisions exactly), over the same word table as gopher_quality (spaCy's
 English tokens, jieba's for unspaced scripts; n-gram character lengths of unspaced text
 without the joining spaces). Reasons, datatrove's names: empty, dup_para_frac,
-dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams.
+dup_para_char_frac, dup_line_frac, dup_line_char_frac, top_{n}_gram, duplicated_{n}_n_grams;
+and no_text_lines, a text with no line left to judge once symbol-only lines and speaker
+labels are set aside ("!!!!" x 10,000: datatrove's mode counts those lines and says
+dup_line_frac).
 
 Where datatrove's rules reject edited text a curator keeps (issue 16's gold set), the
 defaults differ: the n-gram rules only judge documents of `min_ngram_words` or more; a run
@@ -144,9 +147,12 @@ class GopherRepetition(FilterStep):
             {
                 "gopher_dup_para_frac": para["dup"] / para["n"],
                 "gopher_dup_para_char_frac": para["dup_chars"] / length,
-                "gopher_dup_line_frac": line["dup"] / line["n"],
+                # null where no line is left to count (see no_text_lines), not 0/0 = NaN,
+                # which Polars orders above every threshold
+                "gopher_dup_line_frac": (line["dup"] / line["n"]).fill_nan(None),
                 "gopher_dup_line_char_frac": line["dup_chars"] / length,
                 "_length": length,
+                "_lines": line["n"],
             }
         )
         undecided = frame.select(
@@ -171,6 +177,7 @@ class GopherRepetition(FilterStep):
             gopher_top_ngram_frac=pl.max_horizontal(tops) if tops else pl.lit(None, pl.Float64),
             gopher_dup_ngram_frac=pl.max_horizontal(dups) if dups else pl.lit(None, pl.Float64),
             _length=length,
+            _lines=frame["_lines"],
             **{f"_{name}": values for name, values in fracs.items()},
         )
 
@@ -234,7 +241,11 @@ class GopherRepetition(FilterStep):
     def _line_rules(self) -> list[tuple[str, pl.Expr]]:
         """The rules decided before any n-gram is counted."""
         c: GopherRepetitionConfig = self.config
-        rules: list[tuple[str, pl.Expr]] = [("empty", pl.col("_length") == 0)]
+        rules: list[tuple[str, pl.Expr]] = [
+            ("empty", pl.col("_length") == 0),
+            # a text whose every line is symbols (`skip_symbol_lines`) or a speaker label
+            ("no_text_lines", (pl.col("_lines") == 0) & (pl.col("_length") > 0)),
+        ]
         for key, column in (
             ("dup_para_frac", "gopher_dup_para_frac"),
             ("dup_para_char_frac", "gopher_dup_para_char_frac"),
