@@ -189,12 +189,9 @@ class C4Quality(FilterStep):
         if c.keep_verse:
             lines, has_verse = _verse_lines(lines, norm["text"], unspaced)
             if has_verse:
-                if f is None:
-                    lines = lines.with_columns(greet=pl.col("speaker"))
-                else:
-                    lines = lines.with_columns(greet=pl.col("greet") | pl.col("speaker"))
+                speaker = pl.col("speaker") if f is None else pl.col("greet") | pl.col("speaker")
+                lines = lines.with_columns(greet=speaker).drop("speaker")
                 greet, verse = pl.col("greet"), pl.col("verse")
-                lines = lines.drop("speaker")
         # unspaced lines are cut into sentence units; a spaced line is one unit
         uns_units = (
             lines.filter(pl.col("uns"))

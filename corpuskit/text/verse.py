@@ -51,14 +51,17 @@ VERSE_MIN_LOWER = 0.6
 VERSE_DOC_SHARE = 0.5
 VERSE_MIN_LINES = 4
 
-_UPPER_START = rf"^[ \t]*[\"'‘“(\[]?[{UPPER}].*[{LETTER}]"
+# a line's start in a capital (after an indent and an opening quote), a soft line end
+_CAPITAL = rf"[ \t]*[\"'‘“(\[]?[{UPPER}]"
+_SOFT = r"[,;:—–-][\"'’”)]*[ \t]*"
+_UPPER_START = rf"^{_CAPITAL}.*[{LETTER}]"
+_CAPITAL_LINE = rf"(?m)^{_CAPITAL}"
 # a quoted line of e-mail or Usenet ("> ", "JW> ") is no verse
 _QUOTE_MARK = r"^[ \t]*(?:[A-Za-z]{1,4})?[>|}]"
-_SOFT_END = r"[,;:—–-][\"'’”)]*[ \t]*$"
+_SOFT_END = rf"{_SOFT}$"
 _SENTENCE_END = r"[.!?…][\"'’”)\]»]*[ \t]*$"
-_CAPITAL_LINE = rf"(?m)^[ \t]*[\"'‘“(\[]?[{UPPER}]"
 # a document that may hold verse: a line ending softly before a capitalised line
-_MAYBE_VERSE = rf"[,;:—–-][\"'’”)]*[ \t]*\r?\n[ \t]*[\"'‘“(\[]?[{UPPER}]"
+_MAYBE_VERSE = rf"{_SOFT}\r?\n{_CAPITAL}"
 
 
 def verse_flags(lines: pl.DataFrame, col: str = "line") -> pl.DataFrame:
